@@ -1,0 +1,124 @@
+//! oxssh-sys: the one crate of oxssh that may use `unsafe`.
+//!
+//! Each function wraps one libc facility behind a safe signature, and each `unsafe`
+//! block says in a `// SAFETY:` comment why it is sound. Everything else in the
+//! workspace is `#![forbid(unsafe_code)]` and reaches the OS only through here or std.
+
+use std::ffi::{CStr, OsString};
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+
+/// A user's account entry (the fields of `struct passwd` that oxssh uses).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Passwd {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub dir: PathBuf,
+    pub shell: PathBuf,
+}
+
+/// The real uid of this process.
+pub fn getuid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// The effective uid of this process.
+pub fn geteuid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Look up a user by uid in the system's user database (NSS).
+pub fn getpwuid(uid: u32) -> Option<Passwd> {
+    lookup(|pw, buf, res| {
+        // SAFETY: every pointer refers to live storage owned by `lookup` for the call,
+        // and `buf.len()` is the true size of `buf`.
+        unsafe { libc::getpwuid_r(uid, pw, buf.as_mut_ptr().cast(), buf.len(), res) }
+    })
+}
+
+/// Look up a user by name in the system's user database (NSS).
+pub fn getpwnam(name: &str) -> Option<Passwd> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    lookup(|pw, buf, res| {
+        // SAFETY: `cname` is a NUL-terminated string that outlives the call; the other
+        // pointers refer to storage owned by `lookup`, and `buf.len()` is its size.
+        unsafe { libc::getpwnam_r(cname.as_ptr(), pw, buf.as_mut_ptr().cast(), buf.len(), res) }
+    })
+}
+
+type PwFn<'a> = dyn FnMut(*mut libc::passwd, &mut [u8], *mut *mut libc::passwd) -> libc::c_int + 'a;
+
+fn lookup(f: impl FnMut(*mut libc::passwd, &mut [u8], *mut *mut libc::passwd) -> libc::c_int) -> Option<Passwd> {
+    let mut f: Box<PwFn<'_>> = Box::new(f);
+    let mut size = 1024usize;
+    // NSS answers ERANGE when the buffer is too small; grow it, but never without bound.
+    while size <= 1 << 20 {
+        let mut buf = vec![0u8; size];
+        // SAFETY: an all-zero `passwd` is a valid value of a plain C struct of pointers
+        // and integers; it is only read after getpw*_r has filled it in.
+        let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut res: *mut libc::passwd = std::ptr::null_mut();
+        let rc = f(&mut pw, &mut buf, &mut res);
+        if rc == libc::ERANGE {
+            size *= 4;
+            continue;
+        }
+        if rc != 0 || res.is_null() {
+            return None;
+        }
+        // SAFETY: on success the string fields point into `buf`, NUL-terminated, and
+        // `buf` is alive until the end of this block.
+        let (name, dir, shell) = unsafe {
+            (
+                CStr::from_ptr(pw.pw_name).to_bytes().to_vec(),
+                CStr::from_ptr(pw.pw_dir).to_bytes().to_vec(),
+                CStr::from_ptr(pw.pw_shell).to_bytes().to_vec(),
+            )
+        };
+        return Some(Passwd {
+            name: String::from_utf8_lossy(&name).into_owned(),
+            uid: pw.pw_uid,
+            gid: pw.pw_gid,
+            dir: PathBuf::from(OsString::from_vec(dir)),
+            shell: PathBuf::from(OsString::from_vec(shell)),
+        });
+    }
+    None
+}
+
+/// Arrange for a child started from `cmd` to receive SIGKILL when this thread's process
+/// dies, however it dies. Test harnesses use it so no daemon outlives its test.
+pub fn kill_on_parent_death(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and calls only
+    // prctl(2), which is async-signal-safe; it touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn current_user_is_found_by_uid_and_by_name() {
+        let me = getpwuid(getuid()).expect("current user in passwd");
+        assert_eq!(me.uid, getuid());
+        assert_eq!(getpwnam(&me.name), Some(me));
+    }
+
+    #[test]
+    fn unknown_user_is_none() {
+        assert_eq!(getpwnam("no-such-user-oxssh-\u{1}"), None);
+        assert_eq!(getpwnam("a\0b"), None);
+    }
+}
