@@ -6,6 +6,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod getopt;
+
 use std::process::ExitCode;
 
 /// What a tool that has not been built yet does: say so on stderr and exit 1.
