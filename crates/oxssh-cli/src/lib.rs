@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod getopt;
+pub mod log;
 
 use std::process::ExitCode;
 

@@ -11,15 +11,21 @@
 //!   RFC 5647 as amended by OpenSSH's `aes*-gcm@openssh.com`).
 //! - [`kex`]: algorithm negotiation, key exchange methods, exchange hash, key derivation.
 //! - [`hostkey`]: host key and user key signature algorithms.
+//! - [`transport`]: version exchange, binary packet protocol, key (re)exchange.
+//! - [`auth`]: user authentication messages (RFC 4252, 4256).
+//! - [`connection`]: channels, flow control and requests (RFC 4254).
 //!
 //! Cryptographic primitives come from the RustCrypto crates; nothing here implements one.
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod cipher;
+pub mod connection;
 pub mod hostkey;
 pub mod kex;
 pub mod msg;
+pub mod transport;
 pub mod wire;
 
 /// Everything that can go wrong in the protocol layer. Callers branch on the variant;

@@ -1,0 +1,576 @@
+//! ssh's connection set-up: resolve and connect, key exchange with known_hosts host
+//! key checking (StrictHostKeyChecking), and user authentication (publickey, password,
+//! keyboard-interactive), with OpenSSH's messages at each failure.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use oxssh_keys::known_hosts::{self, Check, KnownHosts};
+use oxssh_net::Conn;
+use oxssh_proto::auth::{self, Pending, Reply};
+use oxssh_proto::hostkey::{self, SigAlg};
+use oxssh_proto::kex::Algorithms;
+use oxssh_proto::transport::{Config, Role, Transport};
+use ssh_key::{HashAlg, PrivateKey, PublicKey};
+use tokio::net::TcpStream;
+use zeroize::Zeroizing;
+
+use crate::options::{Options, StrictHostKeyChecking};
+use crate::session;
+
+/// Why ssh stops with status 255; the message is printed as is.
+pub enum Failure {
+    Message(String),
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Message(e.to_string())
+    }
+}
+
+fn fail<T>(m: impl Into<String>) -> Result<T, Failure> {
+    Err(Failure::Message(m.into()))
+}
+
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub home: PathBuf,
+}
+
+fn expand_tilde(p: &Path, home: &Path) -> PathBuf {
+    match p.to_str().and_then(|s| s.strip_prefix("~/")) {
+        Some(rest) => home.join(rest),
+        None => p.to_path_buf(),
+    }
+}
+
+/// OpenSSH's +, -, ^ list syntax applied to a default list (ssh_config(5) Ciphers).
+fn algorithm_list(spec: Option<&String>, default: &[String], supported: &[&str], what: &str) -> Result<Vec<String>, Failure> {
+    let Some(spec) = spec else { return Ok(default.to_vec()) };
+    let matches = |pat: &str, name: &str| {
+        oxssh_keys::pattern::match_list(pat, name, false) == oxssh_keys::pattern::ListMatch::Match
+    };
+    let list: Vec<String> = if let Some(rest) = spec.strip_prefix('+') {
+        let mut v = default.to_vec();
+        let extra: Vec<String> = supported.iter().filter(|n| matches(rest, n) && !v.iter().any(|d| d == *n)).map(|n| (*n).to_owned()).collect();
+        v.extend(extra);
+        v
+    } else if let Some(rest) = spec.strip_prefix('-') {
+        default.iter().filter(|n| !matches(rest, n)).cloned().collect()
+    } else if let Some(rest) = spec.strip_prefix('^') {
+        let mut v: Vec<String> = supported.iter().filter(|n| matches(rest, n)).map(|n| (*n).to_owned()).collect();
+        let rest_of: Vec<String> = default.iter().filter(|d| !v.contains(d)).cloned().collect();
+        v.extend(rest_of);
+        v
+    } else {
+        for n in spec.split(',') {
+            if !supported.contains(&n) {
+                return fail(format!("Bad SSH2 {what} spec '{spec}'."));
+            }
+        }
+        spec.split(',').map(str::to_owned).collect()
+    };
+    if list.is_empty() {
+        return fail(format!("Bad SSH2 {what} spec '{spec}'."));
+    }
+    Ok(list)
+}
+
+fn algorithms(o: &Options) -> Result<Algorithms, Failure> {
+    use oxssh_proto::cipher::{Cipher, Mac};
+    use oxssh_proto::kex::methods::KexAlg;
+    let d = Algorithms::default();
+    let ciphers: Vec<&str> = Cipher::ALL.iter().map(|c| c.name()).collect();
+    let macs: Vec<&str> = Mac::ALL.iter().map(|c| c.name()).collect();
+    let kex: Vec<&str> = KexAlg::ALL.iter().map(|c| c.name()).collect();
+    let hk: Vec<&str> = SigAlg::ALL.iter().map(|c| c.name()).collect();
+    Ok(Algorithms {
+        cipher: algorithm_list(o.ciphers.as_ref(), &d.cipher, &ciphers, "cipher")?,
+        mac: algorithm_list(o.macs.as_ref(), &d.mac, &macs, "MAC")?,
+        kex: algorithm_list(o.kex.as_ref(), &d.kex, &kex, "KEX")?,
+        host_key: algorithm_list(o.host_key_algorithms.as_ref(), &d.host_key, &hk, "host key")?,
+        compression: d.compression,
+    })
+}
+
+async fn connect(o: &Options, host: &str, port: u16) -> Result<TcpStream, Failure> {
+    let addrs: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
+        Ok(a) => a
+            .filter(|a| match o.address_family {
+                Some(4) => a.is_ipv4(),
+                Some(6) => a.is_ipv6(),
+                _ => true,
+            })
+            .collect(),
+        Err(_) => return fail(format!("ssh: Could not resolve hostname {host}: Name or service not known")),
+    };
+    let mut last = None;
+    for a in &addrs {
+        tracing::debug!("Connecting to {host} [{}] port {port}.", a.ip());
+        let attempt = TcpStream::connect(a);
+        let r = match o.connect_timeout {
+            Some(t) if t > 0 => match tokio::time::timeout(Duration::from_secs(t), attempt).await {
+                Ok(r) => r,
+                Err(_) => {
+                    last = Some(format!("ssh: connect to host {host} port {port}: Connection timed out"));
+                    continue;
+                }
+            },
+            _ => attempt.await,
+        };
+        match r {
+            Ok(s) => {
+                tracing::debug!("Connection established.");
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = Some(format!("ssh: connect to host {host} port {port}: {}", io_text(&e))),
+        }
+    }
+    fail(last.unwrap_or_else(|| format!("ssh: Could not resolve hostname {host}: Name or service not known")))
+}
+
+/// strerror(3)-style text without Rust's " (os error N)" suffix.
+fn io_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s.get(..i).unwrap_or(&s).to_owned(),
+        None => s,
+    }
+}
+
+pub async fn run(o: Options) -> Result<u8, Failure> {
+    let me = oxssh_sys::getpwuid(oxssh_sys::getuid());
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .or_else(|| me.as_ref().map(|p| p.dir.clone()))
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let user = o
+        .user
+        .clone()
+        .or_else(|| me.as_ref().map(|p| p.name.clone()))
+        .ok_or_else(|| Failure::Message("No user exists for uid".into()))?;
+    let host = o.hostname.clone().unwrap_or_else(|| o.destination.clone());
+    let port = o.port.unwrap_or(22);
+    let target = Target { host: host.clone(), port, user, home };
+
+    let stream = connect(&o, &host, port).await?;
+    let peer = format!("{host} port {port}");
+    let mut cfg = Config::new(peer);
+    cfg.algorithms = algorithms(&o)?;
+    let t = Transport::new(Role::Client, cfg, Vec::new())?;
+    let mut conn = Conn::new(stream, t);
+
+    let mut verdict_error: Option<String> = None;
+    let hk_result = {
+        let mut verify = |blob: &[u8], alg: SigAlg| match check_host_key(&o, &target, blob, alg) {
+            Ok(()) => true,
+            Err(Failure::Message(m)) => {
+                verdict_error = Some(m);
+                false
+            }
+        };
+        conn.handshake(&mut verify).await
+    };
+    if let Err(e) = hk_result {
+        if let Some(m) = verdict_error {
+            return fail(m);
+        }
+        return fail(connection_error(&e, &target));
+    }
+    if let Some(v) = conn.t.peer_version() {
+        tracing::debug!("Remote protocol version 2.0, remote software version {}", v.splitn(3, '-').nth(2).unwrap_or(""));
+    }
+    authenticate(&mut conn, &o, &target).await?;
+    session::run(conn, &o, &target).await
+}
+
+pub fn connection_error(e: &oxssh_net::Error, t: &Target) -> String {
+    match e {
+        oxssh_net::Error::Closed => format!("Connection closed by {} port {}", t.host, t.port),
+        oxssh_net::Error::Proto(oxssh_proto::Error::Disconnected { code, description }) => {
+            format!("Received disconnect from {} port {}:{code}: {description}\nDisconnected from {} port {}", t.host, t.port, t.host, t.port)
+        }
+        e => format!("ssh: {e}"),
+    }
+}
+
+fn key_type_label(key: &PublicKey) -> &'static str {
+    match key.algorithm() {
+        ssh_key::Algorithm::Ed25519 => "ED25519",
+        ssh_key::Algorithm::Ecdsa { .. } => "ECDSA",
+        ssh_key::Algorithm::Rsa { .. } => "RSA",
+        ssh_key::Algorithm::SkEd25519 => "ED25519-SK",
+        ssh_key::Algorithm::SkEcdsaSha2NistP256 => "ECDSA-SK",
+        _ => "UNKNOWN",
+    }
+}
+
+fn user_known_hosts(o: &Options, t: &Target) -> Vec<PathBuf> {
+    match &o.user_known_hosts {
+        Some(v) => v.iter().map(|p| expand_tilde(p, &t.home)).collect(),
+        None => vec![t.home.join(".ssh/known_hosts"), t.home.join(".ssh/known_hosts2")],
+    }
+}
+
+fn global_known_hosts(o: &Options) -> Vec<PathBuf> {
+    o.global_known_hosts.clone().unwrap_or_else(|| {
+        vec![PathBuf::from("/etc/ssh/ssh_known_hosts"), PathBuf::from("/etc/ssh/ssh_known_hosts2")]
+    })
+}
+
+/// StrictHostKeyChecking against the known_hosts files, with OpenSSH's messages.
+fn check_host_key(o: &Options, t: &Target, blob: &[u8], _alg: SigAlg) -> Result<(), Failure> {
+    let key = PublicKey::from_bytes(blob).map_err(|e| Failure::Message(format!("ssh: bad host key: {e}")))?;
+    let name = known_hosts::lookup_name(o.host_key_alias.as_deref().unwrap_or(&t.host), t.port);
+    let fp = key.fingerprint(HashAlg::Sha256);
+    let label = key_type_label(&key);
+    let files: Vec<PathBuf> = user_known_hosts(o, t).into_iter().chain(global_known_hosts(o)).collect();
+    let mut changed: Option<(String, usize)> = None;
+    for f in &files {
+        let Ok(text) = std::fs::read_to_string(f) else { continue };
+        let kh = KnownHosts::parse(&f.display().to_string(), &text);
+        match kh.check(&[&name], &key) {
+            Check::Found { path, line } => {
+                tracing::debug!("Host '{name}' is known and matches the {label} host key.");
+                tracing::debug!("Found key in {path}:{line}");
+                return Ok(());
+            }
+            Check::Revoked { .. } => {
+                return fail(format!(
+                    "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n@       WARNING: REVOKED HOST KEY DETECTED!               @\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\nThe {label} host key for {name} is marked as revoked.\nThis could mean that a stolen key is being used to\nimpersonate this host.\nHost key verification failed."
+                ));
+            }
+            Check::Changed { path, line } => {
+                changed.get_or_insert((path, line));
+            }
+            Check::NotFound => {}
+        }
+    }
+    let strict = o.strict.unwrap_or(StrictHostKeyChecking::Ask);
+    if let Some((path, line)) = changed {
+        let msg = format!(
+            "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\nIT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\nSomeone could be eavesdropping on you right now (man-in-the-middle attack)!\nIt is also possible that a host key has just been changed.\nThe fingerprint for the {label} key sent by the remote host is\n{fp}.\nPlease contact your system administrator.\nAdd correct host key in {} to get rid of this message.\nOffending {label} key in {path}:{line}",
+            files.first().map(|p| p.display().to_string()).unwrap_or_default()
+        );
+        if strict == StrictHostKeyChecking::No {
+            eprintln!("{msg}");
+            return Ok(());
+        }
+        return fail(format!("{msg}\nHost key for {name} has changed and you have requested strict checking.\nHost key verification failed."));
+    }
+    let batch = o.batch_mode.unwrap_or(false);
+    match strict {
+        StrictHostKeyChecking::Yes => fail(format!(
+            "No {label} host key is known for {name} and you have requested strict checking.\nHost key verification failed."
+        )),
+        StrictHostKeyChecking::Ask if batch => fail("Host key verification failed."),
+        StrictHostKeyChecking::Ask => {
+            let prompt = format!(
+                "The authenticity of host '{name} ({})' can't be established.\n{label} key fingerprint is {fp}.\nThis key is not known by any other names.\nAre you sure you want to continue connecting (yes/no/[fingerprint])? ",
+                t.host
+            );
+            let mut answer = oxssh_sys::tty::read_line_echo(&prompt).map_err(|_| Failure::Message("Host key verification failed.".into()))?;
+            loop {
+                let a = answer.trim().to_ascii_lowercase();
+                if a == "yes" || answer.trim() == fp.to_string() {
+                    break;
+                }
+                if a == "no" {
+                    return fail("Host key verification failed.");
+                }
+                answer = oxssh_sys::tty::read_line_echo("Please type 'yes', 'no' or the fingerprint: ")
+                    .map_err(|_| Failure::Message("Host key verification failed.".into()))?;
+            }
+            learn(o, t, &name, &key, label);
+            Ok(())
+        }
+        StrictHostKeyChecking::AcceptNew | StrictHostKeyChecking::No => {
+            learn(o, t, &name, &key, label);
+            Ok(())
+        }
+    }
+}
+
+fn learn(o: &Options, t: &Target, name: &str, key: &PublicKey, label: &str) {
+    let Some(file) = user_known_hosts(o, t).into_iter().next() else { return };
+    let Some(line) = known_hosts::format_line(name, key) else { return };
+    let r = (|| -> std::io::Result<()> {
+        use std::io::Write;
+        if let Some(dir) = file.parent() {
+            if !dir.exists() {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&file)?;
+        writeln!(f, "{line}")
+    })();
+    match r {
+        Ok(()) => {
+            if !o.quiet {
+                eprintln!("Warning: Permanently added '{name}' ({label}) to the list of known hosts.");
+            }
+        }
+        Err(e) => eprintln!("Failed to add the host to the list of known hosts ({}): {}", file.display(), io_text(&e)),
+    }
+}
+
+struct Identity {
+    path: PathBuf,
+    public: PublicKey,
+}
+
+fn identities(o: &Options, t: &Target) -> Vec<Identity> {
+    let files: Vec<PathBuf> = if o.identity_files.is_empty() {
+        ["id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk", "id_xmss", "id_dsa"]
+            .iter()
+            .map(|n| t.home.join(".ssh").join(n))
+            .collect()
+    } else {
+        o.identity_files.iter().map(|p| expand_tilde(p, &t.home)).collect()
+    };
+    let mut out = Vec::new();
+    for path in files {
+        let mut pub_path = path.clone().into_os_string();
+        pub_path.push(".pub");
+        let public = std::fs::read_to_string(&pub_path)
+            .ok()
+            .and_then(|s| PublicKey::from_openssh(s.trim()).ok())
+            .or_else(|| PrivateKey::read_openssh_file(&path).ok().map(|k| k.public_key().clone()));
+        match public {
+            Some(public) => {
+                tracing::debug!("identity file {} type {}", path.display(), public.algorithm());
+                out.push(Identity { path, public });
+            }
+            None => tracing::debug!("identity file {} type -1", path.display()),
+        }
+    }
+    out
+}
+
+fn load_private(path: &Path, o: &Options) -> Option<PrivateKey> {
+    let key = match PrivateKey::read_openssh_file(path) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::debug!("Load key \"{}\": {e}", path.display());
+            return None;
+        }
+    };
+    if !key.is_encrypted() {
+        return Some(key);
+    }
+    if o.batch_mode.unwrap_or(false) {
+        return None;
+    }
+    for _ in 0..3 {
+        let prompt = format!("Enter passphrase for key '{}': ", path.display());
+        let pass = Zeroizing::new(oxssh_sys::tty::read_passphrase(&prompt).ok()?);
+        if pass.is_empty() {
+            return None;
+        }
+        match key.decrypt(pass.as_bytes()) {
+            Ok(k) => return Some(k),
+            Err(_) => eprintln!("Bad passphrase, try again for {}", path.display()),
+        }
+    }
+    None
+}
+
+/// The signature algorithm to use with a key: for RSA, the best SHA-2 one the server
+/// announced in server-sig-algs (rsa-sha2-512 when it said nothing), as OpenSSH does.
+fn sig_alg_for(key: &PublicKey, server_sig_algs: Option<&str>) -> Option<SigAlg> {
+    let algs = SigAlg::for_key(key);
+    if let Some(list) = server_sig_algs {
+        if let Some(a) = algs.iter().find(|a| list.split(',').any(|n| n == a.name())) {
+            return Some(*a);
+        }
+    }
+    algs.into_iter().find(|a| *a != SigAlg::RsaSha1)
+}
+
+async fn authenticate<S>(conn: &mut Conn<S>, o: &Options, t: &Target) -> Result<(), Failure>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut noverify = oxssh_net::no_host_keys;
+    let lost = |e: oxssh_net::Error| Failure::Message(connection_error(&e, t));
+    conn.send(&auth::service_request(auth::SERVICE_USERAUTH)).await.map_err(lost)?;
+    loop {
+        let p = conn.recv(&mut noverify).await.map_err(lost)?;
+        if p.first() == Some(&oxssh_proto::msg::SERVICE_ACCEPT) {
+            break;
+        }
+        return fail(format!("ssh: unexpected message {} awaiting service accept", p.first().copied().unwrap_or(0)));
+    }
+    let service = auth::SERVICE_CONNECTION;
+    conn.send(&auth::request_none(&t.user, service)).await.map_err(lost)?;
+    let mut methods: Vec<String>;
+    let mut pending = Pending::None;
+    // Read replies until a Failure tells us what may continue.
+    macro_rules! next_reply {
+        () => {{
+            loop {
+                let p = conn.recv(&mut noverify).await.map_err(lost)?;
+                match auth::parse_reply(&p, pending)? {
+                    Reply::Banner { message } => {
+                        if o.log_level() >= oxssh_cli::log::LogLevel::Info {
+                            eprint!("{message}");
+                        }
+                    }
+                    r => break r,
+                }
+            }
+        }};
+    }
+    match next_reply!() {
+        Reply::Success => return Ok(()),
+        Reply::Failure { methods: m, .. } => methods = m,
+        r => return fail(format!("ssh: unexpected reply {r:?}")),
+    }
+    let server_sig_algs = conn.ext("server-sig-algs").map(|v| String::from_utf8_lossy(v).into_owned());
+    let preferred: Vec<String> = o
+        .preferred_authentications
+        .clone()
+        .unwrap_or_else(|| "publickey,keyboard-interactive,password".into())
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let session_id = conn.t.session_id().map(<[u8]>::to_vec).unwrap_or_default();
+    let host_key = conn.t.host_key().map(<[u8]>::to_vec).unwrap_or_default();
+    let hostbound = conn.ext("publickey-hostbound@openssh.com") == Some(b"0");
+    let mut tried: Vec<String> = Vec::new();
+    let mut ids = identities(o, t).into_iter();
+    let batch = o.batch_mode.unwrap_or(false);
+    let prompts = o.number_of_password_prompts.unwrap_or(3);
+    let mut password_tries = 0u32;
+    let mut kbd_done = false;
+    'methods: loop {
+        let Some(method) = preferred
+            .iter()
+            .find(|m| methods.iter().any(|x| x == *m) && !tried.contains(m))
+            .cloned()
+        else {
+            break;
+        };
+        tracing::debug!("Next authentication method: {method}");
+        match method.as_str() {
+            "publickey" if o.pubkey_auth != Some(false) => {
+                for id in ids.by_ref() {
+                    let Some(alg) = sig_alg_for(&id.public, server_sig_algs.as_deref()) else { continue };
+                    let blob = hostkey::public_blob(&id.public);
+                    tracing::debug!(
+                        "Offering public key: {} {} {}",
+                        id.path.display(),
+                        key_type_label(&id.public),
+                        id.public.fingerprint(HashAlg::Sha256)
+                    );
+                    pending = Pending::PublicKey;
+                    conn.send(&auth::request_publickey_query(&t.user, service, alg.name(), &blob)).await.map_err(lost)?;
+                    match next_reply!() {
+                        Reply::PkOk { .. } => {}
+                        Reply::Failure { methods: m, .. } => {
+                            methods = m;
+                            continue;
+                        }
+                        Reply::Success => return Ok(()),
+                        r => return fail(format!("ssh: unexpected reply {r:?}")),
+                    }
+                    tracing::debug!("Server accepts key: {} {} {}", id.path.display(), key_type_label(&id.public), id.public.fingerprint(HashAlg::Sha256));
+                    let Some(private) = load_private(&id.path, o) else { continue };
+                    let data = auth::publickey_signed_data(
+                        &session_id,
+                        &t.user,
+                        service,
+                        alg.name(),
+                        &blob,
+                        hostbound.then_some(host_key.as_slice()),
+                    );
+                    let sig = hostkey::sign(&private, alg, &data)?;
+                    conn.send(&auth::request_publickey_signed(&data, &sig)?).await.map_err(lost)?;
+                    match next_reply!() {
+                        Reply::Success => {
+                            tracing::debug!("Authentication succeeded (publickey).");
+                            return Ok(());
+                        }
+                        Reply::Failure { methods: m, partial } => {
+                            methods = m;
+                            if partial {
+                                tracing::debug!("Authenticated using \"publickey\" with partial success.");
+                                tried.clear();
+                                continue 'methods;
+                            }
+                        }
+                        r => return fail(format!("ssh: unexpected reply {r:?}")),
+                    }
+                }
+                tried.push(method.clone());
+            }
+            "password" if o.password_auth != Some(false) && !batch && password_tries < prompts => {
+                password_tries += 1;
+                let prompt = format!("{}@{}'s password: ", t.user, t.host);
+                let Ok(pw) = oxssh_sys::tty::read_passphrase(&prompt).map(Zeroizing::new) else {
+                    tried.push(method.clone());
+                    continue;
+                };
+                pending = Pending::Password;
+                conn.send(&auth::request_password(&t.user, service, pw.as_bytes())).await.map_err(lost)?;
+                match next_reply!() {
+                    Reply::Success => return Ok(()),
+                    Reply::Failure { methods: m, partial } => {
+                        methods = m;
+                        if partial {
+                            tried.clear();
+                        } else if password_tries < prompts {
+                            eprintln!("Permission denied, please try again.");
+                        }
+                    }
+                    Reply::PasswdChangeReq { .. } => return fail("ssh: password change is not supported yet"),
+                    r => return fail(format!("ssh: unexpected reply {r:?}")),
+                }
+            }
+            "keyboard-interactive" if o.kbd_auth != Some(false) && !batch && !kbd_done => {
+                kbd_done = true;
+                pending = Pending::KeyboardInteractive;
+                conn.send(&auth::request_keyboard_interactive(&t.user, service, "")).await.map_err(lost)?;
+                loop {
+                    match next_reply!() {
+                        Reply::Success => return Ok(()),
+                        Reply::Failure { methods: m, partial } => {
+                            methods = m;
+                            if partial {
+                                tried.clear();
+                                kbd_done = false;
+                            }
+                            break;
+                        }
+                        Reply::InfoRequest { name, instruction, prompts } => {
+                            if !name.is_empty() {
+                                eprintln!("{name}");
+                            }
+                            if !instruction.is_empty() {
+                                eprintln!("{instruction}");
+                            }
+                            let mut answers = Vec::with_capacity(prompts.len());
+                            for (p, echo) in &prompts {
+                                let a = if *echo {
+                                    oxssh_sys::tty::read_line_echo(p)
+                                } else {
+                                    oxssh_sys::tty::read_passphrase(p)
+                                };
+                                answers.push(Zeroizing::new(a.unwrap_or_default()));
+                            }
+                            conn.send(&auth::info_response(&answers)).await.map_err(lost)?;
+                        }
+                        r => return fail(format!("ssh: unexpected reply {r:?}")),
+                    }
+                }
+            }
+            _ => tried.push(method.clone()),
+        }
+    }
+    fail(format!("{}@{}: Permission denied ({}).", t.user, t.host, methods.join(",")))
+}

@@ -1,0 +1,269 @@
+//! ssh's session: one "session" channel running the command (or a shell, with a pty
+//! when asked or when stdin is a terminal), stdin/stdout/stderr pumped with per-channel
+//! flow control, and the remote exit status (or signal) returned as ssh's status.
+
+use std::os::fd::AsRawFd;
+
+use oxssh_net::Conn;
+use oxssh_proto::connection::{ChannelEvent, ChannelId, Connection};
+use oxssh_proto::wire::{Put, Reader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::client::{Failure, Target, connection_error};
+use crate::options::{Options, RequestTty};
+
+fn want_tty(o: &Options, stdin_tty: bool) -> bool {
+    if o.no_tty {
+        return false;
+    }
+    if o.tty_flags >= 2 {
+        return true;
+    }
+    if o.tty_flags == 1 {
+        return stdin_tty;
+    }
+    match o.request_tty {
+        Some(RequestTty::Force) => true,
+        Some(RequestTty::Yes) => stdin_tty,
+        Some(RequestTty::No) => false,
+        _ => o.command.is_empty() && !o.subsystem && stdin_tty,
+    }
+}
+
+fn pty_request(term: &str, size: (u32, u32, u32, u32)) -> Vec<u8> {
+    let mut d = Vec::new();
+    d.put_str(term);
+    d.put_u32(size.0);
+    d.put_u32(size.1);
+    d.put_u32(size.2);
+    d.put_u32(size.3);
+    // Encoded terminal modes (RFC 4254 §8): leave the server's defaults, TTY_OP_END.
+    d.put_string(&[0]);
+    d
+}
+
+/// Wait for one specific channel event, handling nothing else but errors.
+async fn expect_event<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    chans: &mut Connection,
+    t: &Target,
+) -> Result<ChannelEvent, Failure> {
+    let mut nov = oxssh_net::no_host_keys;
+    loop {
+        match chans.poll_event() {
+            // Global requests (hostkeys-00@openssh.com…) need an answer only if asked.
+            Some(ChannelEvent::GlobalRequest { want_reply, .. }) => {
+                if want_reply {
+                    chans.global_reply(&mut conn.t, false, &[])?;
+                }
+                continue;
+            }
+            Some(ev) => return Ok(ev),
+            None => {}
+        }
+        let p = conn.recv(&mut nov).await.map_err(|e| Failure::Message(connection_error(&e, t)))?;
+        chans.handle(&mut conn.t, &p)?;
+        conn.flush().await?;
+    }
+}
+
+pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(mut conn: Conn<S>, o: &Options, t: &Target) -> Result<u8, Failure> {
+    let mut chans = Connection::new();
+    if o.no_command {
+        // -N: keep the connection (for forwarding, once it exists) until it ends.
+        let mut nov = oxssh_net::no_host_keys;
+        loop {
+            if conn.recv(&mut nov).await.is_err() {
+                return Ok(255);
+            }
+        }
+    }
+    let id = chans.open(&mut conn.t, "session", &[])?;
+    conn.flush().await?;
+    match expect_event(&mut conn, &mut chans, t).await? {
+        ChannelEvent::Opened { .. } => {}
+        ChannelEvent::OpenFailed { description, reason, .. } => {
+            return Err(Failure::Message(format!("channel 0: open failed: {}: {description}", open_failure_text(reason))));
+        }
+        ev => return Err(Failure::Message(format!("ssh: unexpected {ev:?}"))),
+    }
+    let stdin_tty = oxssh_sys::tty::isatty(std::io::stdin().as_raw_fd());
+    let tty = want_tty(o, stdin_tty);
+    let mut raw_guard = None;
+    if tty {
+        let term = std::env::var("TERM").unwrap_or_else(|_| "vt100".into());
+        let size = oxssh_sys::tty::window_size(std::io::stdin().as_raw_fd()).unwrap_or((80, 24, 0, 0));
+        chans.request(&mut conn.t, id, "pty-req", true, &pty_request(&term, size))?;
+        conn.flush().await?;
+        match expect_event(&mut conn, &mut chans, t).await? {
+            ChannelEvent::RequestResult { success: true, .. } => {}
+            _ => eprintln!("PTY allocation request failed on channel 0"),
+        }
+        if stdin_tty {
+            raw_guard = oxssh_sys::tty::raw_mode(std::io::stdin().as_raw_fd()).ok();
+        }
+    } else if o.tty_flags > 0 && !stdin_tty && !o.quiet {
+        eprintln!("Pseudo-terminal will not be allocated because stdin is not a terminal.");
+    }
+    let command = o.command.join(" ");
+    let (req, data, what) = if o.subsystem {
+        let mut d = Vec::new();
+        d.put_str(&command);
+        ("subsystem", d, "subsystem")
+    } else if command.is_empty() {
+        ("shell", Vec::new(), "shell")
+    } else {
+        let mut d = Vec::new();
+        d.put_str(&command);
+        ("exec", d, "exec")
+    };
+    tracing::debug!("Sending command: {command}");
+    chans.request(&mut conn.t, id, req, true, &data)?;
+    conn.flush().await?;
+    let code = pump(&mut conn, &mut chans, id, o, t, what).await;
+    drop(raw_guard);
+    code
+}
+
+fn open_failure_text(reason: u32) -> &'static str {
+    match reason {
+        1 => "administratively prohibited",
+        2 => "connect failed",
+        3 => "unknown channel type",
+        4 => "resource shortage",
+        _ => "unknown reason",
+    }
+}
+
+async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    chans: &mut Connection,
+    id: ChannelId,
+    o: &Options,
+    t: &Target,
+    what: &str,
+) -> Result<u8, Failure> {
+    let mut stdin = tokio::io::stdin();
+    let mut stdout = tokio::io::stdout();
+    let mut stderr = tokio::io::stderr();
+    let mut stdin_open = !o.stdin_null;
+    if !stdin_open {
+        chans.send_eof(&mut conn.t, id)?;
+    }
+    let mut inbuf = vec![0u8; 64 * 1024];
+    // Bytes read from stdin that the peer's window has not taken yet.
+    let mut held: Vec<u8> = Vec::new();
+    let mut exit: Option<u8> = None;
+    let mut request_answered = false;
+    loop {
+        // Deliver channel events.
+        while let Some(ev) = chans.poll_event() {
+            match ev {
+                ChannelEvent::Data { data, ext, .. } => {
+                    let r = if ext == Some(1) {
+                        stderr.write_all(&data).await
+                    } else {
+                        match stdout.write_all(&data).await {
+                            Ok(()) => stdout.flush().await,
+                            Err(e) => Err(e),
+                        }
+                    };
+                    if let Err(e) = r {
+                        if e.kind() == std::io::ErrorKind::BrokenPipe {
+                            // A closed stdout is not an error: stop reading from the peer.
+                            chans.close(&mut conn.t, id)?;
+                        } else {
+                            return Err(e.into());
+                        }
+                    }
+                    chans.consumed(&mut conn.t, id, data.len())?;
+                }
+                ChannelEvent::RequestResult { success, .. } if !request_answered => {
+                    request_answered = true;
+                    if !success {
+                        return Err(Failure::Message(format!("{what} request failed on channel 0")));
+                    }
+                }
+                ChannelEvent::Request { name, want_reply, data, .. } => {
+                    let mut r = Reader::new(&data);
+                    match name.as_str() {
+                        "exit-status" => {
+                            let s = r.u32().unwrap_or(255);
+                            exit = Some((s & 0xff) as u8);
+                            tracing::debug!("client_input_channel_req: channel 0 rtype exit-status reply 0");
+                        }
+                        "exit-signal" => {
+                            // OpenSSH's ssh exits 255 when the remote command was killed.
+                            exit = Some(255);
+                        }
+                        _ => {
+                            if want_reply {
+                                chans.reply(&mut conn.t, id, false)?;
+                            }
+                        }
+                    }
+                }
+                ChannelEvent::Eof { .. } => {}
+                ChannelEvent::Closed { .. } => {
+                    let _ = stdout.flush().await;
+                    let _ = conn.flush().await;
+                    return Ok(exit.unwrap_or(255));
+                }
+                ChannelEvent::GlobalRequest { want_reply, .. } => {
+                    if want_reply {
+                        chans.global_reply(&mut conn.t, false, &[])?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Push held stdin data as the window allows; EOF once all of it went out.
+        if !held.is_empty() {
+            let n = chans.send_data(&mut conn.t, id, None, &held)?;
+            held.drain(..n);
+        }
+        if !stdin_open && held.is_empty() {
+            chans.send_eof(&mut conn.t, id)?;
+        }
+        conn.flush().await?;
+        let can_read_stdin = stdin_open && held.is_empty() && chans.send_capacity(id) > 0 && conn.t.backlog() < 1 << 20;
+        tokio::select! {
+            r = conn.read_some() => {
+                if let Err(e) = r {
+                    let _ = stdout.flush().await;
+                    return Err(Failure::Message(match e {
+                        oxssh_net::Error::Closed => format!("Connection to {} closed by remote host.", t.host),
+                        e => connection_error(&e, t),
+                    }));
+                }
+                let nov = oxssh_net::no_host_keys;
+                while let Some(ev) = conn.t.poll_event() {
+                    match ev {
+                        oxssh_proto::transport::Event::Packet(p) => {
+                            if p.first().is_some_and(|&t| (80..=100).contains(&t)) {
+                                chans.handle(&mut conn.t, &p)?;
+                            }
+                        }
+                        oxssh_proto::transport::Event::HostKey { key_blob, alg } => {
+                            let ok = nov(&key_blob, alg);
+                            conn.t.host_key_verdict(ok, std::time::Instant::now())?;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            r = stdin.read(&mut inbuf), if can_read_stdin => {
+                match r {
+                    Ok(0) | Err(_) => {
+                        stdin_open = false;
+                    }
+                    Ok(n) => {
+                        let data = inbuf.get(..n).unwrap_or_default();
+                        let sent = chans.send_data(&mut conn.t, id, None, data)?;
+                        held.extend_from_slice(data.get(sent..).unwrap_or_default());
+                    }
+                }
+            }
+        }
+    }
+}

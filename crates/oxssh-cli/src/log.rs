@@ -1,0 +1,109 @@
+//! Diagnostics in OpenSSH's format: `-v`, `-vv`, `-vvv` print `debug1: `, `debug2: `,
+//! `debug3: ` lines on stderr (or to the `-E` log file); errors print without a prefix.
+//! The regress suite and users' scripts grep these lines, so the prefixes matter.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::Mutex;
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// OpenSSH's LogLevel values, in increasing verbosity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Quiet,
+    Fatal,
+    Error,
+    Info,
+    Verbose,
+    Debug1,
+    Debug2,
+    Debug3,
+}
+
+impl LogLevel {
+    /// INFO raised by `-v` count, as ssh's `-v` flag does.
+    pub fn from_verbosity(base: LogLevel, v: u8) -> LogLevel {
+        let mut l = base;
+        for _ in 0..v {
+            l = match l {
+                LogLevel::Quiet | LogLevel::Fatal | LogLevel::Error | LogLevel::Info | LogLevel::Verbose => {
+                    LogLevel::Debug1
+                }
+                LogLevel::Debug1 => LogLevel::Debug2,
+                _ => LogLevel::Debug3,
+            };
+        }
+        l
+    }
+
+    pub fn parse(s: &str) -> Option<LogLevel> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "QUIET" => LogLevel::Quiet,
+            "FATAL" => LogLevel::Fatal,
+            "ERROR" => LogLevel::Error,
+            "INFO" => LogLevel::Info,
+            "VERBOSE" => LogLevel::Verbose,
+            "DEBUG" | "DEBUG1" => LogLevel::Debug1,
+            "DEBUG2" => LogLevel::Debug2,
+            "DEBUG3" => LogLevel::Debug3,
+            _ => return None,
+        })
+    }
+
+    fn max_tracing(self) -> Option<Level> {
+        match self {
+            LogLevel::Quiet => None,
+            LogLevel::Fatal | LogLevel::Error => Some(Level::ERROR),
+            LogLevel::Info => Some(Level::INFO),
+            LogLevel::Verbose => Some(Level::INFO),
+            LogLevel::Debug1 => Some(Level::DEBUG),
+            LogLevel::Debug2 | LogLevel::Debug3 => Some(Level::TRACE),
+        }
+    }
+}
+
+struct OpenSshFormat;
+
+impl<S, N> FormatEvent<S, N> for OpenSshFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let prefix = match *event.metadata().level() {
+            Level::TRACE => "debug2: ",
+            Level::DEBUG => "debug1: ",
+            _ => "",
+        };
+        w.write_str(prefix)?;
+        ctx.field_format().format_fields(w.by_ref(), event)?;
+        writeln!(w)
+    }
+}
+
+/// Send diagnostics at `level` to stderr, or to `file` (the `-E` option) when given.
+pub fn init(level: LogLevel, file: Option<std::fs::File>) {
+    let Some(max) = level.max_tracing() else { return };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(max)
+        .event_format(OpenSshFormat);
+    let _ = match file {
+        Some(f) => builder.with_writer(Mutex::new(f)).try_init(),
+        None => builder.with_writer(StderrRaw).try_init(),
+    };
+}
+
+/// stderr, written unbuffered line by line.
+#[derive(Clone, Copy)]
+struct StderrRaw;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for StderrRaw {
+    type Writer = Box<dyn Write + 'a>;
+    fn make_writer(&'a self) -> Self::Writer {
+        Box::new(std::io::stderr())
+    }
+}

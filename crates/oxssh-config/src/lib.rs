@@ -1,0 +1,1 @@
+//! oxssh-config (being written).

@@ -1,0 +1,198 @@
+//! oxssh-net: drives an `oxssh_proto` transport over any tokio byte stream — a TCP
+//! socket, a ProxyCommand's stdio, or stdin/stdout for `sshd -i`.
+//!
+//! [`Conn`] owns the stream and the sans-IO [`Transport`]. It offers a procedural,
+//! packet-at-a-time interface for the key exchange and user authentication phases
+//! (`recv`/`send`), and the pieces a session loop needs (`read_some`, `flush`) so
+//! binaries can `select!` over the socket and their own sources (stdin, a child's pipes).
+//! All protocol decisions stay in the proto crate; this crate only moves bytes.
+
+#![forbid(unsafe_code)]
+
+use std::io;
+use std::time::Instant;
+
+use oxssh_proto::Error as ProtoError;
+use oxssh_proto::hostkey::SigAlg;
+use oxssh_proto::transport::{Event, Transport};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Failures of a driven connection.
+#[derive(Debug)]
+pub enum Error {
+    /// The peer or the protocol layer ended the connection.
+    Proto(ProtoError),
+    /// Reading or writing the stream failed.
+    Io(io::Error),
+    /// The stream ended.
+    Closed,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Proto(e) => e.fmt(f),
+            Error::Io(e) => e.fmt(f),
+            Error::Closed => f.write_str("Connection closed by remote host"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<ProtoError> for Error {
+    fn from(e: ProtoError) -> Self {
+        Error::Proto(e)
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+/// Read buffer size: large reads amortise syscalls on bulk transfers.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// A transport bound to a byte stream.
+pub struct Conn<S> {
+    pub stream: S,
+    pub t: Transport,
+    out: Vec<u8>,
+    buf: Vec<u8>,
+    eof: bool,
+    /// EXT_INFO extensions the peer sent (name, value).
+    pub ext_info: Vec<(String, Vec<u8>)>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    pub fn new(stream: S, t: Transport) -> Self {
+        Conn {
+            stream,
+            t,
+            out: Vec::with_capacity(READ_CHUNK),
+            buf: vec![0; READ_CHUNK],
+            eof: false,
+            ext_info: Vec::new(),
+        }
+    }
+
+    /// Write everything the transport has queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        while self.t.has_output() {
+            self.t.take_output(&mut self.out);
+            self.stream.write_all(&self.out).await?;
+        }
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    /// Read once from the stream and feed the transport. Cancel-safe: if the future is
+    /// dropped before the read completes, no data is lost.
+    pub async fn read_some(&mut self) -> Result<(), Error> {
+        if self.eof {
+            return Err(Error::Closed);
+        }
+        let n = self.stream.read(&mut self.buf).await?;
+        if n == 0 {
+            self.eof = true;
+            return Err(Error::Closed);
+        }
+        let data = self.buf.get(..n).unwrap_or_default();
+        self.t.handle_input(data, Instant::now())?;
+        Ok(())
+    }
+
+    /// Feed bytes read elsewhere (e.g. a split read half).
+    pub fn input(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.t.handle_input(data, Instant::now())?;
+        Ok(())
+    }
+
+    /// Queue a message and write it out.
+    pub async fn send(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.t.send(payload)?;
+        self.flush().await
+    }
+
+    /// The next event, reading as needed. Host key events are answered by `verify`
+    /// (client side); EXT_INFO is recorded; debug messages are logged.
+    pub async fn next_event(
+        &mut self,
+        verify: &mut dyn FnMut(&[u8], SigAlg) -> bool,
+    ) -> Result<Event, Error> {
+        loop {
+            while let Some(ev) = self.t.poll_event() {
+                match ev {
+                    Event::HostKey { key_blob, alg } => {
+                        let ok = verify(&key_blob, alg);
+                        let r = self.t.host_key_verdict(ok, Instant::now());
+                        self.flush().await?;
+                        r?;
+                    }
+                    Event::ExtInfo(exts) => {
+                        for (name, value) in &exts {
+                            tracing::debug!(
+                                "kex_input_ext_info: {name}={}",
+                                String::from_utf8_lossy(value)
+                            );
+                        }
+                        self.ext_info = exts;
+                    }
+                    Event::Debug { message, .. } => {
+                        tracing::debug!("Remote: {message}");
+                    }
+                    ev => return Ok(ev),
+                }
+            }
+            self.flush().await?;
+            self.read_some().await?;
+        }
+    }
+
+    /// The next message for the layers above, reading as needed.
+    pub async fn recv(
+        &mut self,
+        verify: &mut dyn FnMut(&[u8], SigAlg) -> bool,
+    ) -> Result<Vec<u8>, Error> {
+        loop {
+            if let Event::Packet(p) = self.next_event(verify).await? {
+                return Ok(p);
+            }
+        }
+    }
+
+    /// Run until the first key exchange completes.
+    pub async fn handshake(
+        &mut self,
+        verify: &mut dyn FnMut(&[u8], SigAlg) -> bool,
+    ) -> Result<(), Error> {
+        self.flush().await?;
+        loop {
+            match self.next_event(verify).await? {
+                Event::KexDone { first: true, .. } => return Ok(()),
+                Event::Packet(p) => {
+                    return Err(Error::Proto(ProtoError::Unexpected {
+                        got: p.first().copied().unwrap_or(0),
+                        state: "initial key exchange",
+                    }));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The EXT_INFO value of `name`, if the peer sent it.
+    pub fn ext(&self, name: &str) -> Option<&[u8]> {
+        self.ext_info
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// A verifier for servers, which never receive host keys.
+pub fn no_host_keys(_: &[u8], _: SigAlg) -> bool {
+    false
+}

@@ -1,0 +1,586 @@
+//! Packet protection for the SSH binary packet protocol: encrypting and authenticating
+//! each packet in place in the caller's buffer, in both directions.
+//!
+//! Implements RFC 4253 §6 (binary packet protocol; §6.3 encryption, §6.4 data
+//! integrity), RFC 4344 §4 (`aes*-ctr`), RFC 6668 (`hmac-sha2-*`), OpenSSH `PROTOCOL`
+//! §1.5 (`*-etm@openssh.com` MACs), §1.6 with RFC 5647 §7 (`aes*-gcm@openssh.com`) and
+//! `PROTOCOL.chacha20poly1305` (`chacha20-poly1305@openssh.com`).
+//!
+//! It does not frame packets (reading the socket, bounding `packet_length`, choosing
+//! padding, parsing the payload), compress, count sequence numbers or decide when to
+//! rekey: the transport does. It implements no primitive either: ChaCha20, Poly1305,
+//! AES, GCM, CTR, HMAC and SHA come from the RustCrypto crates.
+//!
+//! Every per-packet call works inside the caller's buffer and never allocates; key
+//! schedules are computed once, in [`SealingKey::new`] / [`OpeningKey::new`]. The buffer
+//! always holds one whole packet:
+//!
+//! ```text
+//! uint32    packet_length      clear (none, -etm, gcm), encrypted (ctr), or K_1-encrypted (chacha)
+//! byte      padding_length  ┐
+//! byte[n1]  payload         ├ packet_length bytes, encrypted
+//! byte[n2]  random padding  ┘
+//! byte[m]   mac / tag          tag_len() bytes
+//! ```
+
+mod chacha;
+mod ctr_hmac;
+mod gcm;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use aes_gcm::{Aes128Gcm, Aes256Gcm};
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::Error;
+
+/// Size of the `uint32 packet_length` field that starts every packet.
+const LEN_FIELD: usize = 4;
+
+/// Tag length of both AEAD constructions (Poly1305 and GCM).
+const AEAD_TAG_LEN: usize = 16;
+
+/// An encryption algorithm, as negotiated in `SSH_MSG_KEXINIT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cipher {
+    /// No encryption: the state before the first `SSH_MSG_NEWKEYS` (RFC 4253 §6.3).
+    None,
+    /// `chacha20-poly1305@openssh.com` (`PROTOCOL.chacha20poly1305`).
+    Chacha20Poly1305,
+    /// `aes128-gcm@openssh.com` (RFC 5647 as amended by OpenSSH `PROTOCOL` §1.6).
+    Aes128Gcm,
+    /// `aes256-gcm@openssh.com`.
+    Aes256Gcm,
+    /// `aes128-ctr` (RFC 4344 §4).
+    Aes128Ctr,
+    /// `aes192-ctr`.
+    Aes192Ctr,
+    /// `aes256-ctr`.
+    Aes256Ctr,
+}
+
+impl Cipher {
+    /// Every cipher we can negotiate (all but `None`), in OpenSSH's default order.
+    pub const ALL: &'static [Cipher] = &[
+        Cipher::Chacha20Poly1305,
+        Cipher::Aes128Ctr,
+        Cipher::Aes192Ctr,
+        Cipher::Aes256Ctr,
+        Cipher::Aes128Gcm,
+        Cipher::Aes256Gcm,
+    ];
+
+    /// The name used in `SSH_MSG_KEXINIT` and in `Ciphers`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cipher::None => "none",
+            Cipher::Chacha20Poly1305 => "chacha20-poly1305@openssh.com",
+            Cipher::Aes128Gcm => "aes128-gcm@openssh.com",
+            Cipher::Aes256Gcm => "aes256-gcm@openssh.com",
+            Cipher::Aes128Ctr => "aes128-ctr",
+            Cipher::Aes192Ctr => "aes192-ctr",
+            Cipher::Aes256Ctr => "aes256-ctr",
+        }
+    }
+
+    /// The cipher with this exact name (including `none`), if we implement it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Cipher::None]
+            .iter()
+            .chain(Cipher::ALL)
+            .copied()
+            .find(|c| c.name() == name)
+    }
+
+    /// Bytes of encryption key key exchange must derive (RFC 4253 §7.2, key C/D).
+    /// chacha20-poly1305 takes 64: K_2 (main) then K_1 (length).
+    pub fn key_len(self) -> usize {
+        match self {
+            Cipher::None => 0,
+            Cipher::Chacha20Poly1305 => 64,
+            Cipher::Aes128Gcm | Cipher::Aes128Ctr => 16,
+            Cipher::Aes192Ctr => 24,
+            Cipher::Aes256Gcm | Cipher::Aes256Ctr => 32,
+        }
+    }
+
+    /// Bytes of IV key exchange must derive (key A/B). GCM uses 12 (RFC 5647 §7.1),
+    /// CTR a whole 16-byte counter block, chacha20-poly1305 none (its nonce is the
+    /// sequence number).
+    pub fn iv_len(self) -> usize {
+        match self {
+            Cipher::None | Cipher::Chacha20Poly1305 => 0,
+            Cipher::Aes128Gcm | Cipher::Aes256Gcm => 12,
+            Cipher::Aes128Ctr | Cipher::Aes192Ctr | Cipher::Aes256Ctr => 16,
+        }
+    }
+
+    /// The padding alignment: 8 for `none` and chacha20-poly1305, the AES block size
+    /// otherwise (RFC 4253 §6: "the cipher block size or 8, whichever is larger").
+    pub fn block_size(self) -> usize {
+        match self {
+            Cipher::None | Cipher::Chacha20Poly1305 => 8,
+            _ => 16,
+        }
+    }
+
+    /// True for the AEAD ciphers: no separate MAC is negotiated or used with them.
+    pub fn is_aead(self) -> bool {
+        matches!(
+            self,
+            Cipher::Chacha20Poly1305 | Cipher::Aes128Gcm | Cipher::Aes256Gcm
+        )
+    }
+
+    /// Length of the AEAD tag (16), or 0 for the non-AEAD ciphers.
+    pub fn tag_len(self) -> usize {
+        if self.is_aead() { AEAD_TAG_LEN } else { 0 }
+    }
+}
+
+/// A MAC algorithm, used only with the non-AEAD ciphers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mac {
+    /// `hmac-sha2-256` (RFC 6668).
+    HmacSha256,
+    /// `hmac-sha2-512` (RFC 6668).
+    HmacSha512,
+    /// `hmac-sha1` (RFC 4253 §6.4).
+    HmacSha1,
+    /// `hmac-sha2-256-etm@openssh.com` (OpenSSH `PROTOCOL` §1.5).
+    HmacSha256Etm,
+    /// `hmac-sha2-512-etm@openssh.com`.
+    HmacSha512Etm,
+    /// `hmac-sha1-etm@openssh.com`.
+    HmacSha1Etm,
+}
+
+impl Mac {
+    /// Every MAC we implement, in OpenSSH's default order (umac omitted).
+    pub const ALL: &'static [Mac] = &[
+        Mac::HmacSha256Etm,
+        Mac::HmacSha512Etm,
+        Mac::HmacSha1Etm,
+        Mac::HmacSha256,
+        Mac::HmacSha512,
+        Mac::HmacSha1,
+    ];
+
+    /// The name used in `SSH_MSG_KEXINIT` and in `MACs`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mac::HmacSha256 => "hmac-sha2-256",
+            Mac::HmacSha512 => "hmac-sha2-512",
+            Mac::HmacSha1 => "hmac-sha1",
+            Mac::HmacSha256Etm => "hmac-sha2-256-etm@openssh.com",
+            Mac::HmacSha512Etm => "hmac-sha2-512-etm@openssh.com",
+            Mac::HmacSha1Etm => "hmac-sha1-etm@openssh.com",
+        }
+    }
+
+    /// The MAC with this exact name, if we implement it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Mac::ALL.iter().copied().find(|m| m.name() == name)
+    }
+
+    /// Bytes of integrity key key exchange must derive (key E/F): the digest length,
+    /// as RFC 4253 §6.4 and RFC 6668 specify.
+    pub fn key_len(self) -> usize {
+        self.tag_len()
+    }
+
+    /// Bytes of MAC appended to each packet (never truncated for these algorithms).
+    pub fn tag_len(self) -> usize {
+        match self {
+            Mac::HmacSha1 | Mac::HmacSha1Etm => 20,
+            Mac::HmacSha256 | Mac::HmacSha256Etm => 32,
+            Mac::HmacSha512 | Mac::HmacSha512Etm => 64,
+        }
+    }
+
+    /// Encrypt-then-MAC: the length is sent in clear and the MAC covers the ciphertext.
+    pub fn is_etm(self) -> bool {
+        matches!(
+            self,
+            Mac::HmacSha256Etm | Mac::HmacSha512Etm | Mac::HmacSha1Etm
+        )
+    }
+}
+
+/// Keys for one direction, as derived by key exchange (RFC 4253 §7.2). Zeroized on drop.
+///
+/// `mac` and `mac_key` are ignored for the AEAD ciphers; a CTR cipher requires a MAC.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct DirectionKeys {
+    #[zeroize(skip)]
+    pub cipher: Cipher,
+    #[zeroize(skip)]
+    pub mac: Option<Mac>,
+    pub key: Vec<u8>,
+    pub iv: Vec<u8>,
+    pub mac_key: Vec<u8>,
+}
+
+impl fmt::Debug for DirectionKeys {
+    // Secrets are never printed, not even at -vvv.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectionKeys")
+            .field("cipher", &self.cipher)
+            .field("mac", &self.mac)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The negotiated algorithms of one direction; everything about the packet layout
+/// follows from them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Suite {
+    cipher: Cipher,
+    /// `None` for `none` and for the AEAD ciphers.
+    mac: Option<Mac>,
+}
+
+impl Suite {
+    const NONE: Suite = Suite {
+        cipher: Cipher::None,
+        mac: None,
+    };
+
+    fn block_size(self) -> usize {
+        self.cipher.block_size()
+    }
+
+    /// Whether the 4-byte length counts toward the block alignment: not for AEAD and
+    /// -etm, where it is not encrypted with the rest (RFC 5647 §7.2, PROTOCOL §1.5).
+    fn length_in_alignment(self) -> bool {
+        !self.cipher.is_aead() && !self.mac.is_some_and(Mac::is_etm)
+    }
+
+    fn tag_len(self) -> usize {
+        self.cipher.tag_len() + self.mac.map_or(0, Mac::tag_len)
+    }
+
+    fn head_len(self) -> usize {
+        if self.length_in_alignment() {
+            self.block_size()
+        } else {
+            LEN_FIELD
+        }
+    }
+
+    /// RFC 4253 §6: the encrypted part must be a whole number of blocks. OpenSSH
+    /// (`ssh_packet_read_poll2`) checks this on every packet it receives.
+    fn is_aligned(self, packet_length: u32) -> bool {
+        let covered = u64::from(packet_length)
+            + if self.length_in_alignment() {
+                LEN_FIELD as u64
+            } else {
+                0
+            };
+        covered % self.block_size() as u64 == 0
+    }
+}
+
+/// The per-direction cipher state behind [`SealingKey`] and [`OpeningKey`].
+enum Engine {
+    Plain,
+    ChaCha(chacha::ChaChaPoly),
+    // Boxed: key schedules and hash states make these several hundred bytes.
+    Gcm128(Box<gcm::AesGcmKey<Aes128Gcm>>),
+    Gcm256(Box<gcm::AesGcmKey<Aes256Gcm>>),
+    Ctr(Box<ctr_hmac::CtrHmac>),
+}
+
+impl Engine {
+    fn new(keys: &DirectionKeys) -> Result<(Suite, Engine), Error> {
+        let cipher = keys.cipher;
+        if keys.key.len() != cipher.key_len() {
+            return Err(Error::Key(format!(
+                "{}: {}-byte key, expected {}",
+                cipher.name(),
+                keys.key.len(),
+                cipher.key_len()
+            )));
+        }
+        if keys.iv.len() != cipher.iv_len() {
+            return Err(Error::Key(format!(
+                "{}: {}-byte IV, expected {}",
+                cipher.name(),
+                keys.iv.len(),
+                cipher.iv_len()
+            )));
+        }
+        match cipher {
+            Cipher::None => match keys.mac {
+                None => Ok((Suite::NONE, Engine::Plain)),
+                Some(mac) => Err(Error::Unsupported(format!(
+                    "none cipher with {}",
+                    mac.name()
+                ))),
+            },
+            // PROTOCOL.chacha20poly1305 "Negotiation": with an AEAD cipher the
+            // negotiated MAC, if any, is ignored.
+            Cipher::Chacha20Poly1305 => Ok((
+                Suite { cipher, mac: None },
+                Engine::ChaCha(chacha::ChaChaPoly::new(&keys.key)?),
+            )),
+            Cipher::Aes128Gcm => Ok((
+                Suite { cipher, mac: None },
+                Engine::Gcm128(Box::new(gcm::AesGcmKey::new(&keys.key, &keys.iv)?)),
+            )),
+            Cipher::Aes256Gcm => Ok((
+                Suite { cipher, mac: None },
+                Engine::Gcm256(Box::new(gcm::AesGcmKey::new(&keys.key, &keys.iv)?)),
+            )),
+            Cipher::Aes128Ctr | Cipher::Aes192Ctr | Cipher::Aes256Ctr => {
+                let mac = keys
+                    .mac
+                    .ok_or_else(|| Error::Key(format!("{} needs a MAC", cipher.name())))?;
+                if keys.mac_key.len() != mac.key_len() {
+                    return Err(Error::Key(format!(
+                        "{}: {}-byte key, expected {}",
+                        mac.name(),
+                        keys.mac_key.len(),
+                        mac.key_len()
+                    )));
+                }
+                let engine =
+                    ctr_hmac::CtrHmac::new(cipher, mac, &keys.key, &keys.iv, &keys.mac_key)?;
+                Ok((
+                    Suite {
+                        cipher,
+                        mac: Some(mac),
+                    },
+                    Engine::Ctr(Box::new(engine)),
+                ))
+            }
+        }
+    }
+}
+
+/// Splits a whole packet into `packet_length || body` and the tag, checking only that
+/// the sizes add up. The body length is taken from the buffer, not from the length
+/// field, which may still be encrypted.
+fn split_packet(packet: &mut [u8], tag_len: usize) -> Result<(&mut [u8], &mut [u8], u32), Error> {
+    let msg_len = packet
+        .len()
+        .checked_sub(tag_len)
+        .filter(|&n| n >= LEN_FIELD)
+        .ok_or(Error::Truncated)?;
+    let body_len =
+        u32::try_from(msg_len - LEN_FIELD).map_err(|_| Error::BadPacketLength(u32::MAX))?;
+    let (msg, tag) = packet
+        .split_at_mut_checked(msg_len)
+        .ok_or(Error::Truncated)?;
+    Ok((msg, tag, body_len))
+}
+
+/// The `uint32` at the start of `buf`.
+fn read_length(buf: &[u8]) -> Result<u32, Error> {
+    buf.first_chunk::<LEN_FIELD>()
+        .map(|b| u32::from_be_bytes(*b))
+        .ok_or(Error::Truncated)
+}
+
+/// Constant-time tag comparison (false on a length mismatch).
+fn tags_match(computed: &[u8], received: &[u8]) -> bool {
+    computed.ct_eq(received).into()
+}
+
+/// Protects outgoing packets.
+pub struct SealingKey {
+    suite: Suite,
+    engine: Engine,
+}
+
+impl SealingKey {
+    /// The state before the first `SSH_MSG_NEWKEYS`: no encryption, no MAC, block size 8.
+    pub fn none() -> Self {
+        SealingKey {
+            suite: Suite::NONE,
+            engine: Engine::Plain,
+        }
+    }
+
+    /// Sets up the negotiated cipher (and MAC) with keys from key exchange.
+    pub fn new(keys: &DirectionKeys) -> Result<Self, Error> {
+        let (suite, engine) = Engine::new(keys)?;
+        Ok(SealingKey { suite, engine })
+    }
+
+    pub fn cipher(&self) -> Cipher {
+        self.suite.cipher
+    }
+
+    /// The MAC in use; `None` for `none` and the AEAD ciphers.
+    pub fn mac(&self) -> Option<Mac> {
+        self.suite.mac
+    }
+
+    /// Padding alignment: 8 for `none` and chacha20-poly1305, 16 for AES.
+    pub fn block_size(&self) -> usize {
+        self.suite.block_size()
+    }
+
+    /// False for AEAD and -etm: the 4-byte length is then excluded from the block
+    /// alignment, i.e. `packet_length` itself must be a multiple of `block_size()`;
+    /// otherwise `4 + packet_length` must be.
+    pub fn length_in_alignment(&self) -> bool {
+        self.suite.length_in_alignment()
+    }
+
+    /// Bytes of MAC or AEAD tag after each packet.
+    pub fn tag_len(&self) -> usize {
+        self.suite.tag_len()
+    }
+
+    /// `packet` is the whole packet: `uint32 packet_length || byte padding_length ||
+    /// payload || padding || tag_len() bytes of room`. Encrypts in place and writes the
+    /// tag/MAC into the last `tag_len()` bytes.
+    ///
+    /// Fails with [`Error::BadPacketLength`] when the length field does not match the
+    /// buffer or the packet is not block-aligned: both are bugs in the caller, and a
+    /// peer would reject such a packet anyway.
+    pub fn seal(&mut self, seq: u32, packet: &mut [u8]) -> Result<(), Error> {
+        let (msg, tag, len) = split_packet(packet, self.suite.tag_len())?;
+        let field = read_length(msg)?;
+        if field != len || !self.suite.is_aligned(len) {
+            return Err(Error::BadPacketLength(field));
+        }
+        match &mut self.engine {
+            Engine::Plain => Ok(()),
+            Engine::ChaCha(c) => c.seal(seq, msg, tag),
+            Engine::Gcm128(g) => g.seal(msg, tag),
+            Engine::Gcm256(g) => g.seal(msg, tag),
+            Engine::Ctr(c) => c.seal(seq, msg, tag),
+        }
+    }
+}
+
+impl fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealingKey")
+            .field("cipher", &self.suite.cipher)
+            .field("mac", &self.suite.mac)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Verifies and decrypts incoming packets.
+pub struct OpeningKey {
+    suite: Suite,
+    engine: Engine,
+}
+
+impl OpeningKey {
+    /// The state before the first `SSH_MSG_NEWKEYS`.
+    pub fn none() -> Self {
+        OpeningKey {
+            suite: Suite::NONE,
+            engine: Engine::Plain,
+        }
+    }
+
+    /// Sets up the negotiated cipher (and MAC) with keys from key exchange.
+    pub fn new(keys: &DirectionKeys) -> Result<Self, Error> {
+        let (suite, engine) = Engine::new(keys)?;
+        Ok(OpeningKey { suite, engine })
+    }
+
+    pub fn cipher(&self) -> Cipher {
+        self.suite.cipher
+    }
+
+    /// The MAC in use; `None` for `none` and the AEAD ciphers.
+    pub fn mac(&self) -> Option<Mac> {
+        self.suite.mac
+    }
+
+    /// Alignment the peer's packets must have (see [`SealingKey::block_size`]).
+    pub fn block_size(&self) -> usize {
+        self.suite.block_size()
+    }
+
+    /// See [`SealingKey::length_in_alignment`].
+    pub fn length_in_alignment(&self) -> bool {
+        self.suite.length_in_alignment()
+    }
+
+    /// How many bytes from the start of a packet are needed to learn its length:
+    /// 4 for AEAD and -etm, the block size for CTR without -etm, 8 for `none`.
+    pub fn head_len(&self) -> usize {
+        self.suite.head_len()
+    }
+
+    /// Bytes of MAC or AEAD tag after each packet.
+    pub fn tag_len(&self) -> usize {
+        self.suite.tag_len()
+    }
+
+    /// Learns `packet_length` from the first `head_len()` bytes of a packet (`head` may
+    /// be longer; only those bytes are looked at). Checks nothing about the value: the
+    /// caller bounds it (RFC 4253 §6.1) before reading the rest.
+    ///
+    /// Only CTR without -etm changes `head`: its first block is decrypted in place, and
+    /// the caller passes it unchanged to [`open`](Self::open). That is also the only
+    /// mode where this call moves state (the CTR keystream), so it must be called
+    /// exactly once per packet, before `open`. chacha20-poly1305 decrypts a copy of the
+    /// length with K_1 and leaves the buffer as received, because its tag covers the
+    /// encrypted length.
+    pub fn packet_length(&mut self, seq: u32, head: &mut [u8]) -> Result<u32, Error> {
+        let head = head
+            .get_mut(..self.suite.head_len())
+            .ok_or(Error::Truncated)?;
+        match &mut self.engine {
+            Engine::Plain | Engine::Gcm128(_) | Engine::Gcm256(_) => read_length(head),
+            Engine::ChaCha(c) => c.packet_length(seq, head),
+            Engine::Ctr(c) => c.packet_length(head),
+        }
+    }
+
+    /// `packet` = `uint32 length || (encrypted) rest || tag`, exactly `4 + packet_length
+    /// + tag_len()` bytes, with the head already processed by
+    /// [`packet_length`](Self::packet_length).
+    ///
+    /// Verifies the MAC/tag in constant time, then decrypts in place (CTR without -etm
+    /// can only decrypt first: its MAC is over the plaintext). Afterwards
+    /// `packet[..4]` is the length and `packet[4..4 + packet_length]` is
+    /// `padding_length || payload || padding`, in clear.
+    ///
+    /// A bad tag returns [`Error::Mac`] ("Corrupted MAC on input."), and so does a
+    /// packet that is not block-aligned, as in OpenSSH, which answers both with
+    /// "Packet corrupt". After an error the direction is unusable: the connection
+    /// must be dropped.
+    pub fn open(&mut self, seq: u32, packet: &mut [u8]) -> Result<(), Error> {
+        let (msg, tag, len) = split_packet(packet, self.suite.tag_len())?;
+        if !self.suite.is_aligned(len) {
+            return Err(Error::Mac);
+        }
+        match &mut self.engine {
+            Engine::Plain => {}
+            Engine::ChaCha(c) => c.open(seq, msg, tag)?,
+            Engine::Gcm128(g) => g.open(msg, tag)?,
+            Engine::Gcm256(g) => g.open(msg, tag)?,
+            Engine::Ctr(c) => c.open(seq, msg, tag)?,
+        }
+        // Authentic now, so a mismatch means the caller sized the buffer differently
+        // from what packet_length() returned.
+        let field = read_length(msg)?;
+        if field != len {
+            return Err(Error::BadPacketLength(field));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for OpeningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpeningKey")
+            .field("cipher", &self.suite.cipher)
+            .field("mac", &self.suite.mac)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,952 @@
+//! The SSH transport layer (RFC 4253) as a sans-IO state machine: version exchange,
+//! the binary packet protocol, key exchange and re-exchange, strict kex (OpenSSH
+//! `PROTOCOL` §1.10, the Terrapin countermeasure) and EXT_INFO (RFC 8308).
+//!
+//! Bytes from the peer go in through [`Transport::handle_input`]; bytes to send come out
+//! of [`Transport::take_output`]; messages for the layers above (user auth, connection)
+//! come out of [`Transport::poll_event`] and go in through [`Transport::send`]. The
+//! transport does not know about users or channels, and it never does I/O or reads a
+//! clock: time comes in as arguments.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand_core::Rng as _;
+use ssh_key::PrivateKey;
+
+use crate::Error;
+use crate::cipher::{OpeningKey, SealingKey};
+use crate::hostkey::{self, SigAlg};
+use crate::kex::methods::{self, DhGroup, KexClient, SharedSecret};
+use crate::kex::{self, Algorithms, HashInput, KexInit, Negotiated};
+use crate::msg;
+use crate::wire::{Put, Reader};
+
+/// OpenSSH's PACKET_MAX_SIZE: no packet longer than this is accepted or allocated.
+pub const MAX_PACKET: usize = 256 * 1024;
+/// RFC 4253 §4.2: the identification line is at most 255 bytes including CR LF.
+const MAX_VERSION_LINE: usize = 255;
+/// How many lines a server may send before its identification string.
+const MAX_PRE_BANNER_LINES: usize = 1024;
+
+/// Which end of the connection we are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Client,
+    Server,
+}
+
+/// Settings of one transport.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub algorithms: Algorithms,
+    /// Our identification string without CR LF, e.g. `SSH-2.0-oxssh_0.1`.
+    pub version: String,
+    /// Rekey after this many bytes in either direction (RekeyLimit's first value).
+    pub rekey_bytes: u64,
+    /// Rekey after this much time (RekeyLimit's second value); None: never by time.
+    pub rekey_interval: Option<Duration>,
+    /// Text that names the peer in error messages ("127.0.0.1 port 22").
+    pub peer_name: String,
+    /// DH group exchange bounds a client requests (RFC 4419 min, preferred, max bits).
+    pub gex_bits: (u32, u32, u32),
+    /// Server: the moduli file's groups for DH group exchange (empty: built-in groups).
+    pub moduli: Vec<methods::ModuliEntry>,
+}
+
+impl Config {
+    pub fn new(peer_name: impl Into<String>) -> Config {
+        Config {
+            algorithms: Algorithms::default(),
+            version: format!("SSH-2.0-oxssh_{}", env!("CARGO_PKG_VERSION")),
+            rekey_bytes: 1 << 30,
+            rekey_interval: None,
+            peer_name: peer_name.into(),
+            gex_bits: (2048, 3072, 8192),
+            moduli: Vec::new(),
+        }
+    }
+}
+
+/// What the transport has for the caller.
+#[derive(Debug)]
+pub enum Event {
+    /// Client only: the server proved possession of this host key (its signature over
+    /// the exchange hash verified). Call [`Transport::host_key_verdict`] before anything
+    /// else happens; until then the key exchange waits.
+    HostKey { key_blob: Vec<u8>, alg: SigAlg },
+    /// A key exchange finished and new keys are in use.
+    KexDone { first: bool, negotiated: Box<Negotiated> },
+    /// The peer's EXT_INFO (RFC 8308): extension names and values.
+    ExtInfo(Vec<(String, Vec<u8>)>),
+    /// A message for the layers above (service, user auth, connection protocol).
+    Packet(Vec<u8>),
+    /// SSH_MSG_DEBUG with always_display set, or any at debug level.
+    Debug { always_display: bool, message: String },
+}
+
+enum KexStep {
+    /// No exchange running.
+    Idle,
+    /// We sent KEXINIT and wait for theirs.
+    SentInit,
+    /// Client, DH-GEX: we sent the request and wait for the group.
+    ClientGexGroup,
+    /// Client: we sent our public value and wait for the server's reply.
+    ClientReply(Box<KexClient>, Vec<u8>),
+    /// Client: the reply verified; waiting for the caller to accept the host key.
+    ClientVerdict,
+    /// Server: waiting for the client's public value (or its GEX request).
+    ServerInit,
+    /// Server, DH-GEX: we sent the group and wait for e.
+    ServerGexInit(DhGroup),
+    /// We sent NEWKEYS and wait for the peer's.
+    NewKeys,
+}
+
+/// State of one key exchange between the two KEXINITs and NEWKEYS.
+struct Exchange {
+    ours: KexInit,
+    theirs: Option<KexInit>,
+    neg: Option<Negotiated>,
+    gex_params: Vec<u8>,
+    /// After NEWKEYS: the keys waiting for the peer's NEWKEYS.
+    pending_open: Option<OpeningKey>,
+    /// Until the verdict: what NEWKEYS will install.
+    pending: Option<Pending>,
+}
+
+struct Pending {
+    k: SharedSecret,
+    h: Vec<u8>,
+    key_blob: Vec<u8>,
+}
+
+/// One SSH transport connection.
+pub struct Transport {
+    role: Role,
+    cfg: Config,
+    host_keys: Vec<PrivateKey>,
+    rng: StdRng,
+    // Version exchange.
+    peer_version: Option<String>,
+    pre_banner_lines: usize,
+    // Buffers.
+    inbuf: Vec<u8>,
+    in_pos: usize,
+    out: Vec<u8>,
+    deferred: VecDeque<Vec<u8>>,
+    deferred_bytes: usize,
+    events: VecDeque<Event>,
+    // Packet protection.
+    seq_in: u32,
+    seq_out: u32,
+    opening: OpeningKey,
+    sealing: SealingKey,
+    in_len: Option<usize>,
+    // Key exchange.
+    step: KexStep,
+    exchange: Option<Exchange>,
+    session_id: Option<Vec<u8>>,
+    first_host_key: Option<Vec<u8>>,
+    strict: bool,
+    kex_count: u32,
+    ignore_next_kex_packet: bool,
+    peer_wants_ext_info: bool,
+    bytes_since_kex: u64,
+    last_kex: Option<Instant>,
+    dead: bool,
+}
+
+impl Transport {
+    /// A new transport. `host_keys` must be non-empty for a server and is ignored for a
+    /// client. Our identification line and KEXINIT are queued at once (strict kex wants
+    /// KEXINIT to be the first packet).
+    pub fn new(role: Role, cfg: Config, host_keys: Vec<PrivateKey>) -> Result<Transport, Error> {
+        if role == Role::Server && host_keys.is_empty() {
+            return Err(Error::Key("no hostkeys available".into()));
+        }
+        let mut t = Transport {
+            role,
+            cfg,
+            host_keys,
+            rng: rand::make_rng(),
+            peer_version: None,
+            pre_banner_lines: 0,
+            inbuf: Vec::with_capacity(64 * 1024),
+            in_pos: 0,
+            out: Vec::with_capacity(64 * 1024),
+            deferred: VecDeque::new(),
+            deferred_bytes: 0,
+            events: VecDeque::new(),
+            seq_in: 0,
+            seq_out: 0,
+            opening: OpeningKey::none(),
+            sealing: SealingKey::none(),
+            in_len: None,
+            step: KexStep::Idle,
+            exchange: None,
+            session_id: None,
+            first_host_key: None,
+            strict: false,
+            kex_count: 0,
+            ignore_next_kex_packet: false,
+            peer_wants_ext_info: false,
+            bytes_since_kex: 0,
+            last_kex: None,
+            dead: false,
+        };
+        t.out.extend_from_slice(t.cfg.version.as_bytes());
+        t.out.extend_from_slice(b"\r\n");
+        t.start_kex()?;
+        Ok(t)
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The peer's identification string, once received.
+    pub fn peer_version(&self) -> Option<&str> {
+        self.peer_version.as_deref()
+    }
+
+    pub fn local_version(&self) -> &str {
+        &self.cfg.version
+    }
+
+    /// H of the first key exchange (RFC 4253 §7.2), once it finished.
+    pub fn session_id(&self) -> Option<&[u8]> {
+        self.session_id.as_deref()
+    }
+
+    /// The server's host key blob as accepted in the first exchange (client side).
+    pub fn host_key(&self) -> Option<&[u8]> {
+        self.first_host_key.as_deref()
+    }
+
+    /// Whether the peer announced ext-info support (server side: the client's
+    /// `ext-info-c`).
+    pub fn peer_wants_ext_info(&self) -> bool {
+        self.peer_wants_ext_info
+    }
+
+    /// True while a key exchange is running: messages passed to [`send`](Self::send)
+    /// are held back until it ends.
+    pub fn kex_in_progress(&self) -> bool {
+        !matches!(self.step, KexStep::Idle)
+    }
+
+    /// Bytes of upper-layer messages held back by a running key exchange plus bytes
+    /// waiting to be written: the driver stops producing data while this is large.
+    pub fn backlog(&self) -> usize {
+        self.deferred_bytes + self.out.len()
+    }
+
+    /// Swap out the bytes to send. `buf` is cleared and exchanged with the internal
+    /// buffer, so steady-state operation reuses two allocations.
+    pub fn take_output(&mut self, buf: &mut Vec<u8>) {
+        buf.clear();
+        std::mem::swap(&mut self.out, buf);
+    }
+
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Feed bytes received from the peer. Errors are fatal: the caller sends what
+    /// [`take_output`](Self::take_output) still holds (a DISCONNECT, where one applies)
+    /// and closes the connection.
+    pub fn handle_input(&mut self, data: &[u8], now: Instant) -> Result<(), Error> {
+        if self.dead {
+            return Err(Error::Protocol("connection already failed".into()));
+        }
+        // Compact consumed input before growing the buffer.
+        if self.in_pos > 0 && self.in_pos == self.inbuf.len() {
+            self.inbuf.clear();
+            self.in_pos = 0;
+        } else if self.in_pos > 64 * 1024 {
+            self.inbuf.drain(..self.in_pos);
+            self.in_pos = 0;
+        }
+        self.inbuf.extend_from_slice(data);
+        let r = self.process(now);
+        if let Err(e) = &r {
+            self.fail(e);
+        }
+        r
+    }
+
+    fn fail(&mut self, e: &Error) {
+        if self.dead {
+            return;
+        }
+        self.dead = true;
+        let code = match e {
+            Error::Mac => Some(msg::disconnect::MAC_ERROR),
+            Error::NoCommonAlgorithm { .. } | Error::Kex(_) | Error::Signature(_) => {
+                Some(msg::disconnect::KEY_EXCHANGE_FAILED)
+            }
+            Error::Disconnected { .. } | Error::Version(_) => None,
+            _ => Some(msg::disconnect::PROTOCOL_ERROR),
+        };
+        if let (Some(code), Some(_)) = (code, &self.peer_version) {
+            let _ = self.send_disconnect(code, &e.to_string());
+        }
+    }
+
+    /// Queue SSH_MSG_DISCONNECT.
+    pub fn send_disconnect(&mut self, code: u32, description: &str) -> Result<(), Error> {
+        let mut p = Vec::with_capacity(16 + description.len());
+        p.put_u8(msg::DISCONNECT);
+        p.put_u32(code);
+        p.put_str(description);
+        p.put_str("");
+        self.write_packet(&p)
+    }
+
+    /// Time-based duties: start a rekey when RekeyLimit's interval has passed.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        if let (Some(iv), Some(last), KexStep::Idle) =
+            (self.cfg.rekey_interval, self.last_kex, &self.step)
+        {
+            if now.duration_since(last) >= iv {
+                self.start_kex()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) next has work to do.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        match (self.cfg.rekey_interval, self.last_kex, &self.step) {
+            (Some(iv), Some(last), KexStep::Idle) => Some(last + iv),
+            _ => None,
+        }
+    }
+
+    /// Send a message of the layers above. During a key exchange it is held back and
+    /// sent, in order, after NEWKEYS (RFC 4253 §7.1).
+    pub fn send(&mut self, payload: &[u8]) -> Result<(), Error> {
+        if payload.len() + 64 > MAX_PACKET {
+            return Err(Error::BadPacketLength(payload.len() as u32));
+        }
+        if self.kex_sending_blocked() {
+            self.deferred_bytes += payload.len();
+            self.deferred.push_back(payload.to_vec());
+            return Ok(());
+        }
+        self.write_packet(payload)?;
+        if self.bytes_since_kex >= self.cfg.rekey_bytes && matches!(self.step, KexStep::Idle) {
+            self.start_kex()?;
+        }
+        Ok(())
+    }
+
+    /// Start a key re-exchange now (e.g. `~R`).
+    pub fn rekey(&mut self) -> Result<(), Error> {
+        if matches!(self.step, KexStep::Idle) {
+            self.start_kex()?;
+        }
+        Ok(())
+    }
+
+    /// Client: the caller's verdict on the host key from [`Event::HostKey`].
+    pub fn host_key_verdict(&mut self, accept: bool, now: Instant) -> Result<(), Error> {
+        if !matches!(self.step, KexStep::ClientVerdict) {
+            return Err(Error::Protocol("no host key awaiting a verdict".into()));
+        }
+        if !accept {
+            self.dead = true;
+            return Err(Error::Protocol("Host key verification failed.".into()));
+        }
+        let r = self.finish_exchange().and_then(|()| self.process(now));
+        if let Err(e) = &r {
+            self.fail(e);
+        }
+        r
+    }
+
+    // ----- internals -----
+
+    /// Between sending our KEXINIT and sending NEWKEYS only kex messages may go out.
+    fn kex_sending_blocked(&self) -> bool {
+        !matches!(self.step, KexStep::Idle | KexStep::NewKeys)
+    }
+
+    fn start_kex(&mut self) -> Result<(), Error> {
+        let first = self.session_id.is_none();
+        let mut markers: Vec<&str> = Vec::new();
+        if first {
+            match self.role {
+                Role::Client => markers.extend([kex::EXT_INFO_C, kex::STRICT_KEX_C]),
+                Role::Server => markers.extend([kex::EXT_INFO_S, kex::STRICT_KEX_S]),
+            }
+        }
+        let host_key_algs = match self.role {
+            Role::Client => self.cfg.algorithms.host_key.clone(),
+            Role::Server => self.server_host_key_algs(),
+        };
+        let mut cookie = [0u8; 16];
+        self.rng.fill_bytes(&mut cookie);
+        let ours = KexInit::build(&self.cfg.algorithms, &host_key_algs, &markers, cookie);
+        self.write_packet(&ours.raw)?;
+        self.exchange = Some(Exchange {
+            ours,
+            theirs: None,
+            neg: None,
+            gex_params: Vec::new(),
+            pending_open: None,
+            pending: None,
+        });
+        self.step = KexStep::SentInit;
+        Ok(())
+    }
+
+    /// The configured host key algorithms we hold a key for, in configured order.
+    fn server_host_key_algs(&self) -> Vec<String> {
+        self.cfg
+            .algorithms
+            .host_key
+            .iter()
+            .filter(|name| {
+                SigAlg::from_name(name).is_some_and(|alg| {
+                    self.host_keys
+                        .iter()
+                        .any(|k| SigAlg::for_key(k.public_key()).contains(&alg))
+                })
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn process(&mut self, now: Instant) -> Result<(), Error> {
+        if self.peer_version.is_none() && !self.read_version()? {
+            return Ok(());
+        }
+        // While the caller decides on the host key, later packets (the server's NEWKEYS
+        // among them) stay buffered: nothing may be acted on before the verdict.
+        while !matches!(self.step, KexStep::ClientVerdict) {
+            let Some(payload) = self.read_packet()? else { break };
+            self.dispatch(payload, now)?;
+            if self.dead {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns true once the peer's identification string has been read.
+    fn read_version(&mut self) -> Result<bool, Error> {
+        loop {
+            let avail = self.inbuf.get(self.in_pos..).unwrap_or_default();
+            let Some(nl) = avail.iter().position(|&b| b == b'\n') else {
+                if avail.len() > MAX_VERSION_LINE {
+                    return Err(Error::Version(
+                        "banner line too long or no newline in identification".into(),
+                    ));
+                }
+                return Ok(false);
+            };
+            let line = avail.get(..nl).unwrap_or_default();
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            self.in_pos += nl + 1;
+            if nl + 1 > MAX_VERSION_LINE {
+                return Err(Error::Version("banner line too long".into()));
+            }
+            if line.starts_with(b"SSH-") {
+                let text = String::from_utf8_lossy(line).into_owned();
+                let proto = text.split('-').nth(1).unwrap_or("");
+                if proto != "2.0" && proto != "1.99" {
+                    let major = proto.split('.').next().unwrap_or(proto);
+                    return Err(Error::Version(format!(
+                        "Protocol major versions differ: 2 vs. {major}"
+                    )));
+                }
+                tracing::debug!("Remote protocol version {proto}, remote software version {}",
+                    text.splitn(3, '-').nth(2).unwrap_or(""));
+                self.peer_version = Some(text);
+                return Ok(true);
+            }
+            // RFC 4253 §4.2: a server may send other lines first; a client may not.
+            if self.role == Role::Server {
+                return Err(Error::Version(
+                    "Bad remote protocol version identification".into(),
+                ));
+            }
+            self.pre_banner_lines += 1;
+            if self.pre_banner_lines > MAX_PRE_BANNER_LINES {
+                return Err(Error::Version("banner exchange: too many lines".into()));
+            }
+        }
+    }
+
+    /// Decode one packet from the input buffer, if a whole one is there.
+    fn read_packet(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        let avail = self.inbuf.len() - self.in_pos;
+        let plen = match self.in_len {
+            Some(l) => l,
+            None => {
+                let head_len = self.opening.head_len();
+                if avail < head_len {
+                    return Ok(None);
+                }
+                let head = self
+                    .inbuf
+                    .get_mut(self.in_pos..self.in_pos + head_len)
+                    .ok_or(Error::Truncated)?;
+                let l = self.opening.packet_length(self.seq_in, head)? as usize;
+                if !(5..=MAX_PACKET).contains(&l) {
+                    return Err(Error::BadPacketLength(l as u32));
+                }
+                self.in_len = Some(l);
+                l
+            }
+        };
+        let total = 4 + plen + self.opening.tag_len();
+        if avail < total {
+            return Ok(None);
+        }
+        let pkt = self
+            .inbuf
+            .get_mut(self.in_pos..self.in_pos + total)
+            .ok_or(Error::Truncated)?;
+        self.opening.open(self.seq_in, pkt)?;
+        self.in_len = None;
+        self.in_pos += total;
+        self.seq_in = self.seq_in.wrapping_add(1);
+        if self.seq_in == 0 && self.session_id.is_none() && self.strict {
+            return Err(Error::Protocol(
+                "incoming sequence number wrapped during initial key exchange".into(),
+            ));
+        }
+        self.bytes_since_kex += total as u64;
+        let body = pkt.get(4..4 + plen).ok_or(Error::Truncated)?;
+        let (&pad, rest) = body.split_first().ok_or(Error::Truncated)?;
+        let pad = usize::from(pad);
+        if pad < 4 || pad >= rest.len() + 1 {
+            return Err(Error::Protocol(format!("padding error: {pad} in packet of {plen}")));
+        }
+        let payload = rest.get(..rest.len() - pad).ok_or(Error::Truncated)?;
+        if payload.is_empty() {
+            return Err(Error::Protocol("empty packet".into()));
+        }
+        Ok(Some(payload.to_vec()))
+    }
+
+    fn write_packet(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let bs = self.sealing.block_size().max(8);
+        let head = if self.sealing.length_in_alignment() { 4 } else { 0 };
+        let mut pad = bs - (head + 1 + payload.len()) % bs;
+        if pad < 4 {
+            pad += bs;
+        }
+        let plen = 1 + payload.len() + pad;
+        let tag = self.sealing.tag_len();
+        let start = self.out.len();
+        self.out.reserve(4 + plen + tag);
+        self.out.put_u32(plen as u32);
+        self.out.put_u8(pad as u8);
+        self.out.extend_from_slice(payload);
+        let pad_at = self.out.len();
+        self.out.resize(pad_at + pad + tag, 0);
+        if let Some(p) = self.out.get_mut(pad_at..pad_at + pad) {
+            self.rng.fill_bytes(p);
+        }
+        let pkt = self.out.get_mut(start..).ok_or(Error::Truncated)?;
+        self.sealing.seal(self.seq_out, pkt)?;
+        self.seq_out = self.seq_out.wrapping_add(1);
+        if self.seq_out == 0 && self.session_id.is_none() && self.strict {
+            return Err(Error::Protocol(
+                "outgoing sequence number wrapped during initial key exchange".into(),
+            ));
+        }
+        self.bytes_since_kex += (4 + plen + tag) as u64;
+        Ok(())
+    }
+
+    fn in_initial_kex(&self) -> bool {
+        self.session_id.is_none()
+    }
+
+    fn dispatch(&mut self, payload: Vec<u8>, now: Instant) -> Result<(), Error> {
+        let Some(&t) = payload.first() else {
+            return Err(Error::Truncated);
+        };
+        // Strict kex: during the initial exchange only KEXINIT, the method's messages and
+        // NEWKEYS are allowed; anything else (even IGNORE) ends the connection.
+        let strict_initial = self.strict && self.in_initial_kex();
+        match t {
+            msg::DISCONNECT => {
+                let mut r = Reader::new(payload.get(1..).unwrap_or_default());
+                let code = r.u32()?;
+                let description = String::from_utf8_lossy(r.string()?).into_owned();
+                self.dead = true;
+                Err(Error::Disconnected { code, description })
+            }
+            msg::IGNORE | msg::UNIMPLEMENTED | msg::DEBUG if strict_initial => {
+                Err(Error::Unexpected { got: t, state: "strict initial key exchange" })
+            }
+            msg::IGNORE | msg::UNIMPLEMENTED => Ok(()),
+            msg::DEBUG => {
+                let mut r = Reader::new(payload.get(1..).unwrap_or_default());
+                let always_display = r.bool()?;
+                let message = String::from_utf8_lossy(r.string()?).into_owned();
+                self.events.push_back(Event::Debug { always_display, message });
+                Ok(())
+            }
+            msg::KEXINIT => self.on_kexinit(payload, now),
+            msg::NEWKEYS => self.on_newkeys(now),
+            30..=49 => {
+                if self.ignore_next_kex_packet {
+                    self.ignore_next_kex_packet = false;
+                    return Ok(());
+                }
+                self.on_kex_message(payload)
+            }
+            msg::EXT_INFO if self.role == Role::Client => self.on_ext_info(&payload),
+            _ if self.in_initial_kex() => Err(Error::Unexpected { got: t, state: "initial key exchange" }),
+            // During a re-exchange the peer may still send messages it queued before it
+            // saw our KEXINIT; once it sent its own KEXINIT it must not.
+            _ if self.exchange.as_ref().is_some_and(|x| x.theirs.is_some())
+                && !matches!(self.step, KexStep::NewKeys) =>
+            {
+                Err(Error::Unexpected { got: t, state: "key exchange" })
+            }
+            _ => {
+                self.events.push_back(Event::Packet(payload));
+                Ok(())
+            }
+        }
+    }
+
+    fn on_ext_info(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let mut r = Reader::new(payload.get(1..).unwrap_or_default());
+        let n = r.u32()?;
+        let mut exts = Vec::new();
+        for _ in 0..n.min(64) {
+            let name = r.utf8()?.to_owned();
+            let value = r.string()?.to_vec();
+            exts.push((name, value));
+        }
+        self.events.push_back(Event::ExtInfo(exts));
+        Ok(())
+    }
+
+    fn on_kexinit(&mut self, payload: Vec<u8>, _now: Instant) -> Result<(), Error> {
+        let first = self.in_initial_kex();
+        let theirs = KexInit::parse(&payload)?;
+        if matches!(self.step, KexStep::Idle) {
+            self.start_kex()?;
+        }
+        let Some(x) = self.exchange.as_mut() else {
+            return Err(Error::Unexpected { got: msg::KEXINIT, state: "kex" });
+        };
+        if x.theirs.is_some() {
+            return Err(Error::Unexpected { got: msg::KEXINIT, state: "kex in progress" });
+        }
+        if first {
+            let (marker, ext) = match self.role {
+                Role::Client => (kex::STRICT_KEX_S, kex::EXT_INFO_S),
+                Role::Server => (kex::STRICT_KEX_C, kex::EXT_INFO_C),
+            };
+            self.strict = theirs.has_kex_marker(marker);
+            self.peer_wants_ext_info = theirs.has_kex_marker(ext);
+            // Strict kex: the peer's KEXINIT must have been its very first packet.
+            if self.strict && self.seq_in != 1 {
+                return Err(Error::Protocol(
+                    "strict KEX violation: KEXINIT was not the first packet".into(),
+                ));
+            }
+        }
+        let neg = match self.role {
+            Role::Client => kex::negotiate(&x.ours, &theirs, true, &self.cfg.peer_name)?,
+            Role::Server => kex::negotiate(&theirs, &x.ours, false, &self.cfg.peer_name)?,
+        };
+        tracing::debug!(
+            "kex: algorithm: {}, host key algorithm: {}, cipher c2s: {}, s2c: {}",
+            neg.kex.name(),
+            neg.host_key.name(),
+            neg.cipher_c2s.name(),
+            neg.cipher_s2c.name()
+        );
+        self.ignore_next_kex_packet = neg.ignore_guess;
+        let alg = neg.kex;
+        x.theirs = Some(theirs);
+        x.neg = Some(neg);
+        match self.role {
+            Role::Client if alg.is_gex() => {
+                let (min, n, max) = self.cfg.gex_bits;
+                let mut p = Vec::with_capacity(13);
+                p.put_u8(msg::KEX_DH_GEX_REQUEST);
+                p.put_u32(min);
+                p.put_u32(n);
+                p.put_u32(max);
+                x.gex_params.put_u32(min);
+                x.gex_params.put_u32(n);
+                x.gex_params.put_u32(max);
+                tracing::debug!("SSH2_MSG_KEX_DH_GEX_REQUEST({min}<{n}<{max}) sent");
+                self.write_packet(&p)?;
+                self.step = KexStep::ClientGexGroup;
+            }
+            Role::Client => {
+                let (state, public) = KexClient::start(alg, &mut self.rng)?;
+                let mut p = Vec::with_capacity(1 + public.len());
+                p.put_u8(msg::KEXDH_INIT);
+                p.extend_from_slice(&public);
+                self.write_packet(&p)?;
+                self.step = KexStep::ClientReply(Box::new(state), public);
+            }
+            Role::Server => self.step = KexStep::ServerInit,
+        }
+        Ok(())
+    }
+
+    fn on_kex_message(&mut self, payload: Vec<u8>) -> Result<(), Error> {
+        let t = payload.first().copied().unwrap_or(0);
+        let mut r = Reader::new(payload.get(1..).unwrap_or_default());
+        let step = std::mem::replace(&mut self.step, KexStep::Idle);
+        match (self.role, step, t) {
+            (Role::Client, KexStep::ClientGexGroup, msg::KEX_DH_GEX_GROUP) => {
+                let p = r.mpint()?;
+                let g = r.mpint()?;
+                r.finish()?;
+                let group = DhGroup { p: p.to_vec(), g: g.to_vec() };
+                let (min, _, max) = self.cfg.gex_bits;
+                let bits = group.bits() as u32;
+                if bits < min || bits > max {
+                    return Err(Error::Kex("DH_GEX group out of range"));
+                }
+                let alg = self.neg()?.kex;
+                let x = self.exchange_mut()?;
+                x.gex_params.put_mpint(&group.p);
+                x.gex_params.put_mpint(&group.g);
+                let (state, public) = KexClient::start_gex(alg, &group, &mut self.rng)?;
+                let mut m = Vec::with_capacity(1 + public.len());
+                m.put_u8(msg::KEX_DH_GEX_INIT);
+                m.extend_from_slice(&public);
+                tracing::debug!("SSH2_MSG_KEX_DH_GEX_INIT sent");
+                self.write_packet(&m)?;
+                self.step = KexStep::ClientReply(Box::new(state), public);
+                Ok(())
+            }
+            (Role::Client, KexStep::ClientReply(state, client_public), t)
+                if t == msg::KEXDH_REPLY && !self.neg()?.kex.is_gex()
+                    || t == msg::KEX_DH_GEX_REPLY && self.neg()?.kex.is_gex() =>
+            {
+                let k_s = r.string()?;
+                let server_raw = if self.neg()?.kex.is_gex() { r.mpint()? } else { r.string()? };
+                let sig = r.string()?;
+                r.finish()?;
+                let (k, server_public) = state.finish(server_raw)?;
+                let neg = self.neg()?.clone();
+                let h = self.hash(&neg, k_s, &client_public, &server_public, &k)?;
+                hostkey::verify(neg.host_key, k_s, &h, sig)
+                    .map_err(|_| Error::Signature("incorrect signature"))?;
+                // On a re-exchange the server must present the key it proved the first time.
+                if let Some(first) = &self.first_host_key {
+                    if first.as_slice() != k_s {
+                        return Err(Error::Protocol("Server host key changed during rekey".into()));
+                    }
+                    self.exchange_mut()?.pending = Some(Pending { k, h, key_blob: k_s.to_vec() });
+                    self.step = KexStep::ClientVerdict;
+                    return self.finish_exchange();
+                }
+                self.exchange_mut()?.pending = Some(Pending { k, h, key_blob: k_s.to_vec() });
+                self.events.push_back(Event::HostKey { key_blob: k_s.to_vec(), alg: neg.host_key });
+                self.step = KexStep::ClientVerdict;
+                Ok(())
+            }
+            (Role::Server, KexStep::ServerInit, msg::KEX_DH_GEX_REQUEST) if self.neg()?.kex.is_gex() => {
+                let min = r.u32()?;
+                let n = r.u32()?;
+                let max = r.u32()?;
+                r.finish()?;
+                if min > n || n > max || max < 1024 {
+                    return Err(Error::Kex("DH_GEX request out of range"));
+                }
+                let group = methods::choose_group(&self.cfg.moduli, min, n, max)
+                    .ok_or(Error::Kex("no matching DH group"))?;
+                let x = self.exchange_mut()?;
+                x.gex_params.put_u32(min);
+                x.gex_params.put_u32(n);
+                x.gex_params.put_u32(max);
+                x.gex_params.put_mpint(&group.p);
+                x.gex_params.put_mpint(&group.g);
+                let mut m = Vec::with_capacity(16 + group.p.len());
+                m.put_u8(msg::KEX_DH_GEX_GROUP);
+                m.put_mpint(&group.p);
+                m.put_mpint(&group.g);
+                self.write_packet(&m)?;
+                self.step = KexStep::ServerGexInit(group);
+                Ok(())
+            }
+            (Role::Server, KexStep::ServerInit, msg::KEXDH_INIT) if !self.neg()?.kex.is_gex() => {
+                let client_raw = r.string()?;
+                r.finish()?;
+                let alg = self.neg()?.kex;
+                let (server_public, client_public, k) =
+                    methods::kex_server(alg, client_raw, &mut self.rng)?;
+                self.server_reply(msg::KEXDH_REPLY, &client_public, &server_public, k)
+            }
+            (Role::Server, KexStep::ServerGexInit(group), msg::KEX_DH_GEX_INIT) => {
+                let e = r.mpint()?;
+                r.finish()?;
+                let alg = self.neg()?.kex;
+                let (server_public, client_public, k) =
+                    methods::kex_server_gex(alg, &group, e, &mut self.rng)?;
+                self.server_reply(msg::KEX_DH_GEX_REPLY, &client_public, &server_public, k)
+            }
+            (_, step, t) => {
+                self.step = step;
+                Err(Error::Unexpected { got: t, state: "key exchange" })
+            }
+        }
+    }
+
+    fn server_reply(
+        &mut self,
+        reply_type: u8,
+        client_public: &[u8],
+        server_public: &[u8],
+        k: SharedSecret,
+    ) -> Result<(), Error> {
+        let neg = self.neg()?.clone();
+        let key = self
+            .host_keys
+            .iter()
+            .find(|k| SigAlg::for_key(k.public_key()).contains(&neg.host_key))
+            .ok_or_else(|| Error::Key(format!("no host key for {}", neg.host_key.name())))?;
+        let k_s = hostkey::public_blob(key.public_key());
+        let h = self.hash(&neg, &k_s, client_public, server_public, &k)?;
+        let sig = hostkey::sign(key, neg.host_key, &h)?;
+        let mut m = Vec::with_capacity(16 + k_s.len() + server_public.len() + sig.len());
+        m.put_u8(reply_type);
+        m.put_string(&k_s);
+        m.extend_from_slice(server_public);
+        m.put_string(&sig);
+        self.write_packet(&m)?;
+        self.exchange_mut()?.pending = Some(Pending { k, h, key_blob: k_s });
+        self.finish_exchange()
+    }
+
+    /// Send NEWKEYS and switch our outgoing direction to the new keys.
+    fn finish_exchange(&mut self) -> Result<(), Error> {
+        let neg = self.neg()?.clone();
+        let x = self.exchange_mut()?;
+        let pending = x.pending.take().ok_or(Error::Kex("no pending keys"))?;
+        let session_id = self.session_id.clone().unwrap_or_else(|| pending.h.clone());
+        let (c2s, s2c) = kex::derive_keys(&neg, &pending.k, &pending.h, &session_id);
+        let (out_keys, in_keys) = match self.role {
+            Role::Client => (c2s, s2c),
+            Role::Server => (s2c, c2s),
+        };
+        let sealing = SealingKey::new(&out_keys)?;
+        let opening = OpeningKey::new(&in_keys)?;
+        self.write_packet(&[msg::NEWKEYS])?;
+        tracing::debug!("SSH2_MSG_NEWKEYS sent");
+        self.sealing = sealing;
+        if self.strict {
+            self.seq_out = 0;
+        }
+        if self.first_host_key.is_none() {
+            self.first_host_key = Some(pending.key_blob);
+        }
+        if self.session_id.is_none() {
+            self.session_id = Some(session_id);
+        }
+        self.exchange_mut()?.pending_open = Some(opening);
+        self.step = KexStep::NewKeys;
+        // Server: EXT_INFO goes right after our first NEWKEYS (RFC 8308 §2.4).
+        if self.role == Role::Server && self.kex_count == 0 && self.peer_wants_ext_info {
+            let mut m = Vec::with_capacity(256);
+            m.put_u8(msg::EXT_INFO);
+            m.put_u32(3);
+            m.put_str("server-sig-algs");
+            m.put_str(SERVER_SIG_ALGS);
+            m.put_str("publickey-hostbound@openssh.com");
+            m.put_str("0");
+            m.put_str("ping@openssh.com");
+            m.put_str("0");
+            self.write_packet(&m)?;
+        }
+        Ok(())
+    }
+
+    fn on_newkeys(&mut self, now: Instant) -> Result<(), Error> {
+        if !matches!(self.step, KexStep::NewKeys) {
+            return Err(Error::Unexpected { got: msg::NEWKEYS, state: "key exchange" });
+        }
+        tracing::debug!("SSH2_MSG_NEWKEYS received");
+        let x = self.exchange.take().ok_or(Error::Kex("no exchange"))?;
+        let neg = x.neg.ok_or(Error::Kex("no negotiation"))?;
+        self.opening = x.pending_open.ok_or(Error::Kex("no pending keys"))?;
+        self.in_len = None;
+        if self.strict {
+            self.seq_in = 0;
+        }
+        let first = self.kex_count == 0;
+        self.kex_count += 1;
+        self.bytes_since_kex = 0;
+        self.last_kex = Some(now);
+        self.step = KexStep::Idle;
+        self.events.push_back(Event::KexDone { first, negotiated: Box::new(neg) });
+        while let Some(p) = self.deferred.pop_front() {
+            self.deferred_bytes -= p.len();
+            self.write_packet(&p)?;
+        }
+        Ok(())
+    }
+
+    fn neg(&self) -> Result<&Negotiated, Error> {
+        self.exchange
+            .as_ref()
+            .and_then(|x| x.neg.as_ref())
+            .ok_or(Error::Kex("no negotiation"))
+    }
+
+    fn exchange_mut(&mut self) -> Result<&mut Exchange, Error> {
+        self.exchange.as_mut().ok_or(Error::Kex("no exchange"))
+    }
+
+    fn hash(
+        &self,
+        neg: &Negotiated,
+        k_s: &[u8],
+        client_public: &[u8],
+        server_public: &[u8],
+        k: &SharedSecret,
+    ) -> Result<Vec<u8>, Error> {
+        let x = self.exchange.as_ref().ok_or(Error::Kex("no exchange"))?;
+        let theirs = x.theirs.as_ref().ok_or(Error::Kex("no peer KEXINIT"))?;
+        let peer_version = self.peer_version.as_deref().unwrap_or("").as_bytes();
+        let ours = self.cfg.version.as_bytes();
+        let (v_c, v_s, i_c, i_s) = match self.role {
+            Role::Client => (ours, peer_version, &x.ours.raw, &theirs.raw),
+            Role::Server => (peer_version, ours, &theirs.raw, &x.ours.raw),
+        };
+        let input = HashInput {
+            v_c,
+            v_s,
+            i_c,
+            i_s,
+            k_s,
+            gex_params: &x.gex_params,
+            client_public,
+            server_public,
+        };
+        Ok(kex::exchange_hash(neg.kex.hash(), &input, k))
+    }
+}
+
+/// Signature algorithms a server accepts for user authentication, announced in
+/// EXT_INFO `server-sig-algs` (the list OpenSSH 9.x sends).
+pub const SERVER_SIG_ALGS: &str = "ssh-ed25519,sk-ssh-ed25519@openssh.com,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-512,rsa-sha2-256";
+
+#[cfg(test)]
+mod tests;
