@@ -1,7 +1,251 @@
-//! `sshd`: not built yet. Says so and exits 1 rather than pretending to work.
+//! `sshd`: OpenSSH's daemon interface on oxssh's protocol core.
+//!
+//! The listener accepts connections and never parses protocol data: each connection
+//! is handed, as its stdin/stdout, to a fresh process of this same binary (`-R`, the
+//! per-connection mode, like OpenSSH 9.8's sshd-session), which runs key exchange,
+//! authentication and sessions. `-i` runs that per-connection mode on an inetd-style
+//! stdin/stdout.
 
-use std::process::ExitCode;
+mod config;
+mod conn;
+mod session;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+
+use oxssh_cli::getopt::{Getopt, Item};
+use oxssh_cli::log::LogLevel;
+
+/// OpenSSH 9's sshd option string.
+const OPTSTRING: &str = "C:E:b:c:f:g:h:k:o:p:u:46DGQRTdeiqrtV";
+
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub config_file: Option<PathBuf>,
+    pub options: Vec<String>,
+    pub host_keys: Vec<PathBuf>,
+    pub ports: Vec<u16>,
+    pub debug: u8,
+    pub no_detach: bool,
+    pub log_stderr: bool,
+    pub log_file: Option<PathBuf>,
+    pub inetd: bool,
+    pub reexec_child: bool,
+    pub quiet: bool,
+    pub test: bool,
+}
+
+fn usage() -> String {
+    "usage: sshd [-46DdeGiqTtV] [-C connection_spec] [-c host_cert_file]\n            [-E log_file] [-f config_file] [-g login_grace_time]\n            [-h host_key_file] [-o option] [-p port] [-u len]".to_owned()
+}
+
+fn parse(args: Vec<std::ffi::OsString>) -> Result<Flags, String> {
+    let mut f = Flags::default();
+    let mut g = Getopt::new(args, OPTSTRING);
+    while let Some(item) = g.next_opt() {
+        let Item::Opt(c, a) = item.map_err(|e| format!("sshd: {e}\n{}", usage()))?;
+        let a = a.map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        match c {
+            'f' => f.config_file = Some(PathBuf::from(a)),
+            'o' => f.options.push(a),
+            'h' => f.host_keys.push(PathBuf::from(a)),
+            'p' => f.ports.push(a.parse().map_err(|_| format!("Bad port number.\n{}", usage()))?),
+            'd' => {
+                f.debug = f.debug.saturating_add(1);
+                f.no_detach = true;
+                f.log_stderr = true;
+            }
+            'D' => f.no_detach = true,
+            'e' => f.log_stderr = true,
+            'E' => f.log_file = Some(PathBuf::from(a)),
+            'i' => f.inetd = true,
+            'R' => f.reexec_child = true,
+            'q' => f.quiet = true,
+            't' | 'T' => f.test = true,
+            'V' => {
+                eprintln!("oxssh_{}", env!("CARGO_PKG_VERSION"));
+                std::process::exit(0);
+            }
+            _ => {}
+        }
+    }
+    if !g.remaining().is_empty() {
+        return Err(format!("Extra argument {}.", g.remaining().first().map(|s| s.to_string_lossy()).unwrap_or_default()));
+    }
+    Ok(f)
+}
 
 fn main() -> ExitCode {
-    oxssh_cli::not_yet_implemented("sshd")
+    let flags = match parse(std::env::args_os().skip(1).collect()) {
+        Ok(f) => f,
+        Err(m) => {
+            eprintln!("{m}");
+            return ExitCode::from(1);
+        }
+    };
+    let cfg = match config::load(&flags) {
+        Ok(c) => c,
+        Err(m) => {
+            eprintln!("{m}");
+            return ExitCode::from(255);
+        }
+    };
+    let level = if flags.quiet {
+        LogLevel::Quiet
+    } else {
+        LogLevel::from_verbosity(cfg.log_level, flags.debug)
+    };
+    let log_file = flags.log_file.as_ref().and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+    oxssh_cli::log::init(level, log_file);
+    if flags.test {
+        return ExitCode::SUCCESS;
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sshd: {e}");
+            return ExitCode::from(255);
+        }
+    };
+    let r = if flags.inetd || flags.reexec_child {
+        rt.block_on(conn::serve_stdio(cfg))
+    } else {
+        rt.block_on(listen(flags, cfg))
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(m) => {
+            if !m.is_empty() {
+                tracing::error!("{m}");
+            }
+            ExitCode::from(255)
+        }
+    }
+}
+
+/// The arguments a per-connection child gets: the same configuration, plus -R.
+fn child_args(flags: &Flags) -> Vec<std::ffi::OsString> {
+    let mut a: Vec<std::ffi::OsString> = vec!["-R".into()];
+    if let Some(f) = &flags.config_file {
+        a.push("-f".into());
+        a.push(f.into());
+    }
+    for o in &flags.options {
+        a.push("-o".into());
+        a.push(o.into());
+    }
+    for h in &flags.host_keys {
+        a.push("-h".into());
+        a.push(h.into());
+    }
+    for _ in 0..flags.debug {
+        a.push("-d".into());
+    }
+    if flags.log_stderr {
+        a.push("-e".into());
+    }
+    if let Some(f) = &flags.log_file {
+        a.push("-E".into());
+        a.push(f.into());
+    }
+    if flags.quiet {
+        a.push("-q".into());
+    }
+    a
+}
+
+async fn listen(flags: Flags, cfg: config::ServerConfig) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("sshd re-exec requires execution with an absolute path: {e}"))?;
+    let mut listeners = Vec::new();
+    for addr in &cfg.listen {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => {
+                tracing::info!("Server listening on {} port {}.", addr.ip(), addr.port());
+                listeners.push(l);
+            }
+            Err(e) => tracing::error!("Bind to port {} on {} failed: {e}.", addr.port(), addr.ip()),
+        }
+    }
+    if listeners.is_empty() {
+        return Err("Cannot bind any address.".into());
+    }
+    if let Some(pid) = &cfg.pid_file {
+        if let Err(e) = std::fs::write(pid, format!("{}\n", std::process::id())) {
+            tracing::error!("Couldn't create pid file \"{}\": {e}", pid.display());
+        }
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(tokio::net::TcpStream, SocketAddr)>(16);
+    for l in listeners {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            loop {
+                match l.accept().await {
+                    Ok((s, a)) => {
+                        if tx.send((s, a)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => tracing::error!("accept: {e}"),
+                }
+            }
+        });
+    }
+    drop(tx);
+    let child_args = child_args(&flags);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+    loop {
+        let (stream, peer) = tokio::select! {
+            c = rx.recv() => match c { Some(c) => c, None => break },
+            _ = term.recv() => {
+                tracing::info!("Received signal 15; terminating.");
+                break;
+            }
+        };
+        let local = stream.local_addr().ok();
+        tracing::debug!(
+            "Connection from {} port {} on {} port {}",
+            peer.ip(),
+            peer.port(),
+            local.map(|l| l.ip().to_string()).unwrap_or_default(),
+            local.map(|l| l.port()).unwrap_or(0)
+        );
+        let std_stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("accept: {e}");
+                continue;
+            }
+        };
+        let _ = std_stream.set_nonblocking(false);
+        let (rd, wr) = match (std_stream.try_clone(), std_stream) {
+            (Ok(a), b) => (a, b),
+            (Err(e), _) => {
+                tracing::error!("dup: {e}");
+                continue;
+            }
+        };
+        let mut cmd = tokio::process::Command::new(&exe);
+        cmd.args(&child_args)
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(rd)))
+            .stdout(Stdio::from(std::os::fd::OwnedFd::from(wr)))
+            .stderr(if flags.log_stderr { Stdio::inherit() } else { Stdio::null() })
+            .kill_on_drop(false);
+        match cmd.spawn() {
+            Ok(mut child) => {
+                tokio::spawn(async move {
+                    let _ = child.wait().await;
+                });
+            }
+            Err(e) => tracing::error!("sshd re-exec failed: {e}"),
+        }
+        if flags.debug > 0 {
+            // -d serves a single connection, as OpenSSH does.
+            break;
+        }
+    }
+    if let Some(pid) = &cfg.pid_file {
+        let _ = std::fs::remove_file(pid);
+    }
+    Ok(())
 }

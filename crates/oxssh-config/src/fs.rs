@@ -24,6 +24,8 @@ pub struct FileMeta {
     pub is_dir: bool,
     /// Owner uid.
     pub uid: u32,
+    /// Owner gid.
+    pub gid: u32,
     /// Permission bits (`st_mode & 0o7777`).
     pub mode: u32,
 }
@@ -73,7 +75,7 @@ impl Fs for RealFs {
     fn metadata(&self, path: &Path) -> io::Result<FileMeta> {
         use std::os::unix::fs::MetadataExt;
         let m = std::fs::metadata(path)?;
-        Ok(FileMeta { is_dir: m.is_dir(), uid: m.uid(), mode: m.mode() & 0o7777 })
+        Ok(FileMeta { is_dir: m.is_dir(), uid: m.uid(), gid: m.gid(), mode: m.mode() & 0o7777 })
     }
 }
 
@@ -96,7 +98,7 @@ impl MemFs {
 
     /// Add a file with an explicit owner and mode.
     pub fn add_with_meta(&mut self, path: impl Into<PathBuf>, contents: impl AsRef<[u8]>, uid: u32, mode: u32) -> &mut Self {
-        self.files.insert(path.into(), (contents.as_ref().to_vec(), FileMeta { is_dir: false, uid, mode }));
+        self.files.insert(path.into(), (contents.as_ref().to_vec(), FileMeta { is_dir: false, uid, gid: 0, mode }));
         self
     }
 
@@ -135,7 +137,7 @@ impl Fs for MemFs {
     fn metadata(&self, path: &Path) -> io::Result<FileMeta> {
         match self.files.get(path) {
             Some((_, m)) => Ok(*m),
-            None if self.is_dir(path) => Ok(FileMeta { is_dir: true, uid: 0, mode: 0o755 }),
+            None if self.is_dir(path) => Ok(FileMeta { is_dir: true, uid: 0, gid: 0, mode: 0o755 }),
             None => Err(io::Error::new(io::ErrorKind::NotFound, "No such file or directory")),
         }
     }

@@ -107,6 +107,46 @@ pub fn kill_on_parent_death(cmd: &mut std::process::Command) {
     }
 }
 
+/// Send `signal` to process `pid`.
+pub fn kill(pid: u32, signal: i32) -> std::io::Result<()> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| std::io::Error::from_raw_os_error(libc::ESRCH))?;
+    // SAFETY: kill(2) takes plain integers and has no memory effects.
+    if unsafe { libc::kill(pid, signal) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Make a child started from `cmd` run as `uid`/`gid` with the supplementary groups of
+/// `user` (initgroups), and fail the spawn if any step fails — so nothing of a user's
+/// ever runs with our privileges. A no-op when we already are that uid.
+pub fn run_as_user(cmd: &mut std::process::Command, user: &str, uid: u32, gid: u32) -> std::io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    if geteuid() == uid {
+        return Ok(());
+    }
+    let name = std::ffi::CString::new(user).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: the closure runs in the child between fork and exec. It calls only
+    // initgroups/setgid/setuid/getuid, and reads `name`, which was allocated before the
+    // fork and is moved into the closure, so it stays valid in the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::initgroups(name.as_ptr(), gid) == -1
+                || libc::setgid(gid) == -1
+                || libc::setuid(uid) == -1
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Verify root cannot be regained.
+            if uid != 0 && (libc::setuid(0) != -1 || libc::geteuid() == 0) {
+                return Err(std::io::Error::from_raw_os_error(libc::EPERM));
+            }
+            Ok(())
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

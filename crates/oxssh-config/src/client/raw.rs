@@ -125,6 +125,8 @@ pub(crate) struct Raw {
     pub enable_escape_commandline: Option<bool>,
     pub stdio_forward_host: Option<String>,
     pub stdio_forward_port: i32,
+    /// Number of `-v` seen (OpenSSH's `debug_flag`).
+    pub debug_flag: u8,
     // OpenSSH 10.0 additions.
     pub tag: Option<String>,
     pub obscure_keystroke_timing: Option<i32>,

@@ -1,0 +1,344 @@
+//! One connection, in its own process: key exchange with our host keys, then user
+//! authentication (publickey against AuthorizedKeysFile), with OpenSSH's log lines so
+//! fail2ban and log tooling keep working.
+
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use oxssh_keys::authorized_keys;
+use oxssh_net::Conn;
+use oxssh_proto::auth::{self, Method};
+use oxssh_proto::hostkey::{self, SigAlg};
+use oxssh_proto::kex::Algorithms;
+use oxssh_proto::transport::{Config, Role, Transport};
+use ssh_key::{HashAlg, PrivateKey, PublicKey};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::config::{PermitRootLogin, ServerConfig};
+
+/// The byte stream of one connection: a socket, or an inetd pipe pair.
+pub enum Stream {
+    Tcp(tokio::net::TcpStream),
+    Stdio(tokio::io::Stdin, tokio::io::Stdout),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Stdio(i, _) => Pin::new(i).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Stdio(_, o) => Pin::new(o).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Stdio(_, o) => Pin::new(o).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Stdio(_, o) => Pin::new(o).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Who is on the other end, for logs and SSH_CLIENT/SSH_CONNECTION.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub remote: Option<SocketAddr>,
+    pub local: Option<SocketAddr>,
+}
+
+impl Peer {
+    pub fn ip(&self) -> String {
+        self.remote.map_or_else(|| "UNKNOWN".into(), |a| a.ip().to_string())
+    }
+    pub fn port(&self) -> u16 {
+        self.remote.map_or(65535, |a| a.port())
+    }
+    pub fn local_ip(&self) -> String {
+        self.local.map_or_else(|| "UNKNOWN".into(), |a| a.ip().to_string())
+    }
+    pub fn local_port(&self) -> u16 {
+        self.local.map_or(65535, |a| a.port())
+    }
+}
+
+/// The authenticated user.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub pw: oxssh_sys::Passwd,
+    pub forced_command: Option<String>,
+}
+
+fn stdin_stream() -> (Stream, Peer) {
+    // A socket on stdin (our listener's re-exec, or inetd): use it directly.
+    if let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() {
+        let s = std::net::TcpStream::from(fd);
+        if let (Ok(remote), Ok(local)) = (s.peer_addr(), s.local_addr()) {
+            if s.set_nonblocking(true).is_ok() {
+                if let Ok(t) = tokio::net::TcpStream::from_std(s) {
+                    let _ = t.set_nodelay(true);
+                    return (Stream::Tcp(t), Peer { remote: Some(remote), local: Some(local) });
+                }
+            }
+        }
+    }
+    (Stream::Stdio(tokio::io::stdin(), tokio::io::stdout()), Peer { remote: None, local: None })
+}
+
+fn load_host_keys(cfg: &ServerConfig) -> Vec<PrivateKey> {
+    let mut keys = Vec::new();
+    for p in &cfg.host_keys {
+        match PrivateKey::read_openssh_file(p) {
+            Ok(k) if !k.is_encrypted() => keys.push(k),
+            Ok(_) => tracing::error!("Unable to load host key \"{}\": encrypted", p.display()),
+            Err(_) => tracing::debug!("Unable to load host key: {}", p.display()),
+        }
+    }
+    keys
+}
+
+fn algorithms(cfg: &ServerConfig) -> Algorithms {
+    let mut a = Algorithms::default();
+    let pick = |spec: &Option<String>, d: &mut Vec<String>| {
+        if let Some(s) = spec {
+            if !s.starts_with(['+', '-', '^']) {
+                *d = s.split(',').map(str::to_owned).collect();
+            }
+        }
+    };
+    pick(&cfg.ciphers, &mut a.cipher);
+    pick(&cfg.macs, &mut a.mac);
+    pick(&cfg.kex, &mut a.kex);
+    pick(&cfg.host_key_algorithms, &mut a.host_key);
+    a
+}
+
+pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
+    let (stream, peer) = stdin_stream();
+    let keys = load_host_keys(&cfg);
+    if keys.is_empty() {
+        return Err("sshd: no hostkeys available -- exiting.".into());
+    }
+    let mut tc = Config::new(format!("{} port {}", peer.ip(), peer.port()));
+    tc.algorithms = algorithms(&cfg);
+    let t = Transport::new(Role::Server, tc, keys).map_err(|e| e.to_string())?;
+    let mut conn = Conn::new(stream, t);
+    let grace = cfg.login_grace_time;
+    let setup = async {
+        let mut nov = oxssh_net::no_host_keys;
+        conn.handshake(&mut nov).await.map_err(|e| describe(&e, &peer, None))?;
+        authenticate(&mut conn, &cfg, &peer).await
+    };
+    let user = if grace > 0 {
+        match tokio::time::timeout(Duration::from_secs(grace), setup).await {
+            Ok(r) => r?,
+            Err(_) => return Err(format!("Timeout before authentication for {} port {}", peer.ip(), peer.port())),
+        }
+    } else {
+        setup.await?
+    };
+    crate::session::run(conn, &cfg, &peer, &user).await
+}
+
+fn describe(e: &oxssh_net::Error, peer: &Peer, user: Option<&str>) -> String {
+    let who = match user {
+        Some(u) => format!("authenticating user {u} "),
+        None => String::new(),
+    };
+    match e {
+        oxssh_net::Error::Closed => format!("Connection closed by {who}{} port {} [preauth]", peer.ip(), peer.port()),
+        oxssh_net::Error::Proto(oxssh_proto::Error::Disconnected { code, description }) => {
+            format!("Received disconnect from {} port {}:{code}: {description} [preauth]", peer.ip(), peer.port())
+        }
+        oxssh_net::Error::Proto(oxssh_proto::Error::Version(v)) => {
+            format!("{v} from {} port {}", peer.ip(), peer.port())
+        }
+        e => format!("{e} [preauth]"),
+    }
+}
+
+fn key_label(k: &PublicKey) -> &'static str {
+    match k.algorithm() {
+        ssh_key::Algorithm::Ed25519 => "ED25519",
+        ssh_key::Algorithm::Ecdsa { .. } => "ECDSA",
+        ssh_key::Algorithm::Rsa { .. } => "RSA",
+        ssh_key::Algorithm::SkEd25519 => "ED25519-SK",
+        ssh_key::Algorithm::SkEcdsaSha2NistP256 => "ECDSA-SK",
+        _ => "UNKNOWN",
+    }
+}
+
+/// AuthorizedKeysFile entries with %h, %u, %% expanded; relative paths are under home.
+fn authorized_files(cfg: &ServerConfig, pw: &oxssh_sys::Passwd) -> Vec<PathBuf> {
+    cfg.authorized_keys_files
+        .iter()
+        .filter(|f| f.as_str() != "none")
+        .map(|f| {
+            let mut out = String::new();
+            let mut it = f.chars();
+            while let Some(c) = it.next() {
+                if c == '%' {
+                    match it.next() {
+                        Some('h') => out.push_str(&pw.dir.to_string_lossy()),
+                        Some('u') => out.push_str(&pw.name),
+                        Some('U') => out.push_str(&pw.uid.to_string()),
+                        Some('%') => out.push('%'),
+                        Some(o) => {
+                            out.push('%');
+                            out.push(o);
+                        }
+                        None => out.push('%'),
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            let p = PathBuf::from(out);
+            if p.is_absolute() { p } else { pw.dir.join(p) }
+        })
+        .collect()
+}
+
+/// Find `key` in the user's authorized_keys files: its options if present.
+fn authorized(cfg: &ServerConfig, pw: &oxssh_sys::Passwd, key: &PublicKey) -> Option<authorized_keys::Options> {
+    for f in authorized_files(cfg, pw) {
+        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        tracing::debug!("trying public key file {}", f.display());
+        let (entries, bad) = authorized_keys::parse(&text);
+        for (line, why) in bad {
+            tracing::debug!("{}:{line}: {why}", f.display());
+        }
+        if let Some(e) = entries.into_iter().find(|e| !e.options.cert_authority && e.key.key_data() == key.key_data()) {
+            tracing::debug!("{}:{}: matching key found: {} {}", f.display(), e.line, key_label(key), key.fingerprint(HashAlg::Sha256));
+            return Some(e.options);
+        }
+    }
+    None
+}
+
+async fn authenticate(conn: &mut Conn<Stream>, cfg: &ServerConfig, peer: &Peer) -> Result<User, String> {
+    let mut nov = oxssh_net::no_host_keys;
+    let p = conn.recv(&mut nov).await.map_err(|e| describe(&e, peer, None))?;
+    if p.first() != Some(&oxssh_proto::msg::SERVICE_REQUEST) || auth::parse_service(&p).ok().as_deref() != Some(auth::SERVICE_USERAUTH) {
+        return Err(format!("Disconnecting {} port {}: bad service request [preauth]", peer.ip(), peer.port()));
+    }
+    conn.send(&auth::service_accept(auth::SERVICE_USERAUTH)).await.map_err(|e| describe(&e, peer, None))?;
+    if let Some(b) = &cfg.banner {
+        if let Ok(text) = std::fs::read_to_string(b) {
+            conn.send(&auth::banner(&text)).await.map_err(|e| describe(&e, peer, None))?;
+        }
+    }
+    let mut methods: Vec<&str> = Vec::new();
+    if cfg.pubkey_auth {
+        methods.push("publickey");
+    }
+    if cfg.password_auth {
+        methods.push("password");
+    }
+    if cfg.kbd_auth {
+        methods.push("keyboard-interactive");
+    }
+    let session_id = conn.t.session_id().map(<[u8]>::to_vec).unwrap_or_default();
+    let mut failures = 0u32;
+    let mut last_user: Option<String> = None;
+    loop {
+        let p = conn
+            .recv(&mut nov)
+            .await
+            .map_err(|e| describe(&e, peer, last_user.as_deref()))?;
+        let req = auth::parse_request(&p).map_err(|e| format!("{e} [preauth]"))?;
+        let pw = oxssh_sys::getpwnam(&req.user);
+        if pw.is_none() && last_user.as_deref() != Some(&req.user) {
+            tracing::info!("Invalid user {} from {} port {}", req.user, peer.ip(), peer.port());
+        }
+        last_user = Some(req.user.clone());
+        let root_ok = |pw: &oxssh_sys::Passwd, method: &str| {
+            pw.uid != 0
+                || match cfg.permit_root_login {
+                    PermitRootLogin::Yes => true,
+                    PermitRootLogin::ProhibitPassword => method == "publickey",
+                    PermitRootLogin::ForcedCommandsOnly | PermitRootLogin::No => false,
+                }
+        };
+        let mut counted = true;
+        match (&req.method, &pw) {
+            (Method::None, _) => counted = false,
+            (Method::PublicKey { alg, key_blob, hostbound, signature }, Some(pw)) if cfg.pubkey_auth => {
+                let key = PublicKey::from_bytes(key_blob).ok();
+                let alg = SigAlg::from_name(alg);
+                let opts = match (&key, alg) {
+                    (Some(k), Some(a)) if SigAlg::for_key(k).contains(&a) && root_ok(pw, "publickey") => authorized(cfg, pw, k),
+                    _ => None,
+                };
+                if let (Some(key), Some(alg), Some(opts)) = (key, alg, opts) {
+                    match signature {
+                        None => {
+                            conn.send(&auth::pk_ok(alg.name(), key_blob)).await.map_err(|e| describe(&e, peer, Some(&req.user)))?;
+                            continue;
+                        }
+                        Some(sig) => {
+                            let hb_ok = match hostbound {
+                                Some(hk) => conn.t.host_key() == Some(hk.as_slice()),
+                                None => true,
+                            };
+                            let data = auth::publickey_signed_data(&session_id, &req.user, &req.service, alg.name(), key_blob, hostbound.as_deref());
+                            if hb_ok && hostkey::verify(alg, key_blob, &data, sig).is_ok() {
+                                tracing::info!(
+                                    "Accepted publickey for {} from {} port {} ssh2: {} {}",
+                                    req.user,
+                                    peer.ip(),
+                                    peer.port(),
+                                    key_label(&key),
+                                    key.fingerprint(HashAlg::Sha256)
+                                );
+                                conn.send(&auth::success()).await.map_err(|e| describe(&e, peer, Some(&req.user)))?;
+                                return Ok(User { pw: pw.clone(), forced_command: opts.command.or_else(|| cfg.force_command.clone()) });
+                            }
+                            tracing::info!("Failed publickey for {} from {} port {} ssh2: {} {}", req.user, peer.ip(), peer.port(), key_label(&key), key.fingerprint(HashAlg::Sha256));
+                        }
+                    }
+                } else if signature.is_none() {
+                    counted = false;
+                }
+            }
+            (Method::Password { .. }, pw) => {
+                // Password checking (PAM, shadow) is not implemented yet: always fails.
+                let invalid = if pw.is_none() { "invalid user " } else { "" };
+                tracing::info!("Failed password for {invalid}{} from {} port {} ssh2", req.user, peer.ip(), peer.port());
+            }
+            _ => {}
+        }
+        if counted {
+            failures += 1;
+        }
+        if failures >= cfg.max_auth_tries {
+            tracing::error!(
+                "maximum authentication attempts exceeded for {}{} from {} port {} ssh2 [preauth]",
+                if pw.is_none() { "invalid user " } else { "" },
+                req.user,
+                peer.ip(),
+                peer.port()
+            );
+            let _ = conn.t.send_disconnect(oxssh_proto::msg::disconnect::NO_MORE_AUTH_METHODS_AVAILABLE, "Too many authentication failures");
+            let _ = conn.flush().await;
+            return Err(format!("Disconnecting {}user {} {} port {}: Too many authentication failures [preauth]", if pw.is_none() { "invalid " } else { "authenticating " }, req.user, peer.ip(), peer.port()));
+        }
+        conn.send(&auth::failure(&methods, false)).await.map_err(|e| describe(&e, peer, Some(&req.user)))?;
+    }
+}

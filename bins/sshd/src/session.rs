@@ -1,0 +1,400 @@
+//! After authentication: the connection protocol for one user. Each "session" channel
+//! runs the user's command (`$SHELL -c command`, the shell itself as a login shell, or a
+//! Subsystem) as the user, with stdin/stdout/stderr bound to the channel. Child output
+//! is read by one task per stream with at most one chunk in flight, so a channel whose
+//! peer window is full stalls only its own child; data for a child's stdin goes through
+//! a per-channel writer task and is reported consumed (window adjust) once written.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+
+use oxssh_net::Conn;
+use oxssh_proto::connection::{ChannelEvent, ChannelId, Connection, open_failure};
+use oxssh_proto::transport::Event;
+use oxssh_proto::wire::{Put, Reader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::ServerConfig;
+use crate::conn::{Peer, Stream, User};
+
+/// Messages from the per-child tasks to the connection loop.
+enum FromChild {
+    /// Output of a child (ext = Some(1) for stderr); ack when the channel took it all.
+    Output { id: ChannelId, ext: Option<u32>, data: Vec<u8>, ack: oneshot::Sender<()> },
+    /// A stream of the child reached EOF.
+    OutputDone { id: ChannelId },
+    /// The child wrote `n` bytes to its stdin: the window may grow.
+    Consumed { id: ChannelId, n: usize },
+    /// The child exited: (status, signal name).
+    Exited { id: ChannelId, status: Option<i32>, signal: Option<String> },
+}
+
+#[derive(Default)]
+struct Session {
+    env: Vec<(String, String)>,
+    pty: bool,
+    term: Option<String>,
+    stdin: Option<mpsc::UnboundedSender<Option<Vec<u8>>>>,
+    started: bool,
+    /// Output waiting for the peer's window, and whom to tell when it is gone.
+    held: Vec<(Option<u32>, Vec<u8>, Option<oneshot::Sender<()>>)>,
+    streams_open: u8,
+    exit: Option<(Option<i32>, Option<String>)>,
+    closed: bool,
+}
+
+fn signal_name(sig: i32) -> String {
+    match sig {
+        1 => "HUP",
+        2 => "INT",
+        3 => "QUIT",
+        4 => "ILL",
+        6 => "ABRT",
+        8 => "FPE",
+        9 => "KILL",
+        10 => "USR1",
+        11 => "SEGV",
+        12 => "USR2",
+        13 => "PIPE",
+        14 => "ALRM",
+        15 => "TERM",
+        _ => "KILL",
+    }
+    .to_owned()
+}
+
+pub async fn run(mut conn: Conn<Stream>, cfg: &ServerConfig, peer: &Peer, user: &User) -> Result<(), String> {
+    let mut chans = Connection::new();
+    let mut sessions: HashMap<ChannelId, Session> = HashMap::new();
+    let (tx, mut rx) = mpsc::unbounded_channel::<FromChild>();
+    let err = |e: oxssh_proto::Error| e.to_string();
+    loop {
+        // Act on channel events.
+        while let Some(ev) = chans.poll_event() {
+            match ev {
+                ChannelEvent::OpenRequest { id, kind, .. } => {
+                    if kind == "session" && sessions.len() < 10 {
+                        chans.accept(&mut conn.t, id).map_err(err)?;
+                        sessions.insert(id, Session::default());
+                    } else if kind == "session" {
+                        chans.reject(&mut conn.t, id, open_failure::RESOURCE_SHORTAGE, "too many sessions").map_err(err)?;
+                    } else {
+                        chans
+                            .reject(&mut conn.t, id, open_failure::ADMINISTRATIVELY_PROHIBITED, "open failed")
+                            .map_err(err)?;
+                    }
+                }
+                ChannelEvent::Request { id, name, want_reply, data } => {
+                    let ok = match sessions.get_mut(&id) {
+                        Some(s) => handle_request(s, id, &name, &data, cfg, peer, user, &tx),
+                        None => false,
+                    };
+                    if want_reply {
+                        chans.reply(&mut conn.t, id, ok).map_err(err)?;
+                    }
+                }
+                ChannelEvent::Data { id, data, ext: None } => {
+                    match sessions.get(&id).and_then(|s| s.stdin.as_ref()) {
+                        Some(w) => {
+                            let _ = w.send(Some(data));
+                        }
+                        None => chans.consumed(&mut conn.t, id, data.len()).map_err(err)?,
+                    }
+                }
+                ChannelEvent::Data { id, data, .. } => chans.consumed(&mut conn.t, id, data.len()).map_err(err)?,
+                ChannelEvent::Eof { id } => {
+                    if let Some(s) = sessions.get_mut(&id) {
+                        if let Some(w) = s.stdin.take() {
+                            let _ = w.send(None);
+                        }
+                    }
+                }
+                ChannelEvent::WindowAdjusted { id } => {
+                    if let Some(s) = sessions.get_mut(&id) {
+                        flush_held(&mut chans, &mut conn, id, s).map_err(err)?;
+                    }
+                }
+                ChannelEvent::Closed { id } => {
+                    if let Some(mut s) = sessions.remove(&id) {
+                        s.closed = true;
+                    }
+                }
+                ChannelEvent::GlobalRequest { name, want_reply, .. } => {
+                    // keepalive@openssh.com and unknown requests get a failure reply.
+                    tracing::debug!("server_input_global_request: rtype {name} want_reply {}", u8::from(want_reply));
+                    if want_reply {
+                        chans.global_reply(&mut conn.t, false, &[]).map_err(err)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Finish sessions whose child exited and whose output is all sent.
+        let done: Vec<ChannelId> = sessions
+            .iter()
+            .filter(|(_, s)| s.exit.is_some() && s.streams_open == 0 && s.held.is_empty() && !s.closed)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in done {
+            if let Some(s) = sessions.get_mut(&id) {
+                s.closed = true;
+                let mut d = Vec::new();
+                match &s.exit {
+                    Some((Some(code), _)) => {
+                        d.put_u32(*code as u32);
+                        chans.request(&mut conn.t, id, "exit-status", false, &d).map_err(err)?;
+                    }
+                    Some((None, Some(sig))) => {
+                        d.put_str(sig);
+                        d.put_bool(false);
+                        d.put_str("");
+                        d.put_str("");
+                        chans.request(&mut conn.t, id, "exit-signal", false, &d).map_err(err)?;
+                    }
+                    _ => {}
+                }
+                chans.send_eof(&mut conn.t, id).map_err(err)?;
+                chans.close(&mut conn.t, id).map_err(err)?;
+            }
+        }
+        conn.flush().await.map_err(|e| e.to_string())?;
+        tokio::select! {
+            r = conn.read_some() => {
+                match r {
+                    Ok(()) => {}
+                    Err(oxssh_net::Error::Closed) => {
+                        tracing::info!("Connection closed by {} port {}", peer.ip(), peer.port());
+                        return Ok(());
+                    }
+                    Err(oxssh_net::Error::Proto(oxssh_proto::Error::Disconnected { code, description })) => {
+                        tracing::info!("Received disconnect from {} port {}:{code}: {description}", peer.ip(), peer.port());
+                        tracing::info!("Disconnected from user {} {} port {}", user.pw.name, peer.ip(), peer.port());
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+                while let Some(ev) = conn.t.poll_event() {
+                    if let Event::Packet(p) = ev {
+                        if p.first().is_some_and(|&t| (80..=100).contains(&t)) {
+                            chans.handle(&mut conn.t, &p).map_err(err)?;
+                        } else {
+                            tracing::debug!("unexpected message {:?} after authentication", p.first());
+                        }
+                    }
+                }
+            }
+            Some(m) = rx.recv() => {
+                match m {
+                    FromChild::Output { id, ext, data, ack } => {
+                        match sessions.get_mut(&id) {
+                            Some(s) if !s.closed => {
+                                s.held.push((ext, data, Some(ack)));
+                                flush_held(&mut chans, &mut conn, id, s).map_err(err)?;
+                            }
+                            _ => { let _ = ack.send(()); }
+                        }
+                    }
+                    FromChild::OutputDone { id } => {
+                        if let Some(s) = sessions.get_mut(&id) {
+                            s.streams_open = s.streams_open.saturating_sub(1);
+                        }
+                    }
+                    FromChild::Consumed { id, n } => chans.consumed(&mut conn.t, id, n).map_err(err)?,
+                    FromChild::Exited { id, status, signal } => {
+                        if let Some(s) = sessions.get_mut(&id) {
+                            s.exit = Some((status, signal));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Send held output as the window allows; acknowledge chunks that went out whole.
+fn flush_held(chans: &mut Connection, conn: &mut Conn<Stream>, id: ChannelId, s: &mut Session) -> Result<(), oxssh_proto::Error> {
+    while let Some((ext, data, ack)) = s.held.first_mut() {
+        let n = chans.send_data(&mut conn.t, id, *ext, data)?;
+        data.drain(..n);
+        if !data.is_empty() {
+            return Ok(());
+        }
+        if let Some(a) = ack.take() {
+            let _ = a.send(());
+        }
+        s.held.remove(0);
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn handle_request(
+    s: &mut Session,
+    id: ChannelId,
+    name: &str,
+    data: &[u8],
+    cfg: &ServerConfig,
+    peer: &Peer,
+    user: &User,
+    tx: &mpsc::UnboundedSender<FromChild>,
+) -> bool {
+    let mut r = Reader::new(data);
+    match name {
+        "env" => {
+            let (Ok(k), Ok(v)) = (r.utf8(), r.utf8()) else { return false };
+            let accepted = cfg
+                .accept_env
+                .iter()
+                .any(|p| oxssh_keys::pattern::glob(p, k));
+            if accepted {
+                s.env.push((k.to_owned(), v.to_owned()));
+            }
+            accepted
+        }
+        "pty-req" => {
+            // Pseudo-terminals are not implemented yet: refuse, as OpenSSH does when it
+            // cannot allocate one; the client then runs without a tty.
+            let _ = r.utf8().map(|t| s.term = Some(t.to_owned()));
+            s.pty = false;
+            false
+        }
+        "shell" | "exec" | "subsystem" if !s.started => {
+            let command = match name {
+                "exec" => match r.string() {
+                    Ok(c) => Some(String::from_utf8_lossy(c).into_owned()),
+                    Err(_) => return false,
+                },
+                "subsystem" => {
+                    let Ok(sub) = r.utf8() else { return false };
+                    match cfg.subsystems.iter().find(|(n, _)| n == sub) {
+                        Some((_, cmd)) => Some(cmd.clone()),
+                        None => {
+                            tracing::error!("subsystem request for {sub} by user {} failed, subsystem not found", user.pw.name);
+                            return false;
+                        }
+                    }
+                }
+                _ => None,
+            };
+            s.started = true;
+            match spawn(s, id, command, cfg, peer, user, tx) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!("session: {e}");
+                    false
+                }
+            }
+        }
+        _ => false,
+    }
+}
+
+fn spawn(
+    s: &mut Session,
+    id: ChannelId,
+    command: Option<String>,
+    _cfg: &ServerConfig,
+    peer: &Peer,
+    user: &User,
+    tx: &mpsc::UnboundedSender<FromChild>,
+) -> std::io::Result<()> {
+    let pw = &user.pw;
+    let shell = if pw.shell.as_os_str().is_empty() { std::path::PathBuf::from("/bin/sh") } else { pw.shell.clone() };
+    let original = command.clone();
+    let command = user.forced_command.clone().or(command);
+    let mut cmd = std::process::Command::new(&shell);
+    match &command {
+        Some(c) => {
+            cmd.arg("-c").arg(c);
+        }
+        None => {
+            // A login shell: argv[0] is "-" + the shell's name.
+            use std::os::unix::process::CommandExt;
+            let base = shell.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_else(|| "sh".into());
+            cmd.arg0(format!("-{base}"));
+        }
+    }
+    cmd.env_clear()
+        .env("USER", &pw.name)
+        .env("LOGNAME", &pw.name)
+        .env("HOME", &pw.dir)
+        .env("SHELL", &shell)
+        .env("PATH", if pw.uid == 0 { "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" } else { "/usr/local/bin:/usr/bin:/bin:/usr/games" })
+        .env("MAIL", format!("/var/mail/{}", pw.name))
+        .env("SSH_CLIENT", format!("{} {} {}", peer.ip(), peer.port(), peer.local_port()))
+        .env("SSH_CONNECTION", format!("{} {} {} {}", peer.ip(), peer.port(), peer.local_ip(), peer.local_port()));
+    if let (Some(_), Some(orig)) = (&user.forced_command, &original) {
+        cmd.env("SSH_ORIGINAL_COMMAND", orig);
+    }
+    if let Ok(tz) = std::env::var("TZ") {
+        cmd.env("TZ", tz);
+    }
+    for (k, v) in &s.env {
+        cmd.env(k, v);
+    }
+    cmd.current_dir(&pw.dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    oxssh_sys::run_as_user(&mut cmd, &pw.name, pw.uid, pw.gid)?;
+    let mut child = tokio::process::Command::from(cmd).spawn()?;
+    let (Some(mut stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
+        return Err(std::io::Error::other("no pipes"));
+    };
+    // Child stdin writer.
+    let (wtx, mut wrx) = mpsc::unbounded_channel::<Option<Vec<u8>>>();
+    s.stdin = Some(wtx);
+    let t = tx.clone();
+    tokio::spawn(async move {
+        while let Some(Some(data)) = wrx.recv().await {
+            if stdin.write_all(&data).await.is_err() {
+                // The child stopped reading: keep consuming so the peer is not stalled.
+                let _ = t.send(FromChild::Consumed { id, n: data.len() });
+                while let Some(Some(d)) = wrx.recv().await {
+                    let _ = t.send(FromChild::Consumed { id, n: d.len() });
+                }
+                break;
+            }
+            let _ = t.send(FromChild::Consumed { id, n: data.len() });
+        }
+        drop(stdin);
+    });
+    s.streams_open = 2;
+    spawn_reader(stdout, id, None, tx.clone());
+    spawn_reader(stderr, id, Some(1), tx.clone());
+    let t = tx.clone();
+    tokio::spawn(async move {
+        use std::os::unix::process::ExitStatusExt;
+        let st = child.wait().await;
+        let (status, signal) = match st {
+            Ok(st) => (st.code(), st.signal().map(signal_name)),
+            Err(_) => (Some(255), None),
+        };
+        let _ = t.send(FromChild::Exited { id, status, signal });
+    });
+    Ok(())
+}
+
+fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(mut r: R, id: ChannelId, ext: Option<u32>, tx: mpsc::UnboundedSender<FromChild>) {
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match r.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let (ack, wait) = oneshot::channel();
+                    let data = buf.get(..n).unwrap_or_default().to_vec();
+                    if tx.send(FromChild::Output { id, ext, data, ack }).is_err() {
+                        return;
+                    }
+                    // One chunk in flight: wait until the channel took it.
+                    if wait.await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = tx.send(FromChild::OutputDone { id });
+    });
+}
