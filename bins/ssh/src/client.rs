@@ -97,6 +97,79 @@ fn algorithms(o: &Options) -> Result<Algorithms, Failure> {
     })
 }
 
+/// The connection's byte stream: a socket, or a ProxyCommand's stdio.
+pub enum Stream {
+    Tcp(TcpStream),
+    /// The child is kept so it is killed (kill_on_drop) when the connection goes.
+    Proxy { out: tokio::process::ChildStdout, inp: tokio::process::ChildStdin, _child: tokio::process::Child },
+}
+
+impl tokio::io::AsyncRead for Stream {
+    fn poll_read(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_read(cx, buf),
+            Stream::Proxy { out, .. } => std::pin::Pin::new(out).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Stream {
+    fn poll_write(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_write(cx, buf),
+            Stream::Proxy { inp, .. } => std::pin::Pin::new(inp).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_flush(cx),
+            Stream::Proxy { inp, .. } => std::pin::Pin::new(inp).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => std::pin::Pin::new(s).poll_shutdown(cx),
+            Stream::Proxy { inp, .. } => std::pin::Pin::new(inp).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Run ProxyCommand with the user's shell (`exec` so signals reach it), %h %p %r %%
+/// expanded, its stdin/stdout becoming the connection.
+fn proxy_command(pc: &str, host: &str, port: u16, user: &str) -> Result<Stream, Failure> {
+    let mut cmd = String::new();
+    let mut it = pc.chars();
+    while let Some(c) = it.next() {
+        if c != '%' {
+            cmd.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('h') => cmd.push_str(host),
+            Some('p') => cmd.push_str(&port.to_string()),
+            Some('r') => cmd.push_str(user),
+            Some('n') => cmd.push_str(host),
+            Some('%') => cmd.push('%'),
+            Some(x) => return fail(format!("percent_expand: unknown key %{x}")),
+            None => return fail("percent_expand: invalid format"),
+        }
+    }
+    let shell = std::env::var("SHELL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into());
+    tracing::debug!("Executing proxy command: exec {cmd}");
+    let mut child = tokio::process::Command::new(shell)
+        .arg("-c")
+        .arg(format!("exec {cmd}"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Failure::Message(format!("ssh: proxy command: {e}")))?;
+    match (child.stdout.take(), child.stdin.take()) {
+        (Some(out), Some(inp)) => Ok(Stream::Proxy { out, inp, _child: child }),
+        _ => fail("ssh: proxy command: no pipes"),
+    }
+}
+
 async fn connect(o: &Options, host: &str, port: u16) -> Result<TcpStream, Failure> {
     let addrs: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
         Ok(a) => a
@@ -143,12 +216,20 @@ fn io_text(e: &std::io::Error) -> String {
     }
 }
 
-pub async fn run(o: Options) -> Result<u8, Failure> {
+pub async fn run(mut o: Options) -> Result<u8, Failure> {
     let me = oxssh_sys::getpwuid(oxssh_sys::getuid());
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .or_else(|| me.as_ref().map(|p| p.dir.clone()))
         .unwrap_or_else(|| PathBuf::from("/"));
+    match o.config_file.clone() {
+        Some(f) if f.as_os_str() == "none" => {}
+        Some(f) => crate::options::read_config_file(&mut o, &f, true).map_err(Failure::Message)?,
+        None => {
+            crate::options::read_config_file(&mut o, &home.join(".ssh/config"), false).map_err(Failure::Message)?;
+            crate::options::read_config_file(&mut o, Path::new("/etc/ssh/ssh_config"), false).map_err(Failure::Message)?;
+        }
+    }
     let user = o
         .user
         .clone()
@@ -158,7 +239,10 @@ pub async fn run(o: Options) -> Result<u8, Failure> {
     let port = o.port.unwrap_or(22);
     let target = Target { host: host.clone(), port, user, home };
 
-    let stream = connect(&o, &host, port).await?;
+    let stream = match o.proxy_command.as_deref() {
+        Some(pc) if pc != "none" => proxy_command(pc, &host, port, &target.user)?,
+        _ => Stream::Tcp(connect(&o, &host, port).await?),
+    };
     let peer = format!("{host} port {port}");
     let mut cfg = Config::new(peer);
     cfg.algorithms = algorithms(&o)?;

@@ -67,6 +67,7 @@ pub struct Options {
     pub host_key_alias: Option<String>,
     pub escape_char: Option<String>,
     pub address_family: Option<u8>,
+    pub proxy_command: Option<String>,
 }
 
 pub enum Parsed {
@@ -163,6 +164,7 @@ impl Options {
             }
             "hostkeyalias" => set(&mut self.host_key_alias, val.to_owned()),
             "escapechar" => set(&mut self.escape_char, val.to_owned()),
+            "proxycommand" => set(&mut self.proxy_command, val.to_owned()),
             "addressfamily" => set(&mut self.address_family, match val { "inet" => 4, "inet6" => 6, _ => 0 }),
             "" => {}
             // Known keywords this client does not act on yet are accepted, as the config
@@ -171,6 +173,48 @@ impl Options {
         }
         Ok(())
     }
+}
+
+/// Read a config file the interim way: `Host` blocks matched against the destination
+/// as typed, `Match` blocks skipped, every other line applied with first-value-wins.
+/// (The full ssh_config semantics come with the `oxssh-config` crate.)
+pub fn read_config_file(o: &mut Options, path: &std::path::Path, required: bool) -> Result<(), String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if required => {
+            return Err(format!("Can't open user config file {}: {}", path.display(), e.to_string().split(" (os error").next().unwrap_or("")));
+        }
+        Err(_) => return Ok(()),
+    };
+    let host = o.destination.clone();
+    let mut active = true;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let (kw, rest) = t.split_once(|c: char| c == '=' || c.is_whitespace()).unwrap_or((t, ""));
+        match kw.to_ascii_lowercase().as_str() {
+            "host" => {
+                let mut m = false;
+                for pat in rest.split_whitespace() {
+                    match oxssh_keys::pattern::match_list(pat, &host, true) {
+                        oxssh_keys::pattern::ListMatch::Negated => {
+                            m = false;
+                            break;
+                        }
+                        oxssh_keys::pattern::ListMatch::Match => m = true,
+                        oxssh_keys::pattern::ListMatch::NoMatch => {}
+                    }
+                }
+                active = m;
+            }
+            "match" => active = rest.trim().eq_ignore_ascii_case("all"),
+            _ if active => o.apply_option(t)?,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Split `[user@]host[:port]` forms and `ssh://[user@]host[:port]`.

@@ -500,6 +500,7 @@ pub struct ClientConfig {
     /// Warnings and debug messages produced while reading.
     pub diagnostics: Vec<Diagnostic>,
     dialect: Dialect,
+    failed_algos: Vec<&'static str>,
 }
 
 impl ClientConfig {

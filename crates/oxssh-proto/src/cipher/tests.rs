@@ -2,6 +2,7 @@
 //! cross-checks against independent compositions of the raw primitives (and, for
 //! chacha20-poly1305@openssh.com, against the `ssh-cipher` crate's implementation of
 //! the same construction) plus published vectors (SP 800-38A, RFC 4231, RFC 2202).
+//! Interop with a real OpenSSH peer is not tested here but by the transport's tests.
 
 use super::*;
 use crate::Error;

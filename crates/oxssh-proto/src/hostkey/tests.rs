@@ -166,8 +166,11 @@ fn key_type_and_algorithm_mismatches_are_refused() {
                 continue;
             }
             assert!(verify(alg, &blob, data, &sig).is_err(), "{} blob under {}", algs[0].name(), alg.name());
-            // Signing with an algorithm the key cannot do is an error, not a wrong signature.
-            assert!(sign(key, alg, data).is_err(), "{} key signing {}", algs[0].name(), alg.name());
+            // Signing with an algorithm the key cannot do is an error, not a wrong signature
+            // (a certificate algorithm of the key's own type signs with the key).
+            if !algs.contains(&alg.plain()) {
+                assert!(sign(key, alg, data).is_err(), "{} key signing {}", algs[0].name(), alg.name());
+            }
         }
     }
     // A signature of another key type with the same data.

@@ -1,0 +1,141 @@
+//! OpenSSH's `ssh` (the reference client) against our `sshd`: login, commands, exit
+//! statuses, stderr, bulk data, every cipher/MAC/kex/host key type, inetd mode, auth
+//! failures, and the log lines fail2ban and admins read.
+
+use oxssh_testkit::{Cmd, Key, KeyType, Output, Sshd, TempHome, current_user, require_openssh};
+
+fn ssh(sshd: &Sshd, home: &TempHome, extra: &[&str], command: &str) -> Option<Output> {
+    let ssh = require_openssh("ssh")?;
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
+    for e in extra {
+        args.push("-o".into());
+        args.push((*e).into());
+    }
+    args.extend(sshd.client(home).args());
+    Some(Cmd::new(ssh).args(args).arg(command).envs(home.env()).run())
+}
+
+fn our_sshd(types: &[KeyType]) -> Sshd {
+    let sshd = Sshd::ours().host_keys(types).start();
+    sshd.authorize(Key::Ed25519);
+    sshd
+}
+
+#[test]
+fn openssh_client_logs_in_and_runs_a_command() {
+    if require_openssh("ssh-keygen").is_none() {
+        return;
+    }
+    let sshd = our_sshd(&[KeyType::Ed25519]);
+    let home = TempHome::new();
+    let Some(out) = ssh(&sshd, &home, &[], "echo hello; echo oops >&2; exit 7") else { return };
+    out.assert_code(7);
+    assert_eq!(out.stdout_str(), "hello\n");
+    assert_eq!(out.stderr_str(), "oops\n");
+    let line = sshd.wait_for_log(&format!("Accepted publickey for {} from 127.0.0.1 port ", current_user()));
+    assert!(line.contains(" ssh2: ED25519 SHA256:"), "{line}");
+}
+
+#[test]
+fn session_environment_is_openssh_shaped() {
+    if require_openssh("ssh-keygen").is_none() {
+        return;
+    }
+    let sshd = our_sshd(&[KeyType::Ed25519]);
+    let home = TempHome::new();
+    let Some(out) = ssh(&sshd, &home, &[], "echo $USER:$LOGNAME; echo $SSH_CONNECTION; pwd") else { return };
+    out.assert_success();
+    let text = out.stdout_str();
+    let mut lines = text.lines();
+    let user = current_user();
+    assert_eq!(lines.next(), Some(format!("{user}:{user}").as_str()));
+    let conn: Vec<&str> = lines.next().unwrap().split(' ').collect();
+    assert_eq!(conn.len(), 4, "{text}");
+    assert_eq!(conn[0], "127.0.0.1");
+    assert_eq!(conn[3], sshd.port().to_string());
+}
+
+#[test]
+fn bulk_data_round_trip() {
+    if require_openssh("ssh-keygen").is_none() {
+        return;
+    }
+    let sshd = our_sshd(&[KeyType::Ed25519]);
+    let home = TempHome::new();
+    let Some(ssh) = require_openssh("ssh") else { return };
+    let data: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2246822519) >> 11) as u8).collect();
+    let mut args = sshd.client(&home).args();
+    args.push("cat".into());
+    let out = Cmd::new(ssh).args(args).stdin(data.clone()).envs(home.env()).run();
+    out.assert_success();
+    assert!(out.stdout == data, "round trip differs: {} bytes back of {}", out.stdout.len(), data.len());
+}
+
+#[test]
+fn every_cipher_kex_and_host_key_type() {
+    if require_openssh("ssh-keygen").is_none() {
+        return;
+    }
+    let sshd = our_sshd(&[KeyType::Ed25519, KeyType::Ecdsa, KeyType::Rsa]);
+    let home = TempHome::new();
+    let cases: &[&[&str]] = &[
+        &["Ciphers=chacha20-poly1305@openssh.com"],
+        &["Ciphers=aes128-gcm@openssh.com"],
+        &["Ciphers=aes256-gcm@openssh.com"],
+        &["Ciphers=aes128-ctr", "MACs=hmac-sha2-256-etm@openssh.com"],
+        &["Ciphers=aes256-ctr", "MACs=hmac-sha2-512"],
+        &["Ciphers=aes192-ctr", "MACs=hmac-sha1"],
+        &["KexAlgorithms=sntrup761x25519-sha512@openssh.com"],
+        &["KexAlgorithms=curve25519-sha256"],
+        &["KexAlgorithms=ecdh-sha2-nistp256"],
+        &["KexAlgorithms=ecdh-sha2-nistp521"],
+        &["KexAlgorithms=diffie-hellman-group-exchange-sha256"],
+        &["KexAlgorithms=diffie-hellman-group14-sha256"],
+        &["KexAlgorithms=diffie-hellman-group18-sha512"],
+        &["HostKeyAlgorithms=ecdsa-sha2-nistp256"],
+        &["HostKeyAlgorithms=rsa-sha2-512"],
+        &["HostKeyAlgorithms=rsa-sha2-256"],
+    ];
+    for extra in cases {
+        let Some(out) = ssh(&sshd, &home, extra, "echo ok") else { return };
+        assert_eq!(out.stdout_str(), "ok\n", "{extra:?}: {out}");
+    }
+}
+
+#[test]
+fn inetd_mode_under_proxy_command() {
+    if require_openssh("ssh-keygen").is_none() {
+        return;
+    }
+    let sshd = Sshd::ours().inetd();
+    sshd.authorize(Key::Ed25519);
+    let home = TempHome::new();
+    let Some(out) = ssh(&sshd, &home, &[], "echo inetd") else { return };
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "inetd\n");
+}
+
+#[test]
+fn unauthorized_key_is_denied() {
+    if require_openssh("ssh-keygen").is_none() {
+        return;
+    }
+    let sshd = our_sshd(&[KeyType::Ed25519]);
+    let home = TempHome::new();
+    let Some(ssh) = require_openssh("ssh") else { return };
+    let mut args = sshd.client(&home).identity(Key::Rsa3072).args();
+    args.push("true".into());
+    let out = Cmd::new(ssh).args(args).envs(home.env()).run();
+    out.assert_code(255);
+    assert!(out.stderr_str().contains("Permission denied (publickey"), "{out}");
+}
+
+#[test]
+fn bad_config_refuses_to_start_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sshd_config");
+    std::fs::write(&cfg, "Port 22\nPermitRootLogin maybe\n").unwrap();
+    let out = Cmd::new(oxssh_testkit::ours("sshd")).args(["-t", "-f"]).arg(&cfg).run();
+    out.assert_code(255);
+    assert_eq!(out.stderr_str(), format!("{} line 2: unsupported option \"maybe\".\n", cfg.display()));
+}
