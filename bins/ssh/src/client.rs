@@ -49,20 +49,39 @@ fn expand_tilde(p: &Path, home: &Path) -> PathBuf {
 }
 
 /// OpenSSH's +, -, ^ list syntax applied to a default list (ssh_config(5) Ciphers).
-fn algorithm_list(spec: Option<&String>, default: &[String], supported: &[&str], what: &str) -> Result<Vec<String>, Failure> {
-    let Some(spec) = spec else { return Ok(default.to_vec()) };
+fn algorithm_list(
+    spec: Option<&String>,
+    default: &[String],
+    supported: &[&str],
+    what: &str,
+) -> Result<Vec<String>, Failure> {
+    let Some(spec) = spec else {
+        return Ok(default.to_vec());
+    };
     let matches = |pat: &str, name: &str| {
         oxssh_keys::pattern::match_list(pat, name, false) == oxssh_keys::pattern::ListMatch::Match
     };
     let list: Vec<String> = if let Some(rest) = spec.strip_prefix('+') {
         let mut v = default.to_vec();
-        let extra: Vec<String> = supported.iter().filter(|n| matches(rest, n) && !v.iter().any(|d| d == *n)).map(|n| (*n).to_owned()).collect();
+        let extra: Vec<String> = supported
+            .iter()
+            .filter(|n| matches(rest, n) && !v.iter().any(|d| d == *n))
+            .map(|n| (*n).to_owned())
+            .collect();
         v.extend(extra);
         v
     } else if let Some(rest) = spec.strip_prefix('-') {
-        default.iter().filter(|n| !matches(rest, n)).cloned().collect()
+        default
+            .iter()
+            .filter(|n| !matches(rest, n))
+            .cloned()
+            .collect()
     } else if let Some(rest) = spec.strip_prefix('^') {
-        let mut v: Vec<String> = supported.iter().filter(|n| matches(rest, n)).map(|n| (*n).to_owned()).collect();
+        let mut v: Vec<String> = supported
+            .iter()
+            .filter(|n| matches(rest, n))
+            .map(|n| (*n).to_owned())
+            .collect();
         let rest_of: Vec<String> = default.iter().filter(|d| !v.contains(d)).cloned().collect();
         v.extend(rest_of);
         v
@@ -101,11 +120,19 @@ fn algorithms(o: &Options) -> Result<Algorithms, Failure> {
 pub enum Stream {
     Tcp(TcpStream),
     /// The child is kept so it is killed (kill_on_drop) when the connection goes.
-    Proxy { out: tokio::process::ChildStdout, inp: tokio::process::ChildStdin, _child: tokio::process::Child },
+    Proxy {
+        out: tokio::process::ChildStdout,
+        inp: tokio::process::ChildStdin,
+        _child: tokio::process::Child,
+    },
 }
 
 impl tokio::io::AsyncRead for Stream {
-    fn poll_read(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         match self.get_mut() {
             Stream::Tcp(s) => std::pin::Pin::new(s).poll_read(cx, buf),
             Stream::Proxy { out, .. } => std::pin::Pin::new(out).poll_read(cx, buf),
@@ -114,19 +141,29 @@ impl tokio::io::AsyncRead for Stream {
 }
 
 impl tokio::io::AsyncWrite for Stream {
-    fn poll_write(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Stream::Tcp(s) => std::pin::Pin::new(s).poll_write(cx, buf),
             Stream::Proxy { inp, .. } => std::pin::Pin::new(inp).poll_write(cx, buf),
         }
     }
-    fn poll_flush(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         match self.get_mut() {
             Stream::Tcp(s) => std::pin::Pin::new(s).poll_flush(cx),
             Stream::Proxy { inp, .. } => std::pin::Pin::new(inp).poll_flush(cx),
         }
     }
-    fn poll_shutdown(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         match self.get_mut() {
             Stream::Tcp(s) => std::pin::Pin::new(s).poll_shutdown(cx),
             Stream::Proxy { inp, .. } => std::pin::Pin::new(inp).poll_shutdown(cx),
@@ -154,7 +191,10 @@ fn proxy_command(pc: &str, host: &str, port: u16, user: &str) -> Result<Stream, 
             None => return fail("percent_expand: invalid format"),
         }
     }
-    let shell = std::env::var("SHELL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into());
+    let shell = std::env::var("SHELL")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/bin/sh".into());
     tracing::debug!("Executing proxy command: exec {cmd}");
     let mut child = tokio::process::Command::new(shell)
         .arg("-c")
@@ -165,7 +205,11 @@ fn proxy_command(pc: &str, host: &str, port: u16, user: &str) -> Result<Stream, 
         .spawn()
         .map_err(|e| Failure::Message(format!("ssh: proxy command: {e}")))?;
     match (child.stdout.take(), child.stdin.take()) {
-        (Some(out), Some(inp)) => Ok(Stream::Proxy { out, inp, _child: child }),
+        (Some(out), Some(inp)) => Ok(Stream::Proxy {
+            out,
+            inp,
+            _child: child,
+        }),
         _ => fail("ssh: proxy command: no pipes"),
     }
 }
@@ -179,7 +223,11 @@ async fn connect(o: &Options, host: &str, port: u16) -> Result<TcpStream, Failur
                 _ => true,
             })
             .collect(),
-        Err(_) => return fail(format!("ssh: Could not resolve hostname {host}: Name or service not known")),
+        Err(_) => {
+            return fail(format!(
+                "ssh: Could not resolve hostname {host}: Name or service not known"
+            ));
+        }
     };
     let mut last = None;
     for a in &addrs {
@@ -189,7 +237,9 @@ async fn connect(o: &Options, host: &str, port: u16) -> Result<TcpStream, Failur
             Some(t) if t > 0 => match tokio::time::timeout(Duration::from_secs(t), attempt).await {
                 Ok(r) => r,
                 Err(_) => {
-                    last = Some(format!("ssh: connect to host {host} port {port}: Connection timed out"));
+                    last = Some(format!(
+                        "ssh: connect to host {host} port {port}: Connection timed out"
+                    ));
                     continue;
                 }
             },
@@ -201,10 +251,17 @@ async fn connect(o: &Options, host: &str, port: u16) -> Result<TcpStream, Failur
                 let _ = s.set_nodelay(true);
                 return Ok(s);
             }
-            Err(e) => last = Some(format!("ssh: connect to host {host} port {port}: {}", io_text(&e))),
+            Err(e) => {
+                last = Some(format!(
+                    "ssh: connect to host {host} port {port}: {}",
+                    io_text(&e)
+                ))
+            }
         }
     }
-    fail(last.unwrap_or_else(|| format!("ssh: Could not resolve hostname {host}: Name or service not known")))
+    fail(last.unwrap_or_else(|| {
+        format!("ssh: Could not resolve hostname {host}: Name or service not known")
+    }))
 }
 
 /// strerror(3)-style text without Rust's " (os error N)" suffix.
@@ -226,8 +283,10 @@ pub async fn run(mut o: Options) -> Result<u8, Failure> {
         Some(f) if f.as_os_str() == "none" => {}
         Some(f) => crate::options::read_config_file(&mut o, &f, true).map_err(Failure::Message)?,
         None => {
-            crate::options::read_config_file(&mut o, &home.join(".ssh/config"), false).map_err(Failure::Message)?;
-            crate::options::read_config_file(&mut o, Path::new("/etc/ssh/ssh_config"), false).map_err(Failure::Message)?;
+            crate::options::read_config_file(&mut o, &home.join(".ssh/config"), false)
+                .map_err(Failure::Message)?;
+            crate::options::read_config_file(&mut o, Path::new("/etc/ssh/ssh_config"), false)
+                .map_err(Failure::Message)?;
         }
     }
     let user = o
@@ -237,7 +296,12 @@ pub async fn run(mut o: Options) -> Result<u8, Failure> {
         .ok_or_else(|| Failure::Message("No user exists for uid".into()))?;
     let host = o.hostname.clone().unwrap_or_else(|| o.destination.clone());
     let port = o.port.unwrap_or(22);
-    let target = Target { host: host.clone(), port, user, home };
+    let target = Target {
+        host: host.clone(),
+        port,
+        user,
+        home,
+    };
 
     let stream = match o.proxy_command.as_deref() {
         Some(pc) if pc != "none" => proxy_command(pc, &host, port, &target.user)?,
@@ -267,7 +331,10 @@ pub async fn run(mut o: Options) -> Result<u8, Failure> {
         return fail(connection_error(&e, &target));
     }
     if let Some(v) = conn.t.peer_version() {
-        tracing::debug!("Remote protocol version 2.0, remote software version {}", v.splitn(3, '-').nth(2).unwrap_or(""));
+        tracing::debug!(
+            "Remote protocol version 2.0, remote software version {}",
+            v.splitn(3, '-').nth(2).unwrap_or("")
+        );
     }
     authenticate(&mut conn, &o, &target).await?;
     session::run(conn, &o, &target).await
@@ -277,7 +344,10 @@ pub fn connection_error(e: &oxssh_net::Error, t: &Target) -> String {
     match e {
         oxssh_net::Error::Closed => format!("Connection closed by {} port {}", t.host, t.port),
         oxssh_net::Error::Proto(oxssh_proto::Error::Disconnected { code, description }) => {
-            format!("Received disconnect from {} port {}:{code}: {description}\nDisconnected from {} port {}", t.host, t.port, t.host, t.port)
+            format!(
+                "Received disconnect from {} port {}:{code}: {description}\nDisconnected from {} port {}",
+                t.host, t.port, t.host, t.port
+            )
         }
         e => format!("ssh: {e}"),
     }
@@ -297,26 +367,38 @@ fn key_type_label(key: &PublicKey) -> &'static str {
 fn user_known_hosts(o: &Options, t: &Target) -> Vec<PathBuf> {
     match &o.user_known_hosts {
         Some(v) => v.iter().map(|p| expand_tilde(p, &t.home)).collect(),
-        None => vec![t.home.join(".ssh/known_hosts"), t.home.join(".ssh/known_hosts2")],
+        None => vec![
+            t.home.join(".ssh/known_hosts"),
+            t.home.join(".ssh/known_hosts2"),
+        ],
     }
 }
 
 fn global_known_hosts(o: &Options) -> Vec<PathBuf> {
     o.global_known_hosts.clone().unwrap_or_else(|| {
-        vec![PathBuf::from("/etc/ssh/ssh_known_hosts"), PathBuf::from("/etc/ssh/ssh_known_hosts2")]
+        vec![
+            PathBuf::from("/etc/ssh/ssh_known_hosts"),
+            PathBuf::from("/etc/ssh/ssh_known_hosts2"),
+        ]
     })
 }
 
 /// StrictHostKeyChecking against the known_hosts files, with OpenSSH's messages.
 fn check_host_key(o: &Options, t: &Target, blob: &[u8], _alg: SigAlg) -> Result<(), Failure> {
-    let key = PublicKey::from_bytes(blob).map_err(|e| Failure::Message(format!("ssh: bad host key: {e}")))?;
+    let key = PublicKey::from_bytes(blob)
+        .map_err(|e| Failure::Message(format!("ssh: bad host key: {e}")))?;
     let name = known_hosts::lookup_name(o.host_key_alias.as_deref().unwrap_or(&t.host), t.port);
     let fp = key.fingerprint(HashAlg::Sha256);
     let label = key_type_label(&key);
-    let files: Vec<PathBuf> = user_known_hosts(o, t).into_iter().chain(global_known_hosts(o)).collect();
+    let files: Vec<PathBuf> = user_known_hosts(o, t)
+        .into_iter()
+        .chain(global_known_hosts(o))
+        .collect();
     let mut changed: Option<(String, usize)> = None;
     for f in &files {
-        let Ok(text) = std::fs::read_to_string(f) else { continue };
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
         let kh = KnownHosts::parse(&f.display().to_string(), &text);
         match kh.check(&[&name], &key) {
             Check::Found { path, line } => {
@@ -339,13 +421,18 @@ fn check_host_key(o: &Options, t: &Target, blob: &[u8], _alg: SigAlg) -> Result<
     if let Some((path, line)) = changed {
         let msg = format!(
             "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\nIT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\nSomeone could be eavesdropping on you right now (man-in-the-middle attack)!\nIt is also possible that a host key has just been changed.\nThe fingerprint for the {label} key sent by the remote host is\n{fp}.\nPlease contact your system administrator.\nAdd correct host key in {} to get rid of this message.\nOffending {label} key in {path}:{line}",
-            files.first().map(|p| p.display().to_string()).unwrap_or_default()
+            files
+                .first()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
         );
         if strict == StrictHostKeyChecking::No {
             eprintln!("{msg}");
             return Ok(());
         }
-        return fail(format!("{msg}\nHost key for {name} has changed and you have requested strict checking.\nHost key verification failed."));
+        return fail(format!(
+            "{msg}\nHost key for {name} has changed and you have requested strict checking.\nHost key verification failed."
+        ));
     }
     let batch = o.batch_mode.unwrap_or(false);
     match strict {
@@ -358,7 +445,8 @@ fn check_host_key(o: &Options, t: &Target, blob: &[u8], _alg: SigAlg) -> Result<
                 "The authenticity of host '{name} ({})' can't be established.\n{label} key fingerprint is {fp}.\nThis key is not known by any other names.\nAre you sure you want to continue connecting (yes/no/[fingerprint])? ",
                 t.host
             );
-            let mut answer = oxssh_sys::tty::read_line_echo(&prompt).map_err(|_| Failure::Message("Host key verification failed.".into()))?;
+            let mut answer = oxssh_sys::tty::read_line_echo(&prompt)
+                .map_err(|_| Failure::Message("Host key verification failed.".into()))?;
             loop {
                 let a = answer.trim().to_ascii_lowercase();
                 if a == "yes" || answer.trim() == fp.to_string() {
@@ -367,8 +455,9 @@ fn check_host_key(o: &Options, t: &Target, blob: &[u8], _alg: SigAlg) -> Result<
                 if a == "no" {
                     return fail("Host key verification failed.");
                 }
-                answer = oxssh_sys::tty::read_line_echo("Please type 'yes', 'no' or the fingerprint: ")
-                    .map_err(|_| Failure::Message("Host key verification failed.".into()))?;
+                answer =
+                    oxssh_sys::tty::read_line_echo("Please type 'yes', 'no' or the fingerprint: ")
+                        .map_err(|_| Failure::Message("Host key verification failed.".into()))?;
             }
             learn(o, t, &name, &key, label);
             Ok(())
@@ -381,8 +470,12 @@ fn check_host_key(o: &Options, t: &Target, blob: &[u8], _alg: SigAlg) -> Result<
 }
 
 fn learn(o: &Options, t: &Target, name: &str, key: &PublicKey, label: &str) {
-    let Some(file) = user_known_hosts(o, t).into_iter().next() else { return };
-    let Some(line) = known_hosts::format_line(name, key) else { return };
+    let Some(file) = user_known_hosts(o, t).into_iter().next() else {
+        return;
+    };
+    let Some(line) = known_hosts::format_line(name, key) else {
+        return;
+    };
     let r = (|| -> std::io::Result<()> {
         use std::io::Write;
         if let Some(dir) = file.parent() {
@@ -390,16 +483,25 @@ fn learn(o: &Options, t: &Target, name: &str, key: &PublicKey, label: &str) {
                 std::fs::create_dir_all(dir)?;
             }
         }
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&file)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&file)?;
         writeln!(f, "{line}")
     })();
     match r {
         Ok(()) => {
             if !o.quiet {
-                eprintln!("Warning: Permanently added '{name}' ({label}) to the list of known hosts.");
+                eprintln!(
+                    "Warning: Permanently added '{name}' ({label}) to the list of known hosts."
+                );
             }
         }
-        Err(e) => eprintln!("Failed to add the host to the list of known hosts ({}): {}", file.display(), io_text(&e)),
+        Err(e) => eprintln!(
+            "Failed to add the host to the list of known hosts ({}): {}",
+            file.display(),
+            io_text(&e)
+        ),
     }
 }
 
@@ -410,12 +512,23 @@ struct Identity {
 
 fn identities(o: &Options, t: &Target) -> Vec<Identity> {
     let files: Vec<PathBuf> = if o.identity_files.is_empty() {
-        ["id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk", "id_xmss", "id_dsa"]
-            .iter()
-            .map(|n| t.home.join(".ssh").join(n))
-            .collect()
+        [
+            "id_rsa",
+            "id_ecdsa",
+            "id_ecdsa_sk",
+            "id_ed25519",
+            "id_ed25519_sk",
+            "id_xmss",
+            "id_dsa",
+        ]
+        .iter()
+        .map(|n| t.home.join(".ssh").join(n))
+        .collect()
     } else {
-        o.identity_files.iter().map(|p| expand_tilde(p, &t.home)).collect()
+        o.identity_files
+            .iter()
+            .map(|p| expand_tilde(p, &t.home))
+            .collect()
     };
     let mut out = Vec::new();
     for path in files {
@@ -424,10 +537,18 @@ fn identities(o: &Options, t: &Target) -> Vec<Identity> {
         let public = std::fs::read_to_string(&pub_path)
             .ok()
             .and_then(|s| PublicKey::from_openssh(s.trim()).ok())
-            .or_else(|| PrivateKey::read_openssh_file(&path).ok().map(|k| k.public_key().clone()));
+            .or_else(|| {
+                PrivateKey::read_openssh_file(&path)
+                    .ok()
+                    .map(|k| k.public_key().clone())
+            });
         match public {
             Some(public) => {
-                tracing::debug!("identity file {} type {}", path.display(), public.algorithm());
+                tracing::debug!(
+                    "identity file {} type {}",
+                    path.display(),
+                    public.algorithm()
+                );
                 out.push(Identity { path, public });
             }
             None => tracing::debug!("identity file {} type -1", path.display()),
@@ -482,16 +603,23 @@ where
 {
     let mut noverify = oxssh_net::no_host_keys;
     let lost = |e: oxssh_net::Error| Failure::Message(connection_error(&e, t));
-    conn.send(&auth::service_request(auth::SERVICE_USERAUTH)).await.map_err(lost)?;
+    conn.send(&auth::service_request(auth::SERVICE_USERAUTH))
+        .await
+        .map_err(lost)?;
     loop {
         let p = conn.recv(&mut noverify).await.map_err(lost)?;
         if p.first() == Some(&oxssh_proto::msg::SERVICE_ACCEPT) {
             break;
         }
-        return fail(format!("ssh: unexpected message {} awaiting service accept", p.first().copied().unwrap_or(0)));
+        return fail(format!(
+            "ssh: unexpected message {} awaiting service accept",
+            p.first().copied().unwrap_or(0)
+        ));
     }
     let service = auth::SERVICE_CONNECTION;
-    conn.send(&auth::request_none(&t.user, service)).await.map_err(lost)?;
+    conn.send(&auth::request_none(&t.user, service))
+        .await
+        .map_err(lost)?;
     let mut methods: Vec<String>;
     let mut pending = Pending::None;
     // Read replies until a Failure tells us what may continue.
@@ -515,7 +643,9 @@ where
         Reply::Failure { methods: m, .. } => methods = m,
         r => return fail(format!("ssh: unexpected reply {r:?}")),
     }
-    let server_sig_algs = conn.ext("server-sig-algs").map(|v| String::from_utf8_lossy(v).into_owned());
+    let server_sig_algs = conn
+        .ext("server-sig-algs")
+        .map(|v| String::from_utf8_lossy(v).into_owned());
     let preferred: Vec<String> = o
         .preferred_authentications
         .clone()
@@ -544,7 +674,9 @@ where
         match method.as_str() {
             "publickey" if o.pubkey_auth != Some(false) => {
                 for id in ids.by_ref() {
-                    let Some(alg) = sig_alg_for(&id.public, server_sig_algs.as_deref()) else { continue };
+                    let Some(alg) = sig_alg_for(&id.public, server_sig_algs.as_deref()) else {
+                        continue;
+                    };
                     let blob = hostkey::public_blob(&id.public);
                     tracing::debug!(
                         "Offering public key: {} {} {}",
@@ -553,7 +685,14 @@ where
                         id.public.fingerprint(HashAlg::Sha256)
                     );
                     pending = Pending::PublicKey;
-                    conn.send(&auth::request_publickey_query(&t.user, service, alg.name(), &blob)).await.map_err(lost)?;
+                    conn.send(&auth::request_publickey_query(
+                        &t.user,
+                        service,
+                        alg.name(),
+                        &blob,
+                    ))
+                    .await
+                    .map_err(lost)?;
                     match next_reply!() {
                         Reply::PkOk { .. } => {}
                         Reply::Failure { methods: m, .. } => {
@@ -563,8 +702,15 @@ where
                         Reply::Success => return Ok(()),
                         r => return fail(format!("ssh: unexpected reply {r:?}")),
                     }
-                    tracing::debug!("Server accepts key: {} {} {}", id.path.display(), key_type_label(&id.public), id.public.fingerprint(HashAlg::Sha256));
-                    let Some(private) = load_private(&id.path, o) else { continue };
+                    tracing::debug!(
+                        "Server accepts key: {} {} {}",
+                        id.path.display(),
+                        key_type_label(&id.public),
+                        id.public.fingerprint(HashAlg::Sha256)
+                    );
+                    let Some(private) = load_private(&id.path, o) else {
+                        continue;
+                    };
                     let data = auth::publickey_signed_data(
                         &session_id,
                         &t.user,
@@ -574,16 +720,23 @@ where
                         hostbound.then_some(host_key.as_slice()),
                     );
                     let sig = hostkey::sign(&private, alg, &data)?;
-                    conn.send(&auth::request_publickey_signed(&data, &sig)?).await.map_err(lost)?;
+                    conn.send(&auth::request_publickey_signed(&data, &sig)?)
+                        .await
+                        .map_err(lost)?;
                     match next_reply!() {
                         Reply::Success => {
                             tracing::debug!("Authentication succeeded (publickey).");
                             return Ok(());
                         }
-                        Reply::Failure { methods: m, partial } => {
+                        Reply::Failure {
+                            methods: m,
+                            partial,
+                        } => {
                             methods = m;
                             if partial {
-                                tracing::debug!("Authenticated using \"publickey\" with partial success.");
+                                tracing::debug!(
+                                    "Authenticated using \"publickey\" with partial success."
+                                );
                                 tried.clear();
                                 continue 'methods;
                             }
@@ -601,10 +754,15 @@ where
                     continue;
                 };
                 pending = Pending::Password;
-                conn.send(&auth::request_password(&t.user, service, pw.as_bytes())).await.map_err(lost)?;
+                conn.send(&auth::request_password(&t.user, service, pw.as_bytes()))
+                    .await
+                    .map_err(lost)?;
                 match next_reply!() {
                     Reply::Success => return Ok(()),
-                    Reply::Failure { methods: m, partial } => {
+                    Reply::Failure {
+                        methods: m,
+                        partial,
+                    } => {
                         methods = m;
                         if partial {
                             tried.clear();
@@ -612,18 +770,25 @@ where
                             eprintln!("Permission denied, please try again.");
                         }
                     }
-                    Reply::PasswdChangeReq { .. } => return fail("ssh: password change is not supported yet"),
+                    Reply::PasswdChangeReq { .. } => {
+                        return fail("ssh: password change is not supported yet");
+                    }
                     r => return fail(format!("ssh: unexpected reply {r:?}")),
                 }
             }
             "keyboard-interactive" if o.kbd_auth != Some(false) && !batch && !kbd_done => {
                 kbd_done = true;
                 pending = Pending::KeyboardInteractive;
-                conn.send(&auth::request_keyboard_interactive(&t.user, service, "")).await.map_err(lost)?;
+                conn.send(&auth::request_keyboard_interactive(&t.user, service, ""))
+                    .await
+                    .map_err(lost)?;
                 loop {
                     match next_reply!() {
                         Reply::Success => return Ok(()),
-                        Reply::Failure { methods: m, partial } => {
+                        Reply::Failure {
+                            methods: m,
+                            partial,
+                        } => {
                             methods = m;
                             if partial {
                                 tried.clear();
@@ -631,7 +796,11 @@ where
                             }
                             break;
                         }
-                        Reply::InfoRequest { name, instruction, prompts } => {
+                        Reply::InfoRequest {
+                            name,
+                            instruction,
+                            prompts,
+                        } => {
                             if !name.is_empty() {
                                 eprintln!("{name}");
                             }
@@ -647,7 +816,9 @@ where
                                 };
                                 answers.push(Zeroizing::new(a.unwrap_or_default()));
                             }
-                            conn.send(&auth::info_response(&answers)).await.map_err(lost)?;
+                            conn.send(&auth::info_response(&answers))
+                                .await
+                                .map_err(lost)?;
                         }
                         r => return fail(format!("ssh: unexpected reply {r:?}")),
                     }
@@ -656,5 +827,10 @@ where
             _ => tried.push(method.clone()),
         }
     }
-    fail(format!("{}@{}: Permission denied ({}).", t.user, t.host, methods.join(",")))
+    fail(format!(
+        "{}@{}: Permission denied ({}).",
+        t.user,
+        t.host,
+        methods.join(",")
+    ))
 }

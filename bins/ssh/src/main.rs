@@ -27,7 +27,11 @@ fn main() -> ExitCode {
 
 fn run(opts: Options) -> u8 {
     let log_file = match &opts.log_file {
-        Some(p) => match std::fs::OpenOptions::new().create(true).append(true).open(p) {
+        Some(p) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+        {
             Ok(f) => Some(f),
             Err(e) => {
                 eprintln!("Couldn't open logfile {}: {e}", p.display());
@@ -37,7 +41,10 @@ fn run(opts: Options) -> u8 {
         None => None,
     };
     oxssh_cli::log::init(opts.log_level(), log_file);
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ssh: {e}");

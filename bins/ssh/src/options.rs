@@ -87,7 +87,9 @@ fn yes_no(kw: &str, v: &str) -> Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
         "yes" | "true" => Ok(true),
         "no" | "false" => Ok(false),
-        _ => Err(format!("command-line line 0: unsupported option \"{v}\" for {kw}.")),
+        _ => Err(format!(
+            "command-line line 0: unsupported option \"{v}\" for {kw}."
+        )),
     }
 }
 
@@ -106,7 +108,11 @@ fn parse_port(s: &str) -> Result<u16, String> {
 
 impl Options {
     pub fn log_level(&self) -> LogLevel {
-        let base = if self.quiet { LogLevel::Quiet } else { self.log_level.unwrap_or(LogLevel::Info) };
+        let base = if self.quiet {
+            LogLevel::Quiet
+        } else {
+            self.log_level.unwrap_or(LogLevel::Info)
+        };
         LogLevel::from_verbosity(base, self.verbose)
     }
 
@@ -114,7 +120,12 @@ impl Options {
     pub fn apply_option(&mut self, line: &str) -> Result<(), String> {
         let line = line.trim();
         let (kw, val) = match line.find(|c: char| c == '=' || c.is_whitespace()) {
-            Some(i) => (line.get(..i).unwrap_or(""), line.get(i + 1..).unwrap_or("").trim_start_matches(['=', ' ', '\t'])),
+            Some(i) => (
+                line.get(..i).unwrap_or(""),
+                line.get(i + 1..)
+                    .unwrap_or("")
+                    .trim_start_matches(['=', ' ', '\t']),
+            ),
             None => (line, ""),
         };
         let val = val.trim().trim_matches('"');
@@ -127,45 +138,80 @@ impl Options {
             "user" => set(&mut self.user, val.to_owned()),
             "hostname" => set(&mut self.hostname, val.to_owned()),
             "identityfile" => self.identity_files.push(PathBuf::from(val)),
-            "userknownhostsfile" => set(&mut self.user_known_hosts, val.split_whitespace().map(PathBuf::from).collect()),
-            "globalknownhostsfile" => set(&mut self.global_known_hosts, val.split_whitespace().map(PathBuf::from).collect()),
+            "userknownhostsfile" => set(
+                &mut self.user_known_hosts,
+                val.split_whitespace().map(PathBuf::from).collect(),
+            ),
+            "globalknownhostsfile" => set(
+                &mut self.global_known_hosts,
+                val.split_whitespace().map(PathBuf::from).collect(),
+            ),
             "stricthostkeychecking" => {
                 let v = match val.to_ascii_lowercase().as_str() {
                     "yes" | "true" => StrictHostKeyChecking::Yes,
                     "no" | "false" | "off" => StrictHostKeyChecking::No,
                     "accept-new" => StrictHostKeyChecking::AcceptNew,
                     "ask" => StrictHostKeyChecking::Ask,
-                    _ => return Err(format!("command-line line 0: unsupported option \"{val}\".")),
+                    _ => {
+                        return Err(format!(
+                            "command-line line 0: unsupported option \"{val}\"."
+                        ));
+                    }
                 };
                 set(&mut self.strict, v);
             }
             "batchmode" => set(&mut self.batch_mode, yes_no(kw, val)?),
-            "connecttimeout" => set(&mut self.connect_timeout, val.parse().map_err(|_| format!("command-line line 0: invalid time value \"{val}\"."))?),
+            "connecttimeout" => set(
+                &mut self.connect_timeout,
+                val.parse()
+                    .map_err(|_| format!("command-line line 0: invalid time value \"{val}\"."))?,
+            ),
             "ciphers" => set(&mut self.ciphers, val.to_owned()),
             "kexalgorithms" => set(&mut self.kex, val.to_owned()),
             "macs" => set(&mut self.macs, val.to_owned()),
             "hostkeyalgorithms" => set(&mut self.host_key_algorithms, val.to_owned()),
             "pubkeyauthentication" => set(&mut self.pubkey_auth, yes_no(kw, val)?),
             "passwordauthentication" => set(&mut self.password_auth, yes_no(kw, val)?),
-            "kbdinteractiveauthentication" | "challengeresponseauthentication" => set(&mut self.kbd_auth, yes_no(kw, val)?),
+            "kbdinteractiveauthentication" | "challengeresponseauthentication" => {
+                set(&mut self.kbd_auth, yes_no(kw, val)?)
+            }
             "identitiesonly" => set(&mut self.identities_only, yes_no(kw, val)?),
-            "numberofpasswordprompts" => set(&mut self.number_of_password_prompts, val.parse().map_err(|_| format!("command-line line 0: Bad number '{val}'."))?),
+            "numberofpasswordprompts" => set(
+                &mut self.number_of_password_prompts,
+                val.parse()
+                    .map_err(|_| format!("command-line line 0: Bad number '{val}'."))?,
+            ),
             "preferredauthentications" => set(&mut self.preferred_authentications, val.to_owned()),
-            "loglevel" => set(&mut self.log_level, LogLevel::parse(val).ok_or_else(|| format!("command-line line 0: unsupported log level '{val}'"))?),
+            "loglevel" => set(
+                &mut self.log_level,
+                LogLevel::parse(val)
+                    .ok_or_else(|| format!("command-line line 0: unsupported log level '{val}'"))?,
+            ),
             "requesttty" => {
                 let v = match val.to_ascii_lowercase().as_str() {
                     "no" => RequestTty::No,
                     "yes" => RequestTty::Yes,
                     "force" => RequestTty::Force,
                     "auto" => RequestTty::Auto,
-                    _ => return Err(format!("command-line line 0: unsupported option \"{val}\".")),
+                    _ => {
+                        return Err(format!(
+                            "command-line line 0: unsupported option \"{val}\"."
+                        ));
+                    }
                 };
                 set(&mut self.request_tty, v);
             }
             "hostkeyalias" => set(&mut self.host_key_alias, val.to_owned()),
             "escapechar" => set(&mut self.escape_char, val.to_owned()),
             "proxycommand" => set(&mut self.proxy_command, val.to_owned()),
-            "addressfamily" => set(&mut self.address_family, match val { "inet" => 4, "inet6" => 6, _ => 0 }),
+            "addressfamily" => set(
+                &mut self.address_family,
+                match val {
+                    "inet" => 4,
+                    "inet6" => 6,
+                    _ => 0,
+                },
+            ),
             "" => {}
             // Known keywords this client does not act on yet are accepted, as the config
             // crate will interpret them; nothing is silently run differently.
@@ -178,11 +224,19 @@ impl Options {
 /// Read a config file the interim way: `Host` blocks matched against the destination
 /// as typed, `Match` blocks skipped, every other line applied with first-value-wins.
 /// (The full ssh_config semantics come with the `oxssh-config` crate.)
-pub fn read_config_file(o: &mut Options, path: &std::path::Path, required: bool) -> Result<(), String> {
+pub fn read_config_file(
+    o: &mut Options,
+    path: &std::path::Path,
+    required: bool,
+) -> Result<(), String> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if required => {
-            return Err(format!("Can't open user config file {}: {}", path.display(), e.to_string().split(" (os error").next().unwrap_or("")));
+            return Err(format!(
+                "Can't open user config file {}: {}",
+                path.display(),
+                e.to_string().split(" (os error").next().unwrap_or("")
+            ));
         }
         Err(_) => return Ok(()),
     };
@@ -193,7 +247,9 @@ pub fn read_config_file(o: &mut Options, path: &std::path::Path, required: bool)
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        let (kw, rest) = t.split_once(|c: char| c == '=' || c.is_whitespace()).unwrap_or((t, ""));
+        let (kw, rest) = t
+            .split_once(|c: char| c == '=' || c.is_whitespace())
+            .unwrap_or((t, ""));
         match kw.to_ascii_lowercase().as_str() {
             "host" => {
                 let mut m = false;
@@ -260,7 +316,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
     loop {
         while let Some(item) = g.next_opt() {
             let Item::Opt(c, arg) = item.map_err(|e| format!("ssh: {e}\n{USAGE}"))?;
-            let a = arg.map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let a = arg
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             match c {
                 '4' => set(&mut o.address_family, 4),
                 '6' => set(&mut o.address_family, 6),
@@ -298,7 +356,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
         have_dest = true;
         g.skip(1);
     }
-    o.command = g.remaining().iter().map(|s| s.to_string_lossy().into_owned()).collect();
+    o.command = g
+        .remaining()
+        .iter()
+        .map(|s| s.to_string_lossy().into_owned())
+        .collect();
     Ok(Parsed::Run(o))
 }
 
@@ -315,7 +377,16 @@ mod tests {
 
     #[test]
     fn options_after_destination_and_first_value_wins() {
-        let o = p(&["-p22", "alice@h", "-p", "23", "-oUser=bob", "ls", "-l", "x y"]);
+        let o = p(&[
+            "-p22",
+            "alice@h",
+            "-p",
+            "23",
+            "-oUser=bob",
+            "ls",
+            "-l",
+            "x y",
+        ]);
         assert_eq!(o.port, Some(22));
         assert_eq!(o.user.as_deref(), Some("alice"));
         assert_eq!(o.destination, "h");
@@ -325,7 +396,10 @@ mod tests {
     #[test]
     fn uri_destination() {
         let o = p(&["ssh://carol@[::1]:2200"]);
-        assert_eq!((o.user.as_deref(), o.destination.as_str(), o.port), (Some("carol"), "::1", Some(2200)));
+        assert_eq!(
+            (o.user.as_deref(), o.destination.as_str(), o.port),
+            (Some("carol"), "::1", Some(2200))
+        );
     }
 
     #[test]

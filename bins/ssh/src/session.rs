@@ -61,13 +61,20 @@ async fn expect_event<S: AsyncRead + AsyncWrite + Unpin>(
             Some(ev) => return Ok(ev),
             None => {}
         }
-        let p = conn.recv(&mut nov).await.map_err(|e| Failure::Message(connection_error(&e, t)))?;
+        let p = conn
+            .recv(&mut nov)
+            .await
+            .map_err(|e| Failure::Message(connection_error(&e, t)))?;
         chans.handle(&mut conn.t, &p)?;
         conn.flush().await?;
     }
 }
 
-pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(mut conn: Conn<S>, o: &Options, t: &Target) -> Result<u8, Failure> {
+pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    mut conn: Conn<S>,
+    o: &Options,
+    t: &Target,
+) -> Result<u8, Failure> {
     let mut chans = Connection::new();
     if o.no_command {
         // -N: keep the connection (for forwarding, once it exists) until it ends.
@@ -82,8 +89,15 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(mut conn: Conn<S>, o: &Optio
     conn.flush().await?;
     match expect_event(&mut conn, &mut chans, t).await? {
         ChannelEvent::Opened { .. } => {}
-        ChannelEvent::OpenFailed { description, reason, .. } => {
-            return Err(Failure::Message(format!("channel 0: open failed: {}: {description}", open_failure_text(reason))));
+        ChannelEvent::OpenFailed {
+            description,
+            reason,
+            ..
+        } => {
+            return Err(Failure::Message(format!(
+                "channel 0: open failed: {}: {description}",
+                open_failure_text(reason)
+            )));
         }
         ev => return Err(Failure::Message(format!("ssh: unexpected {ev:?}"))),
     }
@@ -92,7 +106,8 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(mut conn: Conn<S>, o: &Optio
     let mut raw_guard = None;
     if tty {
         let term = std::env::var("TERM").unwrap_or_else(|_| "vt100".into());
-        let size = oxssh_sys::tty::window_size(std::io::stdin().as_raw_fd()).unwrap_or((80, 24, 0, 0));
+        let size =
+            oxssh_sys::tty::window_size(std::io::stdin().as_raw_fd()).unwrap_or((80, 24, 0, 0));
         chans.request(&mut conn.t, id, "pty-req", true, &pty_request(&term, size))?;
         conn.flush().await?;
         match expect_event(&mut conn, &mut chans, t).await? {
@@ -181,16 +196,25 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                 ChannelEvent::RequestResult { success, .. } if !request_answered => {
                     request_answered = true;
                     if !success {
-                        return Err(Failure::Message(format!("{what} request failed on channel 0")));
+                        return Err(Failure::Message(format!(
+                            "{what} request failed on channel 0"
+                        )));
                     }
                 }
-                ChannelEvent::Request { name, want_reply, data, .. } => {
+                ChannelEvent::Request {
+                    name,
+                    want_reply,
+                    data,
+                    ..
+                } => {
                     let mut r = Reader::new(&data);
                     match name.as_str() {
                         "exit-status" => {
                             let s = r.u32().unwrap_or(255);
                             exit = Some((s & 0xff) as u8);
-                            tracing::debug!("client_input_channel_req: channel 0 rtype exit-status reply 0");
+                            tracing::debug!(
+                                "client_input_channel_req: channel 0 rtype exit-status reply 0"
+                            );
                         }
                         "exit-signal" => {
                             // OpenSSH's ssh exits 255 when the remote command was killed.
@@ -226,7 +250,10 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
             chans.send_eof(&mut conn.t, id)?;
         }
         conn.flush().await?;
-        let can_read_stdin = stdin_open && held.is_empty() && chans.send_capacity(id) > 0 && conn.t.backlog() < 1 << 20;
+        let can_read_stdin = stdin_open
+            && held.is_empty()
+            && chans.send_capacity(id) > 0
+            && conn.t.backlog() < 1 << 20;
         tokio::select! {
             r = conn.read_some() => {
                 if let Err(e) = r {

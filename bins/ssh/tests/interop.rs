@@ -19,12 +19,18 @@ fn run(sshd: &Sshd, home: &TempHome, extra: &[&str], command: &str) -> oxssh_tes
         args.push((*e).into());
     }
     args.extend(sshd.client(home).args());
-    Cmd::new(ours("ssh")).args(args).arg(command).envs(home.env()).run()
+    Cmd::new(ours("ssh"))
+        .args(args)
+        .arg(command)
+        .envs(home.env())
+        .run()
 }
 
 #[test]
 fn command_output_status_and_stderr_against_openssh() {
-    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else { return };
+    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else {
+        return;
+    };
     let home = TempHome::new();
     let out = run(&sshd, &home, &[], "echo hello; echo oops >&2; exit 7");
     out.assert_code(7);
@@ -35,19 +41,34 @@ fn command_output_status_and_stderr_against_openssh() {
 
 #[test]
 fn stdin_round_trip_is_byte_exact() {
-    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else { return };
+    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else {
+        return;
+    };
     let home = TempHome::new();
-    let data: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let data: Vec<u8> = (0..3 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let mut args = sshd.client(&home).args();
     args.push("cat".into());
-    let out = Cmd::new(ours("ssh")).args(args).stdin(data.clone()).envs(home.env()).run();
+    let out = Cmd::new(ours("ssh"))
+        .args(args)
+        .stdin(data.clone())
+        .envs(home.env())
+        .run();
     out.assert_success();
-    assert!(out.stdout == data, "round trip differs: {} bytes back of {}", out.stdout.len(), data.len());
+    assert!(
+        out.stdout == data,
+        "round trip differs: {} bytes back of {}",
+        out.stdout.len(),
+        data.len()
+    );
 }
 
 #[test]
 fn every_cipher_and_mac_against_openssh() {
-    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else { return };
+    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else {
+        return;
+    };
     let home = TempHome::new();
     for (cipher, mac) in [
         ("chacha20-poly1305@openssh.com", "hmac-sha2-256"),
@@ -59,14 +80,21 @@ fn every_cipher_and_mac_against_openssh() {
         ("aes256-ctr", "hmac-sha1"),
         ("aes128-ctr", "hmac-sha1-etm@openssh.com"),
     ] {
-        let out = run(&sshd, &home, &[&format!("Ciphers={cipher}"), &format!("MACs={mac}")], "echo ok");
+        let out = run(
+            &sshd,
+            &home,
+            &[&format!("Ciphers={cipher}"), &format!("MACs={mac}")],
+            "echo ok",
+        );
         assert_eq!(out.stdout_str(), "ok\n", "{cipher} {mac}: {out}");
     }
 }
 
 #[test]
 fn every_kex_against_openssh() {
-    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else { return };
+    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else {
+        return;
+    };
     let home = TempHome::new();
     for kex in [
         "sntrup761x25519-sha512@openssh.com",
@@ -86,17 +114,31 @@ fn every_kex_against_openssh() {
 
 #[test]
 fn every_host_key_type_against_openssh() {
-    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519, KeyType::Ecdsa, KeyType::Rsa]) else { return };
+    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519, KeyType::Ecdsa, KeyType::Rsa]) else {
+        return;
+    };
     let home = TempHome::new();
-    for alg in ["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"] {
-        let out = run(&sshd, &home, &[&format!("HostKeyAlgorithms={alg}")], "echo ok");
+    for alg in [
+        "ssh-ed25519",
+        "ecdsa-sha2-nistp256",
+        "rsa-sha2-512",
+        "rsa-sha2-256",
+    ] {
+        let out = run(
+            &sshd,
+            &home,
+            &[&format!("HostKeyAlgorithms={alg}")],
+            "echo ok",
+        );
         assert_eq!(out.stdout_str(), "ok\n", "{alg}: {out}");
     }
 }
 
 #[test]
 fn user_key_types_against_openssh() {
-    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else { return };
+    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else {
+        return;
+    };
     for key in [Key::Ecdsa256, Key::Ecdsa384, Key::Ecdsa521, Key::Rsa3072] {
         sshd.authorize(key);
         let home = TempHome::new();
@@ -109,48 +151,89 @@ fn user_key_types_against_openssh() {
 
 #[test]
 fn unknown_host_key_with_strict_checking_fails_in_openssh_words() {
-    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else { return };
+    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else {
+        return;
+    };
     let home = TempHome::new();
-    let mut args = sshd.client(&home).trust_host_key(false).strict_host_key_checking("yes").args();
+    let mut args = sshd
+        .client(&home)
+        .trust_host_key(false)
+        .strict_host_key_checking("yes")
+        .args();
     args.push("true".into());
     let out = Cmd::new(ours("ssh")).args(args).envs(home.env()).run();
     out.assert_code(255);
     assert!(out.stderr_str().contains("host key is known for"), "{out}");
-    assert!(out.stderr_str().ends_with("Host key verification failed.\n"), "{out}");
+    assert!(
+        out.stderr_str()
+            .ends_with("Host key verification failed.\n"),
+        "{out}"
+    );
 }
 
 #[test]
 fn accept_new_records_the_key_then_a_changed_key_is_refused() {
-    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else { return };
+    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else {
+        return;
+    };
     let home = TempHome::new();
-    let mut args = sshd.client(&home).trust_host_key(false).strict_host_key_checking("accept-new").args();
+    let mut args = sshd
+        .client(&home)
+        .trust_host_key(false)
+        .strict_host_key_checking("accept-new")
+        .args();
     args.push("true".into());
-    let out = Cmd::new(ours("ssh")).args(args.clone()).envs(home.env()).run();
+    let out = Cmd::new(ours("ssh"))
+        .args(args.clone())
+        .envs(home.env())
+        .run();
     out.assert_success();
-    assert!(out.stderr_str().contains("Warning: Permanently added"), "{out}");
+    assert!(
+        out.stderr_str().contains("Warning: Permanently added"),
+        "{out}"
+    );
     let kh = std::fs::read_to_string(home.known_hosts_path()).unwrap();
     assert!(kh.contains(&sshd.known_hosts_name()), "{kh}");
     // A second server with another host key on the same name: the changed-key block.
     let other = Sshd::openssh().host_keys(&[KeyType::Ed25519]).start();
     let name = sshd.known_hosts_name();
     let forged = std::fs::read_to_string(&other.host_keys()[0].public).unwrap();
-    let line = format!("{name} {}", forged.split_whitespace().take(2).collect::<Vec<_>>().join(" "));
+    let line = format!(
+        "{name} {}",
+        forged
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     std::fs::write(home.known_hosts_path(), format!("{line}\n")).unwrap();
     let out = Cmd::new(ours("ssh")).args(args).envs(home.env()).run();
     out.assert_code(255);
-    assert!(out.stderr_str().contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{out}");
-    assert!(out.stderr_str().contains("Host key verification failed."), "{out}");
+    assert!(
+        out.stderr_str()
+            .contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{out}"
+    );
+    assert!(
+        out.stderr_str().contains("Host key verification failed."),
+        "{out}"
+    );
 }
 
 #[test]
 fn wrong_key_is_permission_denied() {
-    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else { return };
+    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else {
+        return;
+    };
     let home = TempHome::new();
     let mut args = sshd.client(&home).identity(Key::Ecdsa256).args();
     args.push("true".into());
     let out = Cmd::new(ours("ssh")).args(args).envs(home.env()).run();
     out.assert_code(255);
-    assert!(out.stderr_str().contains("Permission denied (publickey"), "{out}");
+    assert!(
+        out.stderr_str().contains("Permission denied (publickey"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -158,9 +241,14 @@ fn connection_refused_in_openssh_words() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     drop(l);
-    let out = Cmd::new(ours("ssh")).args(["-F", "none", "-p", &port.to_string(), "127.0.0.1", "true"]).run();
+    let out = Cmd::new(ours("ssh"))
+        .args(["-F", "none", "-p", &port.to_string(), "127.0.0.1", "true"])
+        .run();
     out.assert_code(255);
-    assert_eq!(out.stderr_str(), format!("ssh: connect to host 127.0.0.1 port {port}: Connection refused\n"));
+    assert_eq!(
+        out.stderr_str(),
+        format!("ssh: connect to host 127.0.0.1 port {port}: Connection refused\n")
+    );
 }
 
 #[test]

@@ -137,7 +137,9 @@ impl Raw {
             return Ok(true);
         }
         let w = words(text);
-        let Some((kw, args)) = w.split_first() else { return Ok(true) };
+        let Some((kw, args)) = w.split_first() else {
+            return Ok(true);
+        };
         let k = kw.to_ascii_lowercase();
         let arg = args.first().map(String::as_str);
         fn need<'a>(a: Option<&'a str>, file: &str, n: usize) -> Result<&'a str, String> {
@@ -145,15 +147,30 @@ impl Raw {
         }
         match k.as_str() {
             "match" => return Ok(false),
-            "port" => self.ports.push(need(arg, file, n)?.parse().map_err(|_| format!("{file} line {n}: Badly formatted port number."))?),
+            "port" => self.ports.push(
+                need(arg, file, n)?
+                    .parse()
+                    .map_err(|_| format!("{file} line {n}: Badly formatted port number."))?,
+            ),
             "listenaddress" => self.listen.push(need(arg, file, n)?.to_owned()),
             "hostkey" => self.host_keys.push(PathBuf::from(need(arg, file, n)?)),
             "authorizedkeysfile" => set(&mut self.authorized_keys_files, args.to_vec()),
             "pidfile" => set(&mut self.pid_file, need(arg, file, n)?.to_owned()),
-            "loglevel" => set(&mut self.log_level, LogLevel::parse(need(arg, file, n)?).ok_or_else(|| format!("{file} line {n}: unsupported log level"))?),
-            "pubkeyauthentication" => set(&mut self.pubkey_auth, yes_no(file, n, need(arg, file, n)?)?),
-            "passwordauthentication" => set(&mut self.password_auth, yes_no(file, n, need(arg, file, n)?)?),
-            "kbdinteractiveauthentication" | "challengeresponseauthentication" => set(&mut self.kbd_auth, yes_no(file, n, need(arg, file, n)?)?),
+            "loglevel" => set(
+                &mut self.log_level,
+                LogLevel::parse(need(arg, file, n)?)
+                    .ok_or_else(|| format!("{file} line {n}: unsupported log level"))?,
+            ),
+            "pubkeyauthentication" => {
+                set(&mut self.pubkey_auth, yes_no(file, n, need(arg, file, n)?)?)
+            }
+            "passwordauthentication" => set(
+                &mut self.password_auth,
+                yes_no(file, n, need(arg, file, n)?)?,
+            ),
+            "kbdinteractiveauthentication" | "challengeresponseauthentication" => {
+                set(&mut self.kbd_auth, yes_no(file, n, need(arg, file, n)?)?)
+            }
             "permitrootlogin" => {
                 let v = match need(arg, file, n)?.to_ascii_lowercase().as_str() {
                     "yes" => PermitRootLogin::Yes,
@@ -164,8 +181,16 @@ impl Raw {
                 };
                 set(&mut self.permit_root_login, v);
             }
-            "maxauthtries" => set(&mut self.max_auth_tries, need(arg, file, n)?.parse().map_err(|_| format!("{file} line {n}: invalid number"))?),
-            "logingracetime" => set(&mut self.login_grace_time, time_secs(file, n, need(arg, file, n)?)?),
+            "maxauthtries" => set(
+                &mut self.max_auth_tries,
+                need(arg, file, n)?
+                    .parse()
+                    .map_err(|_| format!("{file} line {n}: invalid number"))?,
+            ),
+            "logingracetime" => set(
+                &mut self.login_grace_time,
+                time_secs(file, n, need(arg, file, n)?)?,
+            ),
             "subsystem" => {
                 let name = need(arg, file, n)?.to_owned();
                 let cmd = args.get(1..).unwrap_or_default().join(" ");
@@ -178,7 +203,10 @@ impl Raw {
             "ciphers" => set(&mut self.ciphers, need(arg, file, n)?.to_owned()),
             "macs" => set(&mut self.macs, need(arg, file, n)?.to_owned()),
             "kexalgorithms" => set(&mut self.kex, need(arg, file, n)?.to_owned()),
-            "hostkeyalgorithms" => set(&mut self.host_key_algorithms, need(arg, file, n)?.to_owned()),
+            "hostkeyalgorithms" => set(
+                &mut self.host_key_algorithms,
+                need(arg, file, n)?.to_owned(),
+            ),
             "forcecommand" => set(&mut self.force_command, args.join(" ")),
             _ => tracing::debug!("{file} line {n}: keyword {kw} not acted on yet"),
         }
@@ -191,7 +219,10 @@ pub fn load(flags: &Flags) -> Result<ServerConfig, String> {
     for (i, o) in flags.options.iter().enumerate() {
         raw.line("command-line", i + 1, o)?;
     }
-    let path = flags.config_file.clone().unwrap_or_else(|| PathBuf::from("/etc/ssh/sshd_config"));
+    let path = flags
+        .config_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/etc/ssh/sshd_config"));
     let file = path.display().to_string();
     match std::fs::read_to_string(&path) {
         Ok(text) => {
@@ -201,21 +232,37 @@ pub fn load(flags: &Flags) -> Result<ServerConfig, String> {
                 }
             }
         }
-        Err(e) => return Err(format!("{file}: {}", e.to_string().split(" (os error").next().unwrap_or(""))),
+        Err(e) => {
+            return Err(format!(
+                "{file}: {}",
+                e.to_string().split(" (os error").next().unwrap_or("")
+            ));
+        }
     }
     let mut host_keys = flags.host_keys.clone();
     host_keys.extend(raw.host_keys);
     if host_keys.is_empty() {
-        host_keys = ["ssh_host_rsa_key", "ssh_host_ecdsa_key", "ssh_host_ed25519_key"]
-            .iter()
-            .map(|n| PathBuf::from("/etc/ssh").join(n))
-            .collect();
+        host_keys = [
+            "ssh_host_rsa_key",
+            "ssh_host_ecdsa_key",
+            "ssh_host_ed25519_key",
+        ]
+        .iter()
+        .map(|n| PathBuf::from("/etc/ssh").join(n))
+        .collect();
     }
-    let ports = if flags.ports.is_empty() { raw.ports } else { flags.ports.clone() };
+    let ports = if flags.ports.is_empty() {
+        raw.ports
+    } else {
+        flags.ports.clone()
+    };
     let ports = if ports.is_empty() { vec![22] } else { ports };
     let mut listen = Vec::new();
     let addrs: Vec<(IpAddr, Option<u16>)> = if raw.listen.is_empty() {
-        vec![(IpAddr::V4(Ipv4Addr::UNSPECIFIED), None), (IpAddr::V6(Ipv6Addr::UNSPECIFIED), None)]
+        vec![
+            (IpAddr::V4(Ipv4Addr::UNSPECIFIED), None),
+            (IpAddr::V6(Ipv6Addr::UNSPECIFIED), None),
+        ]
     } else {
         raw.listen
             .iter()
@@ -223,7 +270,10 @@ pub fn load(flags: &Flags) -> Result<ServerConfig, String> {
                 if let Ok(sa) = l.parse::<SocketAddr>() {
                     return Ok((sa.ip(), Some(sa.port())));
                 }
-                l.trim_matches(['[', ']']).parse::<IpAddr>().map(|ip| (ip, None)).map_err(|_| format!("{file}: bad ListenAddress {l}"))
+                l.trim_matches(['[', ']'])
+                    .parse::<IpAddr>()
+                    .map(|ip| (ip, None))
+                    .map_err(|_| format!("{file}: bad ListenAddress {l}"))
             })
             .collect::<Result<_, _>>()?
     };
@@ -236,9 +286,12 @@ pub fn load(flags: &Flags) -> Result<ServerConfig, String> {
     Ok(ServerConfig {
         listen,
         host_keys,
-        authorized_keys_files: raw
-            .authorized_keys_files
-            .unwrap_or_else(|| vec![".ssh/authorized_keys".into(), ".ssh/authorized_keys2".into()]),
+        authorized_keys_files: raw.authorized_keys_files.unwrap_or_else(|| {
+            vec![
+                ".ssh/authorized_keys".into(),
+                ".ssh/authorized_keys2".into(),
+            ]
+        }),
         pid_file: match raw.pid_file.as_deref() {
             Some("none") => None,
             Some(p) => Some(PathBuf::from(p)),
@@ -248,7 +301,9 @@ pub fn load(flags: &Flags) -> Result<ServerConfig, String> {
         pubkey_auth: raw.pubkey_auth.unwrap_or(true),
         password_auth: raw.password_auth.unwrap_or(true),
         kbd_auth: raw.kbd_auth.unwrap_or(true),
-        permit_root_login: raw.permit_root_login.unwrap_or(PermitRootLogin::ProhibitPassword),
+        permit_root_login: raw
+            .permit_root_login
+            .unwrap_or(PermitRootLogin::ProhibitPassword),
         max_auth_tries: raw.max_auth_tries.unwrap_or(6),
         login_grace_time: raw.login_grace_time.unwrap_or(120),
         subsystems: raw.subsystems,

@@ -27,7 +27,11 @@ pub enum Stream {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Stdio(i, _) => Pin::new(i).poll_read(cx, buf),
@@ -36,7 +40,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Stdio(_, o) => Pin::new(o).poll_write(cx, buf),
@@ -65,13 +73,15 @@ pub struct Peer {
 
 impl Peer {
     pub fn ip(&self) -> String {
-        self.remote.map_or_else(|| "UNKNOWN".into(), |a| a.ip().to_string())
+        self.remote
+            .map_or_else(|| "UNKNOWN".into(), |a| a.ip().to_string())
     }
     pub fn port(&self) -> u16 {
         self.remote.map_or(65535, |a| a.port())
     }
     pub fn local_ip(&self) -> String {
-        self.local.map_or_else(|| "UNKNOWN".into(), |a| a.ip().to_string())
+        self.local
+            .map_or_else(|| "UNKNOWN".into(), |a| a.ip().to_string())
     }
     pub fn local_port(&self) -> u16 {
         self.local.map_or(65535, |a| a.port())
@@ -93,12 +103,24 @@ fn stdin_stream() -> (Stream, Peer) {
             if s.set_nonblocking(true).is_ok() {
                 if let Ok(t) = tokio::net::TcpStream::from_std(s) {
                     let _ = t.set_nodelay(true);
-                    return (Stream::Tcp(t), Peer { remote: Some(remote), local: Some(local) });
+                    return (
+                        Stream::Tcp(t),
+                        Peer {
+                            remote: Some(remote),
+                            local: Some(local),
+                        },
+                    );
                 }
             }
         }
     }
-    (Stream::Stdio(tokio::io::stdin(), tokio::io::stdout()), Peer { remote: None, local: None })
+    (
+        Stream::Stdio(tokio::io::stdin(), tokio::io::stdout()),
+        Peer {
+            remote: None,
+            local: None,
+        },
+    )
 }
 
 fn load_host_keys(cfg: &ServerConfig) -> Vec<PrivateKey> {
@@ -142,13 +164,21 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
     let grace = cfg.login_grace_time;
     let setup = async {
         let mut nov = oxssh_net::no_host_keys;
-        conn.handshake(&mut nov).await.map_err(|e| describe(&e, &peer, None))?;
+        conn.handshake(&mut nov)
+            .await
+            .map_err(|e| describe(&e, &peer, None))?;
         authenticate(&mut conn, &cfg, &peer).await
     };
     let user = if grace > 0 {
         match tokio::time::timeout(Duration::from_secs(grace), setup).await {
             Ok(r) => r?,
-            Err(_) => return Err(format!("Timeout before authentication for {} port {}", peer.ip(), peer.port())),
+            Err(_) => {
+                return Err(format!(
+                    "Timeout before authentication for {} port {}",
+                    peer.ip(),
+                    peer.port()
+                ));
+            }
         }
     } else {
         setup.await?
@@ -162,9 +192,17 @@ fn describe(e: &oxssh_net::Error, peer: &Peer, user: Option<&str>) -> String {
         None => String::new(),
     };
     match e {
-        oxssh_net::Error::Closed => format!("Connection closed by {who}{} port {} [preauth]", peer.ip(), peer.port()),
+        oxssh_net::Error::Closed => format!(
+            "Connection closed by {who}{} port {} [preauth]",
+            peer.ip(),
+            peer.port()
+        ),
         oxssh_net::Error::Proto(oxssh_proto::Error::Disconnected { code, description }) => {
-            format!("Received disconnect from {} port {}:{code}: {description} [preauth]", peer.ip(), peer.port())
+            format!(
+                "Received disconnect from {} port {}:{code}: {description} [preauth]",
+                peer.ip(),
+                peer.port()
+            )
         }
         oxssh_net::Error::Proto(oxssh_proto::Error::Version(v)) => {
             format!("{v} from {} port {}", peer.ip(), peer.port())
@@ -216,32 +254,64 @@ fn authorized_files(cfg: &ServerConfig, pw: &oxssh_sys::Passwd) -> Vec<PathBuf> 
 }
 
 /// Find `key` in the user's authorized_keys files: its options if present.
-fn authorized(cfg: &ServerConfig, pw: &oxssh_sys::Passwd, key: &PublicKey) -> Option<authorized_keys::Options> {
+fn authorized(
+    cfg: &ServerConfig,
+    pw: &oxssh_sys::Passwd,
+    key: &PublicKey,
+) -> Option<authorized_keys::Options> {
     for f in authorized_files(cfg, pw) {
-        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
         tracing::debug!("trying public key file {}", f.display());
         let (entries, bad) = authorized_keys::parse(&text);
         for (line, why) in bad {
             tracing::debug!("{}:{line}: {why}", f.display());
         }
-        if let Some(e) = entries.into_iter().find(|e| !e.options.cert_authority && e.key.key_data() == key.key_data()) {
-            tracing::debug!("{}:{}: matching key found: {} {}", f.display(), e.line, key_label(key), key.fingerprint(HashAlg::Sha256));
+        if let Some(e) = entries
+            .into_iter()
+            .find(|e| !e.options.cert_authority && e.key.key_data() == key.key_data())
+        {
+            tracing::debug!(
+                "{}:{}: matching key found: {} {}",
+                f.display(),
+                e.line,
+                key_label(key),
+                key.fingerprint(HashAlg::Sha256)
+            );
             return Some(e.options);
         }
     }
     None
 }
 
-async fn authenticate(conn: &mut Conn<Stream>, cfg: &ServerConfig, peer: &Peer) -> Result<User, String> {
+async fn authenticate(
+    conn: &mut Conn<Stream>,
+    cfg: &ServerConfig,
+    peer: &Peer,
+) -> Result<User, String> {
     let mut nov = oxssh_net::no_host_keys;
-    let p = conn.recv(&mut nov).await.map_err(|e| describe(&e, peer, None))?;
-    if p.first() != Some(&oxssh_proto::msg::SERVICE_REQUEST) || auth::parse_service(&p).ok().as_deref() != Some(auth::SERVICE_USERAUTH) {
-        return Err(format!("Disconnecting {} port {}: bad service request [preauth]", peer.ip(), peer.port()));
+    let p = conn
+        .recv(&mut nov)
+        .await
+        .map_err(|e| describe(&e, peer, None))?;
+    if p.first() != Some(&oxssh_proto::msg::SERVICE_REQUEST)
+        || auth::parse_service(&p).ok().as_deref() != Some(auth::SERVICE_USERAUTH)
+    {
+        return Err(format!(
+            "Disconnecting {} port {}: bad service request [preauth]",
+            peer.ip(),
+            peer.port()
+        ));
     }
-    conn.send(&auth::service_accept(auth::SERVICE_USERAUTH)).await.map_err(|e| describe(&e, peer, None))?;
+    conn.send(&auth::service_accept(auth::SERVICE_USERAUTH))
+        .await
+        .map_err(|e| describe(&e, peer, None))?;
     if let Some(b) = &cfg.banner {
         if let Ok(text) = std::fs::read_to_string(b) {
-            conn.send(&auth::banner(&text)).await.map_err(|e| describe(&e, peer, None))?;
+            conn.send(&auth::banner(&text))
+                .await
+                .map_err(|e| describe(&e, peer, None))?;
         }
     }
     let mut methods: Vec<&str> = Vec::new();
@@ -265,7 +335,12 @@ async fn authenticate(conn: &mut Conn<Stream>, cfg: &ServerConfig, peer: &Peer) 
         let req = auth::parse_request(&p).map_err(|e| format!("{e} [preauth]"))?;
         let pw = oxssh_sys::getpwnam(&req.user);
         if pw.is_none() && last_user.as_deref() != Some(&req.user) {
-            tracing::info!("Invalid user {} from {} port {}", req.user, peer.ip(), peer.port());
+            tracing::info!(
+                "Invalid user {} from {} port {}",
+                req.user,
+                peer.ip(),
+                peer.port()
+            );
         }
         last_user = Some(req.user.clone());
         let root_ok = |pw: &oxssh_sys::Passwd, method: &str| {
@@ -279,17 +354,31 @@ async fn authenticate(conn: &mut Conn<Stream>, cfg: &ServerConfig, peer: &Peer) 
         let mut counted = true;
         match (&req.method, &pw) {
             (Method::None, _) => counted = false,
-            (Method::PublicKey { alg, key_blob, hostbound, signature }, Some(pw)) if cfg.pubkey_auth => {
+            (
+                Method::PublicKey {
+                    alg,
+                    key_blob,
+                    hostbound,
+                    signature,
+                },
+                Some(pw),
+            ) if cfg.pubkey_auth => {
                 let key = PublicKey::from_bytes(key_blob).ok();
                 let alg = SigAlg::from_name(alg);
                 let opts = match (&key, alg) {
-                    (Some(k), Some(a)) if SigAlg::for_key(k).contains(&a) && root_ok(pw, "publickey") => authorized(cfg, pw, k),
+                    (Some(k), Some(a))
+                        if SigAlg::for_key(k).contains(&a) && root_ok(pw, "publickey") =>
+                    {
+                        authorized(cfg, pw, k)
+                    }
                     _ => None,
                 };
                 if let (Some(key), Some(alg), Some(opts)) = (key, alg, opts) {
                     match signature {
                         None => {
-                            conn.send(&auth::pk_ok(alg.name(), key_blob)).await.map_err(|e| describe(&e, peer, Some(&req.user)))?;
+                            conn.send(&auth::pk_ok(alg.name(), key_blob))
+                                .await
+                                .map_err(|e| describe(&e, peer, Some(&req.user)))?;
                             continue;
                         }
                         Some(sig) => {
@@ -297,7 +386,14 @@ async fn authenticate(conn: &mut Conn<Stream>, cfg: &ServerConfig, peer: &Peer) 
                                 Some(hk) => conn.t.host_key() == Some(hk.as_slice()),
                                 None => true,
                             };
-                            let data = auth::publickey_signed_data(&session_id, &req.user, &req.service, alg.name(), key_blob, hostbound.as_deref());
+                            let data = auth::publickey_signed_data(
+                                &session_id,
+                                &req.user,
+                                &req.service,
+                                alg.name(),
+                                key_blob,
+                                hostbound.as_deref(),
+                            );
                             if hb_ok && hostkey::verify(alg, key_blob, &data, sig).is_ok() {
                                 tracing::info!(
                                     "Accepted publickey for {} from {} port {} ssh2: {} {}",
@@ -307,10 +403,24 @@ async fn authenticate(conn: &mut Conn<Stream>, cfg: &ServerConfig, peer: &Peer) 
                                     key_label(&key),
                                     key.fingerprint(HashAlg::Sha256)
                                 );
-                                conn.send(&auth::success()).await.map_err(|e| describe(&e, peer, Some(&req.user)))?;
-                                return Ok(User { pw: pw.clone(), forced_command: opts.command.or_else(|| cfg.force_command.clone()) });
+                                conn.send(&auth::success())
+                                    .await
+                                    .map_err(|e| describe(&e, peer, Some(&req.user)))?;
+                                return Ok(User {
+                                    pw: pw.clone(),
+                                    forced_command: opts
+                                        .command
+                                        .or_else(|| cfg.force_command.clone()),
+                                });
                             }
-                            tracing::info!("Failed publickey for {} from {} port {} ssh2: {} {}", req.user, peer.ip(), peer.port(), key_label(&key), key.fingerprint(HashAlg::Sha256));
+                            tracing::info!(
+                                "Failed publickey for {} from {} port {} ssh2: {} {}",
+                                req.user,
+                                peer.ip(),
+                                peer.port(),
+                                key_label(&key),
+                                key.fingerprint(HashAlg::Sha256)
+                            );
                         }
                     }
                 } else if signature.is_none() {
@@ -320,7 +430,12 @@ async fn authenticate(conn: &mut Conn<Stream>, cfg: &ServerConfig, peer: &Peer) 
             (Method::Password { .. }, pw) => {
                 // Password checking (PAM, shadow) is not implemented yet: always fails.
                 let invalid = if pw.is_none() { "invalid user " } else { "" };
-                tracing::info!("Failed password for {invalid}{} from {} port {} ssh2", req.user, peer.ip(), peer.port());
+                tracing::info!(
+                    "Failed password for {invalid}{} from {} port {} ssh2",
+                    req.user,
+                    peer.ip(),
+                    peer.port()
+                );
             }
             _ => {}
         }
@@ -335,10 +450,25 @@ async fn authenticate(conn: &mut Conn<Stream>, cfg: &ServerConfig, peer: &Peer) 
                 peer.ip(),
                 peer.port()
             );
-            let _ = conn.t.send_disconnect(oxssh_proto::msg::disconnect::NO_MORE_AUTH_METHODS_AVAILABLE, "Too many authentication failures");
+            let _ = conn.t.send_disconnect(
+                oxssh_proto::msg::disconnect::NO_MORE_AUTH_METHODS_AVAILABLE,
+                "Too many authentication failures",
+            );
             let _ = conn.flush().await;
-            return Err(format!("Disconnecting {}user {} {} port {}: Too many authentication failures [preauth]", if pw.is_none() { "invalid " } else { "authenticating " }, req.user, peer.ip(), peer.port()));
+            return Err(format!(
+                "Disconnecting {}user {} {} port {}: Too many authentication failures [preauth]",
+                if pw.is_none() {
+                    "invalid "
+                } else {
+                    "authenticating "
+                },
+                req.user,
+                peer.ip(),
+                peer.port()
+            ));
         }
-        conn.send(&auth::failure(&methods, false)).await.map_err(|e| describe(&e, peer, Some(&req.user)))?;
+        conn.send(&auth::failure(&methods, false))
+            .await
+            .map_err(|e| describe(&e, peer, Some(&req.user)))?;
     }
 }

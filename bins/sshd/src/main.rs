@@ -45,12 +45,17 @@ fn parse(args: Vec<std::ffi::OsString>) -> Result<Flags, String> {
     let mut g = Getopt::new(args, OPTSTRING);
     while let Some(item) = g.next_opt() {
         let Item::Opt(c, a) = item.map_err(|e| format!("sshd: {e}\n{}", usage()))?;
-        let a = a.map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let a = a
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         match c {
             'f' => f.config_file = Some(PathBuf::from(a)),
             'o' => f.options.push(a),
             'h' => f.host_keys.push(PathBuf::from(a)),
-            'p' => f.ports.push(a.parse().map_err(|_| format!("Bad port number.\n{}", usage()))?),
+            'p' => f.ports.push(
+                a.parse()
+                    .map_err(|_| format!("Bad port number.\n{}", usage()))?,
+            ),
             'd' => {
                 f.debug = f.debug.saturating_add(1);
                 f.no_detach = true;
@@ -71,7 +76,13 @@ fn parse(args: Vec<std::ffi::OsString>) -> Result<Flags, String> {
         }
     }
     if !g.remaining().is_empty() {
-        return Err(format!("Extra argument {}.", g.remaining().first().map(|s| s.to_string_lossy()).unwrap_or_default()));
+        return Err(format!(
+            "Extra argument {}.",
+            g.remaining()
+                .first()
+                .map(|s| s.to_string_lossy())
+                .unwrap_or_default()
+        ));
     }
     Ok(f)
 }
@@ -96,12 +107,21 @@ fn main() -> ExitCode {
     } else {
         LogLevel::from_verbosity(cfg.log_level, flags.debug)
     };
-    let log_file = flags.log_file.as_ref().and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+    let log_file = flags.log_file.as_ref().and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
     oxssh_cli::log::init(level, log_file);
     if flags.test {
         return ExitCode::SUCCESS;
     }
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("sshd: {e}");
@@ -156,7 +176,8 @@ fn child_args(flags: &Flags) -> Vec<std::ffi::OsString> {
 }
 
 async fn listen(flags: Flags, cfg: config::ServerConfig) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("sshd re-exec requires execution with an absolute path: {e}"))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("sshd re-exec requires execution with an absolute path: {e}"))?;
     let mut listeners = Vec::new();
     for addr in &cfg.listen {
         match tokio::net::TcpListener::bind(addr).await {
@@ -193,7 +214,8 @@ async fn listen(flags: Flags, cfg: config::ServerConfig) -> Result<(), String> {
     }
     drop(tx);
     let child_args = child_args(&flags);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
     loop {
         let (stream, peer) = tokio::select! {
             c = rx.recv() => match c { Some(c) => c, None => break },
@@ -229,7 +251,11 @@ async fn listen(flags: Flags, cfg: config::ServerConfig) -> Result<(), String> {
         cmd.args(&child_args)
             .stdin(Stdio::from(std::os::fd::OwnedFd::from(rd)))
             .stdout(Stdio::from(std::os::fd::OwnedFd::from(wr)))
-            .stderr(if flags.log_stderr { Stdio::inherit() } else { Stdio::null() })
+            .stderr(if flags.log_stderr {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .kill_on_drop(false);
         match cmd.spawn() {
             Ok(mut child) => {

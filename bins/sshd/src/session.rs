@@ -21,13 +21,22 @@ use crate::conn::{Peer, Stream, User};
 /// Messages from the per-child tasks to the connection loop.
 enum FromChild {
     /// Output of a child (ext = Some(1) for stderr); ack when the channel took it all.
-    Output { id: ChannelId, ext: Option<u32>, data: Vec<u8>, ack: oneshot::Sender<()> },
+    Output {
+        id: ChannelId,
+        ext: Option<u32>,
+        data: Vec<u8>,
+        ack: oneshot::Sender<()>,
+    },
     /// A stream of the child reached EOF.
     OutputDone { id: ChannelId },
     /// The child wrote `n` bytes to its stdin: the window may grow.
     Consumed { id: ChannelId, n: usize },
     /// The child exited: (status, signal name).
-    Exited { id: ChannelId, status: Option<i32>, signal: Option<String> },
+    Exited {
+        id: ChannelId,
+        status: Option<i32>,
+        signal: Option<String>,
+    },
 }
 
 #[derive(Default)]
@@ -64,7 +73,12 @@ fn signal_name(sig: i32) -> String {
     .to_owned()
 }
 
-pub async fn run(mut conn: Conn<Stream>, cfg: &ServerConfig, peer: &Peer, user: &User) -> Result<(), String> {
+pub async fn run(
+    mut conn: Conn<Stream>,
+    cfg: &ServerConfig,
+    peer: &Peer,
+    user: &User,
+) -> Result<(), String> {
     let mut chans = Connection::new();
     let mut sessions: HashMap<ChannelId, Session> = HashMap::new();
     let (tx, mut rx) = mpsc::unbounded_channel::<FromChild>();
@@ -78,14 +92,31 @@ pub async fn run(mut conn: Conn<Stream>, cfg: &ServerConfig, peer: &Peer, user: 
                         chans.accept(&mut conn.t, id).map_err(err)?;
                         sessions.insert(id, Session::default());
                     } else if kind == "session" {
-                        chans.reject(&mut conn.t, id, open_failure::RESOURCE_SHORTAGE, "too many sessions").map_err(err)?;
+                        chans
+                            .reject(
+                                &mut conn.t,
+                                id,
+                                open_failure::RESOURCE_SHORTAGE,
+                                "too many sessions",
+                            )
+                            .map_err(err)?;
                     } else {
                         chans
-                            .reject(&mut conn.t, id, open_failure::ADMINISTRATIVELY_PROHIBITED, "open failed")
+                            .reject(
+                                &mut conn.t,
+                                id,
+                                open_failure::ADMINISTRATIVELY_PROHIBITED,
+                                "open failed",
+                            )
                             .map_err(err)?;
                     }
                 }
-                ChannelEvent::Request { id, name, want_reply, data } => {
+                ChannelEvent::Request {
+                    id,
+                    name,
+                    want_reply,
+                    data,
+                } => {
                     let ok = match sessions.get_mut(&id) {
                         Some(s) => handle_request(s, id, &name, &data, cfg, peer, user, &tx),
                         None => false,
@@ -94,15 +125,19 @@ pub async fn run(mut conn: Conn<Stream>, cfg: &ServerConfig, peer: &Peer, user: 
                         chans.reply(&mut conn.t, id, ok).map_err(err)?;
                     }
                 }
-                ChannelEvent::Data { id, data, ext: None } => {
-                    match sessions.get(&id).and_then(|s| s.stdin.as_ref()) {
-                        Some(w) => {
-                            let _ = w.send(Some(data));
-                        }
-                        None => chans.consumed(&mut conn.t, id, data.len()).map_err(err)?,
+                ChannelEvent::Data {
+                    id,
+                    data,
+                    ext: None,
+                } => match sessions.get(&id).and_then(|s| s.stdin.as_ref()) {
+                    Some(w) => {
+                        let _ = w.send(Some(data));
                     }
+                    None => chans.consumed(&mut conn.t, id, data.len()).map_err(err)?,
+                },
+                ChannelEvent::Data { id, data, .. } => {
+                    chans.consumed(&mut conn.t, id, data.len()).map_err(err)?
                 }
-                ChannelEvent::Data { id, data, .. } => chans.consumed(&mut conn.t, id, data.len()).map_err(err)?,
                 ChannelEvent::Eof { id } => {
                     if let Some(s) = sessions.get_mut(&id) {
                         if let Some(w) = s.stdin.take() {
@@ -120,9 +155,14 @@ pub async fn run(mut conn: Conn<Stream>, cfg: &ServerConfig, peer: &Peer, user: 
                         s.closed = true;
                     }
                 }
-                ChannelEvent::GlobalRequest { name, want_reply, .. } => {
+                ChannelEvent::GlobalRequest {
+                    name, want_reply, ..
+                } => {
                     // keepalive@openssh.com and unknown requests get a failure reply.
-                    tracing::debug!("server_input_global_request: rtype {name} want_reply {}", u8::from(want_reply));
+                    tracing::debug!(
+                        "server_input_global_request: rtype {name} want_reply {}",
+                        u8::from(want_reply)
+                    );
                     if want_reply {
                         chans.global_reply(&mut conn.t, false, &[]).map_err(err)?;
                     }
@@ -133,7 +173,9 @@ pub async fn run(mut conn: Conn<Stream>, cfg: &ServerConfig, peer: &Peer, user: 
         // Finish sessions whose child exited and whose output is all sent.
         let done: Vec<ChannelId> = sessions
             .iter()
-            .filter(|(_, s)| s.exit.is_some() && s.streams_open == 0 && s.held.is_empty() && !s.closed)
+            .filter(|(_, s)| {
+                s.exit.is_some() && s.streams_open == 0 && s.held.is_empty() && !s.closed
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in done {
@@ -143,14 +185,18 @@ pub async fn run(mut conn: Conn<Stream>, cfg: &ServerConfig, peer: &Peer, user: 
                 match &s.exit {
                     Some((Some(code), _)) => {
                         d.put_u32(*code as u32);
-                        chans.request(&mut conn.t, id, "exit-status", false, &d).map_err(err)?;
+                        chans
+                            .request(&mut conn.t, id, "exit-status", false, &d)
+                            .map_err(err)?;
                     }
                     Some((None, Some(sig))) => {
                         d.put_str(sig);
                         d.put_bool(false);
                         d.put_str("");
                         d.put_str("");
-                        chans.request(&mut conn.t, id, "exit-signal", false, &d).map_err(err)?;
+                        chans
+                            .request(&mut conn.t, id, "exit-signal", false, &d)
+                            .map_err(err)?;
                     }
                     _ => {}
                 }
@@ -213,7 +259,12 @@ pub async fn run(mut conn: Conn<Stream>, cfg: &ServerConfig, peer: &Peer, user: 
 }
 
 /// Send held output as the window allows; acknowledge chunks that went out whole.
-fn flush_held(chans: &mut Connection, conn: &mut Conn<Stream>, id: ChannelId, s: &mut Session) -> Result<(), oxssh_proto::Error> {
+fn flush_held(
+    chans: &mut Connection,
+    conn: &mut Conn<Stream>,
+    id: ChannelId,
+    s: &mut Session,
+) -> Result<(), oxssh_proto::Error> {
     while let Some((ext, data, ack)) = s.held.first_mut() {
         let n = chans.send_data(&mut conn.t, id, *ext, data)?;
         data.drain(..n);
@@ -242,7 +293,9 @@ fn handle_request(
     let mut r = Reader::new(data);
     match name {
         "env" => {
-            let (Ok(k), Ok(v)) = (r.utf8(), r.utf8()) else { return false };
+            let (Ok(k), Ok(v)) = (r.utf8(), r.utf8()) else {
+                return false;
+            };
             let accepted = cfg
                 .accept_env
                 .iter()
@@ -270,7 +323,10 @@ fn handle_request(
                     match cfg.subsystems.iter().find(|(n, _)| n == sub) {
                         Some((_, cmd)) => Some(cmd.clone()),
                         None => {
-                            tracing::error!("subsystem request for {sub} by user {} failed, subsystem not found", user.pw.name);
+                            tracing::error!(
+                                "subsystem request for {sub} by user {} failed, subsystem not found",
+                                user.pw.name
+                            );
                             return false;
                         }
                     }
@@ -300,7 +356,11 @@ fn spawn(
     tx: &mpsc::UnboundedSender<FromChild>,
 ) -> std::io::Result<()> {
     let pw = &user.pw;
-    let shell = if pw.shell.as_os_str().is_empty() { std::path::PathBuf::from("/bin/sh") } else { pw.shell.clone() };
+    let shell = if pw.shell.as_os_str().is_empty() {
+        std::path::PathBuf::from("/bin/sh")
+    } else {
+        pw.shell.clone()
+    };
     let original = command.clone();
     let command = user.forced_command.clone().or(command);
     let mut cmd = std::process::Command::new(&shell);
@@ -311,7 +371,10 @@ fn spawn(
         None => {
             // A login shell: argv[0] is "-" + the shell's name.
             use std::os::unix::process::CommandExt;
-            let base = shell.file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_else(|| "sh".into());
+            let base = shell
+                .file_name()
+                .map(|b| b.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "sh".into());
             cmd.arg0(format!("-{base}"));
         }
     }
@@ -320,10 +383,29 @@ fn spawn(
         .env("LOGNAME", &pw.name)
         .env("HOME", &pw.dir)
         .env("SHELL", &shell)
-        .env("PATH", if pw.uid == 0 { "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" } else { "/usr/local/bin:/usr/bin:/bin:/usr/games" })
+        .env(
+            "PATH",
+            if pw.uid == 0 {
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+            } else {
+                "/usr/local/bin:/usr/bin:/bin:/usr/games"
+            },
+        )
         .env("MAIL", format!("/var/mail/{}", pw.name))
-        .env("SSH_CLIENT", format!("{} {} {}", peer.ip(), peer.port(), peer.local_port()))
-        .env("SSH_CONNECTION", format!("{} {} {} {}", peer.ip(), peer.port(), peer.local_ip(), peer.local_port()));
+        .env(
+            "SSH_CLIENT",
+            format!("{} {} {}", peer.ip(), peer.port(), peer.local_port()),
+        )
+        .env(
+            "SSH_CONNECTION",
+            format!(
+                "{} {} {} {}",
+                peer.ip(),
+                peer.port(),
+                peer.local_ip(),
+                peer.local_port()
+            ),
+        );
     if let (Some(_), Some(orig)) = (&user.forced_command, &original) {
         cmd.env("SSH_ORIGINAL_COMMAND", orig);
     }
@@ -339,7 +421,9 @@ fn spawn(
         .stderr(Stdio::piped());
     oxssh_sys::run_as_user(&mut cmd, &pw.name, pw.uid, pw.gid)?;
     let mut child = tokio::process::Command::from(cmd).spawn()?;
-    let (Some(mut stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
+    let (Some(mut stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
         return Err(std::io::Error::other("no pipes"));
     };
     // Child stdin writer.
@@ -376,7 +460,12 @@ fn spawn(
     Ok(())
 }
 
-fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(mut r: R, id: ChannelId, ext: Option<u32>, tx: mpsc::UnboundedSender<FromChild>) {
+fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    mut r: R,
+    id: ChannelId,
+    ext: Option<u32>,
+    tx: mpsc::UnboundedSender<FromChild>,
+) {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 64 * 1024];
         loop {

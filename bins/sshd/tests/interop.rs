@@ -28,11 +28,16 @@ fn openssh_client_logs_in_and_runs_a_command() {
     }
     let sshd = our_sshd(&[KeyType::Ed25519]);
     let home = TempHome::new();
-    let Some(out) = ssh(&sshd, &home, &[], "echo hello; echo oops >&2; exit 7") else { return };
+    let Some(out) = ssh(&sshd, &home, &[], "echo hello; echo oops >&2; exit 7") else {
+        return;
+    };
     out.assert_code(7);
     assert_eq!(out.stdout_str(), "hello\n");
     assert_eq!(out.stderr_str(), "oops\n");
-    let line = sshd.wait_for_log(&format!("Accepted publickey for {} from 127.0.0.1 port ", current_user()));
+    let line = sshd.wait_for_log(&format!(
+        "Accepted publickey for {} from 127.0.0.1 port ",
+        current_user()
+    ));
     assert!(line.contains(" ssh2: ED25519 SHA256:"), "{line}");
 }
 
@@ -43,7 +48,14 @@ fn session_environment_is_openssh_shaped() {
     }
     let sshd = our_sshd(&[KeyType::Ed25519]);
     let home = TempHome::new();
-    let Some(out) = ssh(&sshd, &home, &[], "echo $USER:$LOGNAME; echo $SSH_CONNECTION; pwd") else { return };
+    let Some(out) = ssh(
+        &sshd,
+        &home,
+        &[],
+        "echo $USER:$LOGNAME; echo $SSH_CONNECTION; pwd",
+    ) else {
+        return;
+    };
     out.assert_success();
     let text = out.stdout_str();
     let mut lines = text.lines();
@@ -62,13 +74,26 @@ fn bulk_data_round_trip() {
     }
     let sshd = our_sshd(&[KeyType::Ed25519]);
     let home = TempHome::new();
-    let Some(ssh) = require_openssh("ssh") else { return };
-    let data: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2246822519) >> 11) as u8).collect();
+    let Some(ssh) = require_openssh("ssh") else {
+        return;
+    };
+    let data: Vec<u8> = (0..3 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2246822519) >> 11) as u8)
+        .collect();
     let mut args = sshd.client(&home).args();
     args.push("cat".into());
-    let out = Cmd::new(ssh).args(args).stdin(data.clone()).envs(home.env()).run();
+    let out = Cmd::new(ssh)
+        .args(args)
+        .stdin(data.clone())
+        .envs(home.env())
+        .run();
     out.assert_success();
-    assert!(out.stdout == data, "round trip differs: {} bytes back of {}", out.stdout.len(), data.len());
+    assert!(
+        out.stdout == data,
+        "round trip differs: {} bytes back of {}",
+        out.stdout.len(),
+        data.len()
+    );
 }
 
 #[test]
@@ -97,7 +122,9 @@ fn every_cipher_kex_and_host_key_type() {
         &["HostKeyAlgorithms=rsa-sha2-256"],
     ];
     for extra in cases {
-        let Some(out) = ssh(&sshd, &home, extra, "echo ok") else { return };
+        let Some(out) = ssh(&sshd, &home, extra, "echo ok") else {
+            return;
+        };
         assert_eq!(out.stdout_str(), "ok\n", "{extra:?}: {out}");
     }
 }
@@ -110,7 +137,9 @@ fn inetd_mode_under_proxy_command() {
     let sshd = Sshd::ours().inetd();
     sshd.authorize(Key::Ed25519);
     let home = TempHome::new();
-    let Some(out) = ssh(&sshd, &home, &[], "echo inetd") else { return };
+    let Some(out) = ssh(&sshd, &home, &[], "echo inetd") else {
+        return;
+    };
     out.assert_success();
     assert_eq!(out.stdout_str(), "inetd\n");
 }
@@ -122,12 +151,17 @@ fn unauthorized_key_is_denied() {
     }
     let sshd = our_sshd(&[KeyType::Ed25519]);
     let home = TempHome::new();
-    let Some(ssh) = require_openssh("ssh") else { return };
+    let Some(ssh) = require_openssh("ssh") else {
+        return;
+    };
     let mut args = sshd.client(&home).identity(Key::Rsa3072).args();
     args.push("true".into());
     let out = Cmd::new(ssh).args(args).envs(home.env()).run();
     out.assert_code(255);
-    assert!(out.stderr_str().contains("Permission denied (publickey"), "{out}");
+    assert!(
+        out.stderr_str().contains("Permission denied (publickey"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -135,7 +169,13 @@ fn bad_config_refuses_to_start_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("sshd_config");
     std::fs::write(&cfg, "Port 22\nPermitRootLogin maybe\n").unwrap();
-    let out = Cmd::new(oxssh_testkit::ours("sshd")).args(["-t", "-f"]).arg(&cfg).run();
+    let out = Cmd::new(oxssh_testkit::ours("sshd"))
+        .args(["-t", "-f"])
+        .arg(&cfg)
+        .run();
     out.assert_code(255);
-    assert_eq!(out.stderr_str(), format!("{} line 2: unsupported option \"maybe\".\n", cfg.display()));
+    assert_eq!(
+        out.stderr_str(),
+        format!("{} line 2: unsupported option \"maybe\".\n", cfg.display())
+    );
 }

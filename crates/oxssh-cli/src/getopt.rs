@@ -42,7 +42,12 @@ pub struct Getopt {
 
 impl Getopt {
     pub fn new(args: Vec<OsString>, optstring: &'static str) -> Getopt {
-        Getopt { args, optstring, index: 0, pos: 0 }
+        Getopt {
+            args,
+            optstring,
+            index: 0,
+            pos: 0,
+        }
     }
 
     fn takes_arg(&self, c: char) -> Option<bool> {
@@ -142,7 +147,13 @@ mod tests {
         while let Some(i) = g.next_opt() {
             out.push(i);
         }
-        (out, g.remaining().iter().map(|s| s.to_string_lossy().into_owned()).collect())
+        (
+            out,
+            g.remaining()
+                .iter()
+                .map(|s| s.to_string_lossy().into_owned())
+                .collect(),
+        )
     }
 
     fn o(c: char, v: Option<&str>) -> Result<Item, GetoptError> {
@@ -152,7 +163,16 @@ mod tests {
     #[test]
     fn openssh_style_cases() {
         let (items, rest) = run(&["-vvp22", "-o", "A=b", "-oC=d", "host", "-x"], "vo:p:x");
-        assert_eq!(items, vec![o('v', None), o('v', None), o('p', Some("22")), o('o', Some("A=b")), o('o', Some("C=d"))]);
+        assert_eq!(
+            items,
+            vec![
+                o('v', None),
+                o('v', None),
+                o('p', Some("22")),
+                o('o', Some("A=b")),
+                o('o', Some("C=d"))
+            ]
+        );
         assert_eq!(rest, ["host", "-x"]);
         let (items, rest) = run(&["-v", "--", "-x"], "vx");
         assert_eq!(items, vec![o('v', None)]);
@@ -162,6 +182,9 @@ mod tests {
         let (items, rest) = run(&["-z", "-"], "p:");
         assert_eq!(items, vec![Err(GetoptError::Unknown('z'))]);
         assert_eq!(rest, ["-"]);
-        assert_eq!(GetoptError::MissingArgument('p').to_string(), "option requires an argument -- p");
+        assert_eq!(
+            GetoptError::MissingArgument('p').to_string(),
+            "option requires an argument -- p"
+        );
     }
 }

@@ -30,9 +30,11 @@ impl LogLevel {
         let mut l = base;
         for _ in 0..v {
             l = match l {
-                LogLevel::Quiet | LogLevel::Fatal | LogLevel::Error | LogLevel::Info | LogLevel::Verbose => {
-                    LogLevel::Debug1
-                }
+                LogLevel::Quiet
+                | LogLevel::Fatal
+                | LogLevel::Error
+                | LogLevel::Info
+                | LogLevel::Verbose => LogLevel::Debug1,
                 LogLevel::Debug1 => LogLevel::Debug2,
                 _ => LogLevel::Debug3,
             };
@@ -73,7 +75,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let prefix = match *event.metadata().level() {
             Level::TRACE => "debug2: ",
             Level::DEBUG => "debug1: ",
@@ -87,7 +94,9 @@ where
 
 /// Send diagnostics at `level` to stderr, or to `file` (the `-E` option) when given.
 pub fn init(level: LogLevel, file: Option<std::fs::File>) {
-    let Some(max) = level.max_tracing() else { return };
+    let Some(max) = level.max_tracing() else {
+        return;
+    };
     let builder = tracing_subscriber::fmt()
         .with_max_level(max)
         .event_format(OpenSshFormat);

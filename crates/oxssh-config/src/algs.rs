@@ -24,24 +24,69 @@ pub struct KeyType {
 }
 
 const fn kt(name: &'static str, shortname: &'static str, cert: bool, sigonly: bool) -> KeyType {
-    KeyType { name, shortname, cert, sigonly }
+    KeyType {
+        name,
+        shortname,
+        cert,
+        sigonly,
+    }
 }
 
 /// The key table of OpenSSH 9.2 (OpenSSL build, no XMSS), in table order.
 const KEYS_9_2: &[KeyType] = &[
     kt("ssh-ed25519", "ED25519", false, false),
-    kt("ssh-ed25519-cert-v01@openssh.com", "ED25519-CERT", true, false),
+    kt(
+        "ssh-ed25519-cert-v01@openssh.com",
+        "ED25519-CERT",
+        true,
+        false,
+    ),
     kt("sk-ssh-ed25519@openssh.com", "ED25519-SK", false, false),
-    kt("sk-ssh-ed25519-cert-v01@openssh.com", "ED25519-SK-CERT", true, false),
+    kt(
+        "sk-ssh-ed25519-cert-v01@openssh.com",
+        "ED25519-SK-CERT",
+        true,
+        false,
+    ),
     kt("ecdsa-sha2-nistp256", "ECDSA", false, false),
-    kt("ecdsa-sha2-nistp256-cert-v01@openssh.com", "ECDSA-CERT", true, false),
+    kt(
+        "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+        "ECDSA-CERT",
+        true,
+        false,
+    ),
     kt("ecdsa-sha2-nistp384", "ECDSA", false, false),
-    kt("ecdsa-sha2-nistp384-cert-v01@openssh.com", "ECDSA-CERT", true, false),
+    kt(
+        "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+        "ECDSA-CERT",
+        true,
+        false,
+    ),
     kt("ecdsa-sha2-nistp521", "ECDSA", false, false),
-    kt("ecdsa-sha2-nistp521-cert-v01@openssh.com", "ECDSA-CERT", true, false),
-    kt("sk-ecdsa-sha2-nistp256@openssh.com", "ECDSA-SK", false, false),
-    kt("sk-ecdsa-sha2-nistp256-cert-v01@openssh.com", "ECDSA-SK-CERT", true, false),
-    kt("webauthn-sk-ecdsa-sha2-nistp256@openssh.com", "ECDSA-SK", false, true),
+    kt(
+        "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+        "ECDSA-CERT",
+        true,
+        false,
+    ),
+    kt(
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+        "ECDSA-SK",
+        false,
+        false,
+    ),
+    kt(
+        "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com",
+        "ECDSA-SK-CERT",
+        true,
+        false,
+    ),
+    kt(
+        "webauthn-sk-ecdsa-sha2-nistp256@openssh.com",
+        "ECDSA-SK",
+        false,
+        true,
+    ),
     kt("ssh-dss", "DSA", false, false),
     kt("ssh-dss-cert-v01@openssh.com", "DSA-CERT", true, false),
     kt("ssh-rsa", "RSA", false, false),
@@ -153,15 +198,20 @@ diffie-hellman-group18-sha512,diffie-hellman-group14-sha256"
         );
         Algorithms {
             ciphers_all: CIPHERS_ALL.to_owned(),
-            ciphers_default: "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,\
+            ciphers_default:
+                "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,\
 aes128-ctr,aes192-ctr,aes256-ctr"
-                .to_owned(),
+                    .to_owned(),
             macs_all: MACS_ALL.to_owned(),
             macs_default: MACS_DEFAULT.to_owned(),
             kex_all,
             kex_client_default: kex_client,
             kex_server_default: kex_server.to_owned(),
-            key_types: KEYS_9_2.iter().filter(|k| !k.name.starts_with("ssh-dss")).cloned().collect(),
+            key_types: KEYS_9_2
+                .iter()
+                .filter(|k| !k.name.starts_with("ssh-dss"))
+                .cloned()
+                .collect(),
             pk_default: PK_DEFAULT.to_owned(),
             ca_sig_default: CA_SIG_DEFAULT.to_owned(),
             gss_kex_all: GSS_KEX_ALL.to_owned(),
@@ -171,12 +221,21 @@ aes128-ctr,aes192-ctr,aes256-ctr"
 
     /// `sshkey_alg_list(0, 0, 1)`: every key algorithm including signature-only ones.
     pub fn keys_all(&self) -> String {
-        self.key_types.iter().map(|k| k.name).collect::<Vec<_>>().join(",")
+        self.key_types
+            .iter()
+            .map(|k| k.name)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// `sshkey_alg_list(0, 1, 1)`: plain (non-certificate) signature algorithms.
     pub fn sigs_all(&self) -> String {
-        self.key_types.iter().filter(|k| !k.cert).map(|k| k.name).collect::<Vec<_>>().join(",")
+        self.key_types
+            .iter()
+            .filter(|k| !k.cert)
+            .map(|k| k.name)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     fn names_valid(list: &str, all: &str) -> bool {
@@ -205,7 +264,8 @@ aes128-ctr,aes192-ctr,aes256-ctr"
     }
 
     fn kex_alg_known(&self, name: &str) -> bool {
-        self.kex_all.split(',').any(|a| a == name) || self.gss_kex_all.split(',').any(|g| name.starts_with(g))
+        self.kex_all.split(',').any(|a| a == name)
+            || self.gss_kex_all.split(',').any(|g| name.starts_with(g))
     }
 
     /// `kex_names_valid` (`gss_only == false`) or Debian's `kex_gss_names_valid`.
@@ -235,11 +295,18 @@ aes128-ctr,aes192-ctr,aes256-ctr"
             if p.is_empty() {
                 break;
             }
-            let exact = self.key_types.iter().any(|k| k.name == p || (!k.cert && k.shortname.eq_ignore_ascii_case(p)));
+            let exact = self
+                .key_types
+                .iter()
+                .any(|k| k.name == p || (!k.cert && k.shortname.eq_ignore_ascii_case(p)));
             if exact {
                 continue;
             }
-            if !self.key_types.iter().any(|k| match_pattern_list(k.name, p, false) != 0) {
+            if !self
+                .key_types
+                .iter()
+                .any(|k| match_pattern_list(k.name, p, false) != 0)
+            {
                 return false;
             }
         }

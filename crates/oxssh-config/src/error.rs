@@ -44,7 +44,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub(crate) fn new(level: Level, message: impl Into<String>) -> Self {
-        Diagnostic { level, file: None, line: None, message: message.into() }
+        Diagnostic {
+            level,
+            file: None,
+            line: None,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn at(level: Level, file: &str, line: u32, message: impl Into<String>) -> Self {
@@ -160,11 +165,26 @@ impl Error {
     }
 
     pub(crate) fn fatal(message: impl Into<String>, log: Vec<Diagnostic>) -> Self {
-        Error::Fatal { file: None, line: None, message: message.into(), log }
+        Error::Fatal {
+            file: None,
+            line: None,
+            message: message.into(),
+            log,
+        }
     }
 
-    pub(crate) fn fatal_at(file: &str, line: u32, message: impl Into<String>, log: Vec<Diagnostic>) -> Self {
-        Error::Fatal { file: Some(file.to_owned()), line: Some(line), message: message.into(), log }
+    pub(crate) fn fatal_at(
+        file: &str,
+        line: u32,
+        message: impl Into<String>,
+        log: Vec<Diagnostic>,
+    ) -> Self {
+        Error::Fatal {
+            file: Some(file.to_owned()),
+            line: Some(line),
+            message: message.into(),
+            log,
+        }
     }
 
     /// Prepend earlier diagnostics to the error's log.

@@ -34,11 +34,15 @@ pub(crate) fn expand(
                 let after = s.get(i + 2..).unwrap_or("");
                 let Some(end) = after.find('}') else {
                     return Err(ExpandError {
-                        detail: format!("vdollar_percent_expand: environment variable '{after}' missing closing '}}'"),
+                        detail: format!(
+                            "vdollar_percent_expand: environment variable '{after}' missing closing '}}'"
+                        ),
                     });
                 };
                 if end == 0 {
-                    return Err(ExpandError { detail: "vdollar_percent_expand: zero-length environment variable".into() });
+                    return Err(ExpandError {
+                        detail: "vdollar_percent_expand: zero-length environment variable".into(),
+                    });
                 }
                 let var = after.get(..end).unwrap_or("");
                 match env(var) {
@@ -68,12 +72,18 @@ pub(crate) fn expand(
             continue;
         }
         match it.next() {
-            None => return Err(ExpandError { detail: "vdollar_percent_expand: invalid format".into() }),
+            None => {
+                return Err(ExpandError {
+                    detail: "vdollar_percent_expand: invalid format".into(),
+                });
+            }
             Some((_, '%')) => out.push('%'),
             Some((_, k)) => match tokens.iter().find(|(t, _)| *t == k) {
                 Some((_, v)) => out.push_str(v),
                 None => {
-                    return Err(ExpandError { detail: format!("vdollar_percent_expand: unknown key %{k}") });
+                    return Err(ExpandError {
+                        detail: format!("vdollar_percent_expand: unknown key %{k}"),
+                    });
                 }
             },
         }
@@ -87,7 +97,9 @@ pub(crate) type HomeLookup<'a> = &'a dyn Fn(Option<&str>) -> Option<String>;
 
 /// `tilde_expand`: `~`, `~/x`, `~user/x`. Errors carry OpenSSH's message.
 pub(crate) fn tilde_expand(path: &str, home: HomeLookup<'_>) -> Result<String, String> {
-    let Some(rest) = path.strip_prefix('~') else { return Ok(path.to_owned()) };
+    let Some(rest) = path.strip_prefix('~') else {
+        return Ok(path.to_owned());
+    };
     let (user, tail) = if rest.is_empty() {
         (None, None)
     } else if let Some(r) = rest.strip_prefix('/') {
@@ -111,7 +123,11 @@ pub(crate) fn tilde_expand(path: &str, home: HomeLookup<'_>) -> Result<String, S
             });
         }
     };
-    let slash = if dir.is_empty() || !dir.ends_with('/') { "/" } else { "" };
+    let slash = if dir.is_empty() || !dir.ends_with('/') {
+        "/"
+    } else {
+        ""
+    };
     let out = format!("{dir}{slash}{}", tail.unwrap_or(""));
     if out.len() >= 4096 {
         return Err("tilde_expand: Path too long".to_owned());
@@ -126,14 +142,28 @@ mod tests {
     #[test]
     fn percent_and_dollar() {
         let mut log = Vec::new();
-        let env = |v: &str| if v == "X" { Some("ex".to_owned()) } else { None };
+        let env = |v: &str| {
+            if v == "X" {
+                Some("ex".to_owned())
+            } else {
+                None
+            }
+        };
         let t = [('h', "host"), ('p', "22")];
-        assert_eq!(expand("%h:%p %% ${X}", Some(&t), Some(&env), &mut log).unwrap().unwrap(), "host:22 % ex");
+        assert_eq!(
+            expand("%h:%p %% ${X}", Some(&t), Some(&env), &mut log)
+                .unwrap()
+                .unwrap(),
+            "host:22 % ex"
+        );
         assert!(expand("%q", Some(&t), None, &mut log).is_err());
         assert!(expand("%", Some(&t), None, &mut log).is_err());
         assert_eq!(expand("${Y}", None, Some(&env), &mut log).unwrap(), None);
         assert!(expand("${Y", None, Some(&env), &mut log).is_err());
-        assert_eq!(expand("%h ${X}", None, None, &mut log).unwrap().unwrap(), "%h ${X}");
+        assert_eq!(
+            expand("%h ${X}", None, None, &mut log).unwrap().unwrap(),
+            "%h ${X}"
+        );
     }
 
     #[test]

@@ -47,7 +47,9 @@ fn parse_fwd_field(p: &mut Option<&str>) -> Option<Result<Field, ()>> {
         return None;
     }
     if let Some(inner) = cp.strip_prefix('[') {
-        let Some(end) = inner.find(']') else { return Some(Err(())) };
+        let Some(end) = inner.find(']') else {
+            return Some(Err(()));
+        };
         let field = inner.get(..end).unwrap_or("");
         let after = inner.get(end + 1..).unwrap_or("");
         let rest = if after.is_empty() {
@@ -58,7 +60,10 @@ fn parse_fwd_field(p: &mut Option<&str>) -> Option<Result<Field, ()>> {
             return Some(Err(()));
         };
         *p = Some(rest);
-        return Some(Ok(Field { arg: field.to_owned(), ispath: field.contains('/') }));
+        return Some(Ok(Field {
+            arg: field.to_owned(),
+            ispath: field.contains('/'),
+        }));
     }
     let mut arg = String::new();
     let mut ispath = false;
@@ -86,7 +91,12 @@ fn parse_fwd_field(p: &mut Option<&str>) -> Option<Result<Field, ()>> {
 
 /// `parse_forward`: returns the forward, or `None` for a bad specification.
 /// `env` resolves `${VAR}`.
-pub fn parse_forward(spec: &str, dynamic: bool, remote: bool, env: &dyn Fn(&str) -> Option<String>) -> Option<Forward> {
+pub fn parse_forward(
+    spec: &str,
+    dynamic: bool,
+    remote: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<Forward> {
     let mut log = Vec::new();
     let expanded = crate::expand::expand(spec, None, Some(env), &mut log).ok()??;
     let trimmed = expanded.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b');
@@ -228,7 +238,10 @@ mod tests {
     #[test]
     fn local_forms() {
         let f = parse_forward("8080:localhost:80", false, false, &noenv).unwrap();
-        assert_eq!((f.listen_port, f.connect_host.as_deref(), f.connect_port), (8080, Some("localhost"), 80));
+        assert_eq!(
+            (f.listen_port, f.connect_host.as_deref(), f.connect_port),
+            (8080, Some("localhost"), 80)
+        );
         let f = parse_forward("[::1]:8080:[::2]:80", false, false, &noenv).unwrap();
         assert_eq!(f.listen_host.as_deref(), Some("::1"));
         assert_eq!(f.connect_host.as_deref(), Some("::2"));

@@ -75,7 +75,12 @@ impl Fs for RealFs {
     fn metadata(&self, path: &Path) -> io::Result<FileMeta> {
         use std::os::unix::fs::MetadataExt;
         let m = std::fs::metadata(path)?;
-        Ok(FileMeta { is_dir: m.is_dir(), uid: m.uid(), gid: m.gid(), mode: m.mode() & 0o7777 })
+        Ok(FileMeta {
+            is_dir: m.is_dir(),
+            uid: m.uid(),
+            gid: m.gid(),
+            mode: m.mode() & 0o7777,
+        })
     }
 }
 
@@ -97,8 +102,25 @@ impl MemFs {
     }
 
     /// Add a file with an explicit owner and mode.
-    pub fn add_with_meta(&mut self, path: impl Into<PathBuf>, contents: impl AsRef<[u8]>, uid: u32, mode: u32) -> &mut Self {
-        self.files.insert(path.into(), (contents.as_ref().to_vec(), FileMeta { is_dir: false, uid, gid: 0, mode }));
+    pub fn add_with_meta(
+        &mut self,
+        path: impl Into<PathBuf>,
+        contents: impl AsRef<[u8]>,
+        uid: u32,
+        mode: u32,
+    ) -> &mut Self {
+        self.files.insert(
+            path.into(),
+            (
+                contents.as_ref().to_vec(),
+                FileMeta {
+                    is_dir: false,
+                    uid,
+                    gid: 0,
+                    mode,
+                },
+            ),
+        );
         self
     }
 
@@ -111,14 +133,23 @@ impl Fs for MemFs {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         match self.files.get(path) {
             Some((d, _)) => Ok(d.clone()),
-            None if self.is_dir(path) => Err(io::Error::new(io::ErrorKind::IsADirectory, "Is a directory")),
-            None => Err(io::Error::new(io::ErrorKind::NotFound, "No such file or directory")),
+            None if self.is_dir(path) => Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "Is a directory",
+            )),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "No such file or directory",
+            )),
         }
     }
 
     fn read_dir(&self, path: &Path) -> io::Result<Vec<String>> {
         if !self.is_dir(path) {
-            return Err(io::Error::new(io::ErrorKind::NotFound, "No such file or directory"));
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "No such file or directory",
+            ));
         }
         let mut out: Vec<String> = Vec::new();
         for k in self.files.keys() {
@@ -137,8 +168,16 @@ impl Fs for MemFs {
     fn metadata(&self, path: &Path) -> io::Result<FileMeta> {
         match self.files.get(path) {
             Some((_, m)) => Ok(*m),
-            None if self.is_dir(path) => Ok(FileMeta { is_dir: true, uid: 0, gid: 0, mode: 0o755 }),
-            None => Err(io::Error::new(io::ErrorKind::NotFound, "No such file or directory")),
+            None if self.is_dir(path) => Ok(FileMeta {
+                is_dir: true,
+                uid: 0,
+                gid: 0,
+                mode: 0o755,
+            }),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "No such file or directory",
+            )),
         }
     }
 }
@@ -151,7 +190,10 @@ fn has_magic(s: &str) -> bool {
 pub(crate) fn fnmatch(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
-    if n.first() == Some(&'.') && p.first() != Some(&'.') && !(p.first() == Some(&'\\') && p.get(1) == Some(&'.')) {
+    if n.first() == Some(&'.')
+        && p.first() != Some(&'.')
+        && !(p.first() == Some(&'\\') && p.get(1) == Some(&'.'))
+    {
         return false;
     }
     let (mut pi, mut ni) = (0usize, 0usize);
@@ -172,7 +214,9 @@ pub(crate) fn fnmatch(pattern: &str, name: &str) -> bool {
                     continue;
                 }
                 '[' if ni < n.len() => {
-                    if let Some((matched, next)) = bracket(&p, pi, n.get(ni).copied().unwrap_or('\0')) {
+                    if let Some((matched, next)) =
+                        bracket(&p, pi, n.get(ni).copied().unwrap_or('\0'))
+                    {
                         if matched {
                             pi = next;
                             ni += 1;
@@ -268,10 +312,18 @@ pub fn glob_with<F: Fs + ?Sized>(fs: &F, pattern: &str) -> io::Result<Vec<PathBu
     }
     if !has_magic(pattern) {
         let p = PathBuf::from(unescape(pattern));
-        return Ok(if fs.metadata(&p).is_ok() { vec![p] } else { Vec::new() });
+        return Ok(if fs.metadata(&p).is_ok() {
+            vec![p]
+        } else {
+            Vec::new()
+        });
     }
     let absolute = pattern.starts_with('/');
-    let mut current: Vec<String> = vec![if absolute { "/".to_owned() } else { String::new() }];
+    let mut current: Vec<String> = vec![if absolute {
+        "/".to_owned()
+    } else {
+        String::new()
+    }];
     let comps: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
     let trailing_slash = pattern.ends_with('/');
     for (idx, comp) in comps.iter().enumerate() {
@@ -288,8 +340,14 @@ pub fn glob_with<F: Fs + ?Sized>(fs: &F, pattern: &str) -> io::Result<Vec<PathBu
                 }
             };
             if has_magic(comp) {
-                let dir = if base.is_empty() { ".".to_owned() } else { base.clone() };
-                let Ok(mut names) = fs.read_dir(Path::new(&dir)) else { continue };
+                let dir = if base.is_empty() {
+                    ".".to_owned()
+                } else {
+                    base.clone()
+                };
+                let Ok(mut names) = fs.read_dir(Path::new(&dir)) else {
+                    continue;
+                };
                 names.sort();
                 for n in names {
                     if fnmatch(comp, &n) {
@@ -323,7 +381,13 @@ pub fn glob_with<F: Fs + ?Sized>(fs: &F, pattern: &str) -> io::Result<Vec<PathBu
     }
     let mut out: Vec<PathBuf> = current
         .into_iter()
-        .map(|p| if trailing_slash { PathBuf::from(format!("{p}/")) } else { PathBuf::from(p) })
+        .map(|p| {
+            if trailing_slash {
+                PathBuf::from(format!("{p}/"))
+            } else {
+                PathBuf::from(p)
+            }
+        })
         .collect();
     out.sort();
     out.dedup();
@@ -353,7 +417,13 @@ mod tests {
         fs.add("/etc/ssh/ssh_config.d/c.txt", "x");
         fs.add("/etc/ssh/ssh_config.d/.h.conf", "x");
         let g = fs.glob("/etc/ssh/ssh_config.d/*.conf").unwrap();
-        assert_eq!(g, vec![PathBuf::from("/etc/ssh/ssh_config.d/a.conf"), PathBuf::from("/etc/ssh/ssh_config.d/b.conf")]);
+        assert_eq!(
+            g,
+            vec![
+                PathBuf::from("/etc/ssh/ssh_config.d/a.conf"),
+                PathBuf::from("/etc/ssh/ssh_config.d/b.conf")
+            ]
+        );
         assert!(fs.glob("/etc/nope/*").unwrap().is_empty());
         assert_eq!(fs.glob("/etc/ssh/ssh_config.d/c.txt").unwrap().len(), 1);
         assert_eq!(fs.glob("/etc/*/ssh_config.d/c.txt").unwrap().len(), 1);

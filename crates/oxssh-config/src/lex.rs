@@ -25,7 +25,8 @@ fn skip_ws(s: &str) -> &str {
 /// starts an unterminated quote yields `None`.
 pub(crate) fn strdelim_internal(s: &mut Option<&str>, split_equals: bool) -> Option<String> {
     let cur = (*s)?;
-    let is_delim = |c: char| matches!(c, ' ' | '\t' | '\r' | '\n' | '"') || (split_equals && c == '=');
+    let is_delim =
+        |c: char| matches!(c, ' ' | '\t' | '\r' | '\n' | '"') || (split_equals && c == '=');
     let Some(pos) = cur.find(is_delim) else {
         *s = None;
         return Some(cur.to_owned());
@@ -72,7 +73,10 @@ pub(crate) struct InvalidQuotes;
 /// OpenSSH's `argv_split()`: split into arguments, honouring `'`/`"` quotes and
 /// the escapes `\\`, `\"`, `\'` and (outside quotes) `\ `. With
 /// `terminate_on_comment`, a `#` at the start of an argument ends the line.
-pub(crate) fn argv_split(s: &str, terminate_on_comment: bool) -> Result<Vec<String>, InvalidQuotes> {
+pub(crate) fn argv_split(
+    s: &str,
+    terminate_on_comment: bool,
+) -> Result<Vec<String>, InvalidQuotes> {
     let b: Vec<char> = s.chars().collect();
     let mut out = Vec::new();
     let mut i = 0usize;
@@ -141,7 +145,9 @@ pub(crate) fn clean_line(raw: &str) -> &str {
     }
     let mut end = line.len();
     while end > 1 {
-        let Some(c) = line.get(..end).and_then(|s| s.chars().next_back()) else { break };
+        let Some(c) = line.get(..end).and_then(|s| s.chars().next_back()) else {
+            break;
+        };
         if matches!(c, ' ' | '\t' | '\r' | '\n' | '\x0c') {
             end -= c.len_utf8();
         } else {
@@ -174,7 +180,9 @@ pub(crate) struct SplitLine<'a> {
 /// lines, `Err(keyword)` when the keyword has no argument.
 pub(crate) fn split_keyword(line: &str) -> Result<Option<SplitLine<'_>>, String> {
     let mut s = Some(line);
-    let Some(mut keyword) = strdelim(&mut s) else { return Ok(None) };
+    let Some(mut keyword) = strdelim(&mut s) else {
+        return Ok(None);
+    };
     if keyword.is_empty() {
         match strdelim(&mut s) {
             Some(k) => keyword = k,
@@ -222,7 +230,10 @@ mod tests {
 
     #[test]
     fn argv_split_quotes_escapes_comments() {
-        assert_eq!(argv_split("a 'b c' \"d\\\"e\" f\\ g # x", true).unwrap(), vec!["a", "b c", "d\"e", "f g"]);
+        assert_eq!(
+            argv_split("a 'b c' \"d\\\"e\" f\\ g # x", true).unwrap(),
+            vec!["a", "b c", "d\"e", "f g"]
+        );
         assert_eq!(argv_split("a#b", true).unwrap(), vec!["a#b"]);
         assert_eq!(argv_split("a \\q", true).unwrap(), vec!["a", "\\q"]);
         assert!(argv_split("a 'b", true).is_err());

@@ -79,14 +79,15 @@ mod types;
 
 pub use algs::Algorithms;
 pub use client::{
-    all_keywords as client_keywords, parse_client_config_bytes, parse_destination, AddKeysToAgent, BasicContext,
-    Canonicalize, CliArg, ClientConfig, ClientContext, ClientOptions, ControlMaster, Destination, ExecPolicy,
-    IdentityFile, LocalUser, PermittedCname, ProxyJump, PubkeyAuthentication, RequestTty, Resolution, SessionType,
-    StrictHostKeyChecking, TunnelDevice, TunnelMode, YesNoAsk,
+    AddKeysToAgent, BasicContext, Canonicalize, CliArg, ClientConfig, ClientContext, ClientOptions,
+    ControlMaster, Destination, ExecPolicy, IdentityFile, LocalUser, PermittedCname, ProxyJump,
+    PubkeyAuthentication, RequestTty, Resolution, SessionType, StrictHostKeyChecking, TunnelDevice,
+    TunnelMode, YesNoAsk, all_keywords as client_keywords, parse_client_config_bytes,
+    parse_destination,
 };
 pub use error::{Diagnostic, Error, Level};
-pub use forward::{parse_forward, Forward, PORT_STREAMLOCAL};
-pub use fs::{glob_with, FileMeta, Fs, MemFs, RealFs, MAX_FILE_SIZE};
+pub use forward::{Forward, PORT_STREAMLOCAL, parse_forward};
+pub use fs::{FileMeta, Fs, MAX_FILE_SIZE, MemFs, RealFs, glob_with};
 pub use profile::{Dialect, Profile};
 pub use types::{AddressFamily, FingerprintHash, IpQos, LogLevel, RekeyLimit, SyslogFacility};
 

@@ -33,7 +33,8 @@ pub(crate) fn c_strtol(s: &str, base: u32) -> (i64, usize, bool) {
     if (base == 0 || base == 16)
         && b.get(i) == Some(&b'0')
         && matches!(b.get(i + 1), Some(b'x') | Some(b'X'))
-        && b.get(i + 2).is_some_and(|c| (*c as char).is_ascii_hexdigit())
+        && b.get(i + 2)
+            .is_some_and(|c| (*c as char).is_ascii_hexdigit())
     {
         i += 2;
         base = 16;
@@ -44,7 +45,10 @@ pub(crate) fn c_strtol(s: &str, base: u32) -> (i64, usize, bool) {
     let mut val: i64 = 0;
     let mut overflow = false;
     while let Some(d) = b.get(i).and_then(|c| (*c as char).to_digit(base)) {
-        match val.checked_mul(i64::from(base)).and_then(|v| v.checked_add(i64::from(d))) {
+        match val
+            .checked_mul(i64::from(base))
+            .and_then(|v| v.checked_add(i64::from(d)))
+        {
             Some(v) => val = v,
             None => overflow = true,
         }
@@ -124,7 +128,11 @@ pub(crate) fn a2port(s: &str) -> i32 {
     if let Ok(p) = strtonum(s, 0, 65535) {
         return p as i32;
     }
-    SERVICES.iter().find(|(n, _)| *n == s).map(|(_, p)| i32::from(*p)).unwrap_or(-1)
+    SERVICES
+        .iter()
+        .find(|(n, _)| *n == s)
+        .map(|(_, p)| i32::from(*p))
+        .unwrap_or(-1)
 }
 
 /// Tunnel id meaning "any".
@@ -146,7 +154,14 @@ pub(crate) fn a2tun(s: &str) -> (i64, i64) {
         Some((l, r)) => {
             let remote = a2tun_one(r);
             let local = a2tun_one(l);
-            (if remote == SSH_TUNID_ERR { remote } else { local }, remote)
+            (
+                if remote == SSH_TUNID_ERR {
+                    remote
+                } else {
+                    local
+                },
+                remote,
+            )
         }
     }
 }
@@ -223,14 +238,20 @@ pub(crate) fn scan_scaled(s: &str) -> Result<i64, &'static str> {
             if fract_digits > 0 {
                 if fract_digits < max_digits - 1 {
                     fract_digits += 1;
-                    fpart = fpart.checked_mul(10).and_then(|v| v.checked_add(d)).ok_or(ERANGE)?;
+                    fpart = fpart
+                        .checked_mul(10)
+                        .and_then(|v| v.checked_add(d))
+                        .ok_or(ERANGE)?;
                 }
             } else {
                 ndigits += 1;
                 if ndigits >= max_digits {
                     return Err(ERANGE);
                 }
-                whole = whole.checked_mul(10).and_then(|v| v.checked_add(d)).ok_or(ERANGE)?;
+                whole = whole
+                    .checked_mul(10)
+                    .and_then(|v| v.checked_add(d))
+                    .ok_or(ERANGE)?;
             }
         } else {
             break;
@@ -240,8 +261,13 @@ pub(crate) fn scan_scaled(s: &str) -> Result<i64, &'static str> {
     if sign != 0 {
         whole *= sign;
     }
-    let Some(&unit) = b.get(i) else { return Ok(whole) };
-    let pos = b"BKMGTPE".iter().position(|u| *u == unit.to_ascii_uppercase()).ok_or(EINVAL)?;
+    let Some(&unit) = b.get(i) else {
+        return Ok(whole);
+    };
+    let pos = b"BKMGTPE"
+        .iter()
+        .position(|u| *u == unit.to_ascii_uppercase())
+        .ok_or(EINVAL)?;
     if b.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric()) {
         return Err(EINVAL);
     }
@@ -443,7 +469,9 @@ pub(crate) fn parse_uri(scheme: &str, uri: &str) -> Uri {
         }
         tmp = tmp.get(at + 1..).unwrap_or("");
     }
-    let Some((h, after, delim)) = hpdelim2(tmp) else { return Uri::Invalid };
+    let Some((h, after, delim)) = hpdelim2(tmp) else {
+        return Uri::Invalid;
+    };
     if h.is_empty() {
         return Uri::Invalid;
     }
@@ -487,7 +515,10 @@ pub(crate) fn valid_domain(name: &str, makelower: bool) -> Result<String, String
     }
     let first = name.as_bytes().first().copied().unwrap_or(0);
     if !first.is_ascii_alphanumeric() {
-        return Err(format!("domain name \"{}\" starts with invalid character", trunc(name, 100)));
+        return Err(format!(
+            "domain name \"{}\" starts with invalid character",
+            trunc(name, 100)
+        ));
     }
     let mut out = String::with_capacity(name.len());
     let mut last = '\0';
@@ -495,11 +526,17 @@ pub(crate) fn valid_domain(name: &str, makelower: bool) -> Result<String, String
         let c = ch.to_ascii_lowercase();
         if last == '.' && c == '.' {
             let shown = shown_name(name, i, makelower);
-            return Err(format!("domain name \"{}\" contains consecutive separators", trunc(&shown, 100)));
+            return Err(format!(
+                "domain name \"{}\" contains consecutive separators",
+                trunc(&shown, 100)
+            ));
         }
         if c != '.' && c != '-' && !c.is_ascii_alphanumeric() && c != '_' {
             let shown = shown_name(name, i, makelower);
-            return Err(format!("domain name \"{}\" contains invalid characters", trunc(&shown, 100)));
+            return Err(format!(
+                "domain name \"{}\" contains invalid characters",
+                trunc(&shown, 100)
+            ));
         }
         out.push(if makelower { c } else { ch });
         last = c;
@@ -516,7 +553,10 @@ fn shown_name(name: &str, upto: usize, makelower: bool) -> String {
     if !makelower {
         return name.to_owned();
     }
-    name.chars().enumerate().map(|(j, c)| if j <= upto { c.to_ascii_lowercase() } else { c }).collect()
+    name.chars()
+        .enumerate()
+        .map(|(j, c)| if j <= upto { c.to_ascii_lowercase() } else { c })
+        .collect()
 }
 
 /// `%.Ns` truncation.
@@ -547,8 +587,8 @@ pub(crate) const LOG_LEVELS: &[(&str, i32)] = &[
 
 /// Syslog facilities by name, in OpenSSH's table order.
 pub(crate) const LOG_FACILITIES: &[&str] = &[
-    "DAEMON", "USER", "AUTH", "AUTHPRIV", "LOCAL0", "LOCAL1", "LOCAL2", "LOCAL3", "LOCAL4", "LOCAL5", "LOCAL6",
-    "LOCAL7",
+    "DAEMON", "USER", "AUTH", "AUTHPRIV", "LOCAL0", "LOCAL1", "LOCAL2", "LOCAL3", "LOCAL4",
+    "LOCAL5", "LOCAL6", "LOCAL7",
 ];
 
 /// Digest names for `FingerprintHash`, in OpenSSH's table order.
@@ -604,10 +644,19 @@ mod tests {
 
     #[test]
     fn user_host_port() {
-        assert_eq!(parse_user_host_port("u@h:22"), Some((Some("u".into()), "h".into(), 22)));
-        assert_eq!(parse_user_host_port("[::1]:2"), Some((None, "::1".into(), 2)));
+        assert_eq!(
+            parse_user_host_port("u@h:22"),
+            Some((Some("u".into()), "h".into(), 22))
+        );
+        assert_eq!(
+            parse_user_host_port("[::1]:2"),
+            Some((None, "::1".into(), 2))
+        );
         assert_eq!(parse_user_host_port("@h"), None);
-        assert!(matches!(parse_uri("ssh", "ssh://u@h:2222"), Uri::Ok(Some(_), _, 2222, None)));
+        assert!(matches!(
+            parse_uri("ssh", "ssh://u@h:2222"),
+            Uri::Ok(Some(_), _, 2222, None)
+        ));
         assert!(matches!(parse_uri("ssh", "h"), Uri::NotUri));
     }
 }

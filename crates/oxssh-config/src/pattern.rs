@@ -64,7 +64,11 @@ pub fn match_pattern_list(string: &str, pattern: &str, dolower: bool) -> i32 {
         if sub.len() >= 1023 {
             return 0;
         }
-        let sub = if dolower { sub.to_ascii_lowercase() } else { sub.to_owned() };
+        let sub = if dolower {
+            sub.to_ascii_lowercase()
+        } else {
+            sub.to_owned()
+        };
         if match_pattern(string, &sub) {
             if negated {
                 return -1;
@@ -137,7 +141,9 @@ pub(crate) fn addr_pton(s: &str) -> Option<XAddr> {
         Some((a, sc)) => (a, sc.parse::<u32>().unwrap_or(0)),
         None => (s, 0),
     };
-    a.parse::<Ipv6Addr>().ok().map(|v6| XAddr::V6(u128::from(v6), scope))
+    a.parse::<Ipv6Addr>()
+        .ok()
+        .map(|v6| XAddr::V6(u128::from(v6), scope))
 }
 
 /// Canonical text of an address (`getnameinfo(NI_NUMERICHOST)`).
@@ -151,11 +157,19 @@ pub(crate) fn addr_ntop(a: XAddr) -> String {
 fn mask_bits(a: XAddr, masklen: u32) -> XAddr {
     match a {
         XAddr::V4(v) => {
-            let m = if masklen == 0 { 0 } else { u32::MAX << (32 - masklen.min(32)) };
+            let m = if masklen == 0 {
+                0
+            } else {
+                u32::MAX << (32 - masklen.min(32))
+            };
             XAddr::V4(v & m)
         }
         XAddr::V6(v, sc) => {
-            let m = if masklen == 0 { 0 } else { u128::MAX << (128 - masklen.min(128)) };
+            let m = if masklen == 0 {
+                0
+            } else {
+                u128::MAX << (128 - masklen.min(128))
+            };
             XAddr::V6(v & m, sc)
         }
     }
@@ -197,7 +211,9 @@ pub(crate) fn addr_pton_cidr(p: &str) -> Result<(XAddr, u32), i32> {
 
 fn addr_netmatch(host: XAddr, net: XAddr, masklen: u32) -> bool {
     match (host, net) {
-        (XAddr::V4(_), XAddr::V4(_)) | (XAddr::V6(..), XAddr::V6(..)) => mask_bits(host, masklen) == net,
+        (XAddr::V4(_), XAddr::V4(_)) | (XAddr::V6(..), XAddr::V6(..)) => {
+            mask_bits(host, masklen) == net
+        }
         _ => false,
     }
 }
@@ -215,7 +231,11 @@ pub(crate) fn addr_match_list(addr: Option<&str>, list: &str) -> i32 {
     let mut ret = 0;
     for entry in list.split(',') {
         let neg = entry.starts_with('!');
-        let cp = if neg { entry.get(1..).unwrap_or("") } else { entry };
+        let cp = if neg {
+            entry.get(1..).unwrap_or("")
+        } else {
+            entry
+        };
         if cp.is_empty() {
             return -2;
         }
@@ -240,7 +260,9 @@ fn match_host_and_ip(host: Option<&str>, ip: Option<&str>, patterns: &str) -> i3
     if mip == -2 {
         return -1;
     }
-    let (Some(host), Some(_)) = (host, ip) else { return 0 };
+    let (Some(host), Some(_)) = (host, ip) else {
+        return 0;
+    };
     if mip == -1 {
         return 0;
     }
@@ -298,7 +320,10 @@ mod tests {
     #[test]
     fn addresses() {
         assert_eq!(addr_match_list(Some("192.168.1.5"), "192.168.0.0/16"), 1);
-        assert_eq!(addr_match_list(Some("192.168.1.5"), "!192.168.0.0/16,*"), -1);
+        assert_eq!(
+            addr_match_list(Some("192.168.1.5"), "!192.168.0.0/16,*"),
+            -1
+        );
         assert_eq!(addr_match_list(Some("10.0.0.1"), "10.0.0.1/8"), -2);
         assert_eq!(addr_match_list(Some("::1"), "::1/128"), 1);
         assert_eq!(addr_match_list(Some("10.1.2.3"), "10.1.*"), 1);

@@ -45,7 +45,11 @@ impl Profile {
 
     /// What the oxssh binaries use.
     pub fn oxssh() -> Self {
-        Profile { dialect: Dialect::Oxssh, algorithms: Algorithms::openssh_10(), xauth_location: "/usr/bin/xauth".to_owned() }
+        Profile {
+            dialect: Dialect::Oxssh,
+            algorithms: Algorithms::openssh_10(),
+            xauth_location: "/usr/bin/xauth".to_owned(),
+        }
     }
 
     /// Whether OpenSSH 10 additions are accepted.

@@ -10,13 +10,23 @@ use std::fmt;
 
 /// Look a value up in a multistate table, case-insensitively.
 pub(crate) fn multistate_parse<T: Copy>(table: &[(&str, T)], arg: &str) -> Option<T> {
-    table.iter().find(|(k, _)| k.eq_ignore_ascii_case(arg)).map(|(_, v)| *v)
+    table
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(arg))
+        .map(|(_, v)| *v)
 }
 
 /// The name OpenSSH's `fmt_multistate_int` prints: the first table entry with
 /// this value.
-pub(crate) fn multistate_name<T: Copy + PartialEq>(table: &[(&'static str, T)], v: T) -> &'static str {
-    table.iter().find(|(_, x)| *x == v).map(|(k, _)| *k).unwrap_or("UNKNOWN")
+pub(crate) fn multistate_name<T: Copy + PartialEq>(
+    table: &[(&'static str, T)],
+    v: T,
+) -> &'static str {
+    table
+        .iter()
+        .find(|(_, x)| *x == v)
+        .map(|(k, _)| *k)
+        .unwrap_or("UNKNOWN")
 }
 
 /// `AddressFamily`.
@@ -31,8 +41,11 @@ pub enum AddressFamily {
     Inet6,
 }
 
-pub(crate) const ADDRESS_FAMILY: &[(&str, AddressFamily)] =
-    &[("inet", AddressFamily::Inet), ("inet6", AddressFamily::Inet6), ("any", AddressFamily::Any)];
+pub(crate) const ADDRESS_FAMILY: &[(&str, AddressFamily)] = &[
+    ("inet", AddressFamily::Inet),
+    ("inet6", AddressFamily::Inet6),
+    ("any", AddressFamily::Any),
+];
 
 impl fmt::Display for AddressFamily {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -78,7 +91,10 @@ impl LogLevel {
 
     /// Parse a `LogLevel` value (case-insensitive).
     pub fn parse(s: &str) -> Option<LogLevel> {
-        crate::misc::LOG_LEVELS.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)).map(|(_, i)| LogLevel::from_index(*i))
+        crate::misc::LOG_LEVELS
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+            .map(|(_, i)| LogLevel::from_index(*i))
     }
 
     /// One level more verbose, saturating at `DEBUG3` (for `-v`).
@@ -90,7 +106,11 @@ impl LogLevel {
 impl fmt::Display for LogLevel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let i = *self as i32;
-        let name = crate::misc::LOG_LEVELS.iter().find(|(_, x)| *x == i).map(|(n, _)| *n).unwrap_or("UNKNOWN");
+        let name = crate::misc::LOG_LEVELS
+            .iter()
+            .find(|(_, x)| *x == i)
+            .map(|(n, _)| *n)
+            .unwrap_or("UNKNOWN");
         f.write_str(name)
     }
 }
@@ -113,7 +133,9 @@ pub enum SyslogFacility {
 impl SyslogFacility {
     /// Parse a facility name (case-insensitive).
     pub fn parse(s: &str) -> Option<SyslogFacility> {
-        let i = crate::misc::LOG_FACILITIES.iter().position(|n| n.eq_ignore_ascii_case(s))?;
+        let i = crate::misc::LOG_FACILITIES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(s))?;
         Some(match i {
             0 => SyslogFacility::Daemon,
             1 => SyslogFacility::User,
@@ -155,19 +177,29 @@ pub enum FingerprintHash {
 impl FingerprintHash {
     /// Parse a digest name (case-insensitive).
     pub fn parse(s: &str) -> Option<FingerprintHash> {
-        Some(match crate::misc::DIGESTS.iter().position(|n| n.eq_ignore_ascii_case(s))? {
-            0 => FingerprintHash::Md5,
-            1 => FingerprintHash::Sha1,
-            2 => FingerprintHash::Sha256,
-            3 => FingerprintHash::Sha384,
-            _ => FingerprintHash::Sha512,
-        })
+        Some(
+            match crate::misc::DIGESTS
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(s))?
+            {
+                0 => FingerprintHash::Md5,
+                1 => FingerprintHash::Sha1,
+                2 => FingerprintHash::Sha256,
+                3 => FingerprintHash::Sha384,
+                _ => FingerprintHash::Sha512,
+            },
+        )
     }
 }
 
 impl fmt::Display for FingerprintHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(crate::misc::DIGESTS.get(*self as usize).copied().unwrap_or("UNKNOWN"))
+        f.write_str(
+            crate::misc::DIGESTS
+                .get(*self as usize)
+                .copied()
+                .unwrap_or("UNKNOWN"),
+        )
     }
 }
 
@@ -182,7 +214,12 @@ pub struct IpQos {
 
 impl fmt::Display for IpQos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", crate::misc::iptos2str(self.interactive), crate::misc::iptos2str(self.bulk))
+        write!(
+            f,
+            "{} {}",
+            crate::misc::iptos2str(self.interactive),
+            crate::misc::iptos2str(self.bulk)
+        )
     }
 }
 

@@ -46,7 +46,10 @@ fn split_options(line: &str) -> (&str, &str) {
             }
             '"' if !escaped => quoted = !quoted,
             c if c.is_whitespace() && !quoted => {
-                return (line.get(..i).unwrap_or(""), line.get(i..).unwrap_or("").trim_start());
+                return (
+                    line.get(..i).unwrap_or(""),
+                    line.get(i..).unwrap_or("").trim_start(),
+                );
             }
             _ => {}
         }
@@ -64,7 +67,9 @@ pub fn parse_options(s: &str) -> Result<Options, String> {
         let name = rest.get(..name_end).unwrap_or("").to_ascii_lowercase();
         rest = rest.get(name_end..).unwrap_or("");
         let value = if let Some(r) = rest.strip_prefix('=') {
-            let r = r.strip_prefix('"').ok_or_else(|| format!("missing start quote for {name}"))?;
+            let r = r
+                .strip_prefix('"')
+                .ok_or_else(|| format!("missing start quote for {name}"))?;
             let mut v = String::new();
             let mut chars = r.char_indices();
             let mut end = None;
@@ -137,12 +142,20 @@ pub fn parse_line(line: &str, n: usize) -> Option<Result<Entry, String>> {
         return None;
     }
     let entry = |opts: &str, rest: &str| -> Result<Entry, String> {
-        let options = if opts.is_empty() { Options::default() } else { parse_options(opts)? };
+        let options = if opts.is_empty() {
+            Options::default()
+        } else {
+            parse_options(opts)?
+        };
         let mut it = rest.split_whitespace();
         let ty = it.next().ok_or("missing key type")?;
         let b64 = it.next().ok_or("missing key")?;
         let key = PublicKey::from_openssh(&format!("{ty} {b64}")).map_err(|e| e.to_string())?;
-        Ok(Entry { options, key, line: n })
+        Ok(Entry {
+            options,
+            key,
+            line: n,
+        })
     };
     // A line starts with either the key type or the options.
     Some(entry("", line).or_else(|_| {
@@ -169,11 +182,14 @@ pub fn parse(text: &str) -> (Vec<Entry>, Vec<(usize, String)>) {
 mod tests {
     use super::*;
 
-    const K: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHyGSvJ8MLnw+4VXLqSRe1djb/nckw6cUjDzNkmIcRxw c";
+    const K: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHyGSvJ8MLnw+4VXLqSRe1djb/nckw6cUjDzNkmIcRxw c";
 
     #[test]
     fn options_are_typed() {
-        let text = format!("{K}\nrestrict,pty,command=\"echo \\\"hi\\\" there\",from=\"10.0.0.0/8\" {K}\nbogus-opt {K}\n");
+        let text = format!(
+            "{K}\nrestrict,pty,command=\"echo \\\"hi\\\" there\",from=\"10.0.0.0/8\" {K}\nbogus-opt {K}\n"
+        );
         let (ok, bad) = parse(&text);
         assert_eq!(ok.len(), 2);
         assert_eq!(ok[0].options, Options::default());

@@ -58,7 +58,11 @@ pub enum Check {
 /// The name a host is looked up and recorded under: `host`, or `[host]:port` when the
 /// port is not 22.
 pub fn lookup_name(host: &str, port: u16) -> String {
-    if port == 22 { host.to_owned() } else { format!("[{host}]:{port}") }
+    if port == 22 {
+        host.to_owned()
+    } else {
+        format!("[{host}]:{port}")
+    }
 }
 
 fn hash_name(salt: &[u8], name: &str) -> Option<Vec<u8>> {
@@ -70,7 +74,11 @@ fn hash_name(salt: &[u8], name: &str) -> Option<Vec<u8>> {
 /// `|1|salt|hash` for `name` with a fresh 20-byte salt (HashKnownHosts).
 pub fn hashed_name(name: &str, salt: &[u8; 20]) -> String {
     let hash = hash_name(salt, name).unwrap_or_default();
-    format!("|1|{}|{}", Base64::encode_string(salt), Base64::encode_string(&hash))
+    format!(
+        "|1|{}|{}",
+        Base64::encode_string(salt),
+        Base64::encode_string(&hash)
+    )
 }
 
 /// A known_hosts line for `names` (comma-joined) and `key`, without a comment.
@@ -88,7 +96,10 @@ impl KnownHosts {
             .enumerate()
             .filter_map(|(i, l)| parse_line(l, i + 1))
             .collect();
-        KnownHosts { path: path.to_owned(), entries }
+        KnownHosts {
+            path: path.to_owned(),
+            entries,
+        }
     }
 
     fn matches(hosts: &Hosts, names: &[&str]) -> bool {
@@ -125,8 +136,12 @@ impl KnownHosts {
                     _ => Check::Found { path, line },
                 };
             }
-            if e.marker == Marker::None && e.key.algorithm() == key.algorithm() && changed.is_none() {
-                changed = Some(Check::Changed { path: self.path.clone(), line: e.line });
+            if e.marker == Marker::None && e.key.algorithm() == key.algorithm() && changed.is_none()
+            {
+                changed = Some(Check::Changed {
+                    path: self.path.clone(),
+                    line: e.line,
+                });
             }
         }
         changed.unwrap_or(Check::NotFound)
@@ -136,7 +151,10 @@ impl KnownHosts {
     pub fn key_types_for(&self, names: &[&str]) -> Vec<ssh_key::Algorithm> {
         let mut v = Vec::new();
         for e in &self.entries {
-            if e.marker == Marker::None && Self::matches(&e.hosts, names) && !v.contains(&e.key.algorithm()) {
+            if e.marker == Marker::None
+                && Self::matches(&e.hosts, names)
+                && !v.contains(&e.key.algorithm())
+            {
                 v.push(e.key.algorithm());
             }
         }
@@ -172,15 +190,22 @@ fn parse_line(line: &str, n: usize) -> Option<Entry> {
     let ty = parts.next()?;
     let b64 = parts.next()?;
     let key = PublicKey::from_openssh(&format!("{ty} {b64}")).ok()?;
-    Some(Entry { marker, hosts, key, line: n })
+    Some(Entry {
+        marker,
+        hosts,
+        key,
+        line: n,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const K1: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHyGSvJ8MLnw+4VXLqSRe1djb/nckw6cUjDzNkmIcRxw";
-    const K2: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJa0lYcV5hj4k3CEeaHZZVA4eu8qsyzaDH3s2c7OzNUh";
+    const K1: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHyGSvJ8MLnw+4VXLqSRe1djb/nckw6cUjDzNkmIcRxw";
+    const K2: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJa0lYcV5hj4k3CEeaHZZVA4eu8qsyzaDH3s2c7OzNUh";
 
     fn key(s: &str) -> PublicKey {
         PublicKey::from_openssh(s).unwrap()
@@ -194,19 +219,52 @@ mod tests {
             hashed_name("secret.example", &salt)
         );
         let kh = KnownHosts::parse("kh", &text);
-        assert_eq!(kh.check(&["host2"], &key(K1)), Check::Found { path: "kh".into(), line: 2 });
-        assert_eq!(kh.check(&["host2"], &key(K2)), Check::Changed { path: "kh".into(), line: 2 });
-        assert_eq!(kh.check(&[&lookup_name("host3", 2222)], &key(K1)), Check::Found { path: "kh".into(), line: 3 });
+        assert_eq!(
+            kh.check(&["host2"], &key(K1)),
+            Check::Found {
+                path: "kh".into(),
+                line: 2
+            }
+        );
+        assert_eq!(
+            kh.check(&["host2"], &key(K2)),
+            Check::Changed {
+                path: "kh".into(),
+                line: 2
+            }
+        );
+        assert_eq!(
+            kh.check(&[&lookup_name("host3", 2222)], &key(K1)),
+            Check::Found {
+                path: "kh".into(),
+                line: 3
+            }
+        );
         assert_eq!(kh.check(&["host3"], &key(K1)), Check::NotFound);
-        assert_eq!(kh.check(&["secret.example"], &key(K2)), Check::Found { path: "kh".into(), line: 4 });
+        assert_eq!(
+            kh.check(&["secret.example"], &key(K2)),
+            Check::Found {
+                path: "kh".into(),
+                line: 4
+            }
+        );
     }
 
     #[test]
     fn revoked_and_negation() {
         let text = format!("@revoked * {K2}\n*.ex.com,!bad.ex.com {K1}\n");
         let kh = KnownHosts::parse("kh", &text);
-        assert_eq!(kh.check(&["a"], &key(K2)), Check::Revoked { path: "kh".into(), line: 1 });
-        assert!(matches!(kh.check(&["a.ex.com"], &key(K1)), Check::Found { .. }));
+        assert_eq!(
+            kh.check(&["a"], &key(K2)),
+            Check::Revoked {
+                path: "kh".into(),
+                line: 1
+            }
+        );
+        assert!(matches!(
+            kh.check(&["a.ex.com"], &key(K1)),
+            Check::Found { .. }
+        ));
         assert_eq!(kh.check(&["bad.ex.com"], &key(K1)), Check::NotFound);
     }
 }

@@ -43,14 +43,22 @@ pub enum ListMatch {
 /// Match `name` against a pattern list like `*.example.com,!bad.example.com`.
 /// Host names compare case-insensitively when `fold_case` is set.
 pub fn match_list(list: &str, name: &str, fold_case: bool) -> ListMatch {
-    let name = if fold_case { name.to_ascii_lowercase() } else { name.to_owned() };
+    let name = if fold_case {
+        name.to_ascii_lowercase()
+    } else {
+        name.to_owned()
+    };
     let mut got = ListMatch::NoMatch;
     for pat in list.split(',') {
         let (neg, pat) = match pat.strip_prefix('!') {
             Some(p) => (true, p),
             None => (false, pat),
         };
-        let pat = if fold_case { pat.to_ascii_lowercase() } else { pat.to_owned() };
+        let pat = if fold_case {
+            pat.to_ascii_lowercase()
+        } else {
+            pat.to_owned()
+        };
         if glob(&pat, &name) {
             if neg {
                 return ListMatch::Negated;
@@ -77,8 +85,14 @@ mod tests {
 
     #[test]
     fn negation_vetoes() {
-        assert_eq!(match_list("*.ex.com,!bad.ex.com", "bad.ex.com", true), ListMatch::Negated);
-        assert_eq!(match_list("*.ex.com,!bad.ex.com", "OK.ex.com", true), ListMatch::Match);
+        assert_eq!(
+            match_list("*.ex.com,!bad.ex.com", "bad.ex.com", true),
+            ListMatch::Negated
+        );
+        assert_eq!(
+            match_list("*.ex.com,!bad.ex.com", "OK.ex.com", true),
+            ListMatch::Match
+        );
         assert_eq!(match_list("!bad", "good", true), ListMatch::NoMatch);
     }
 }

@@ -153,10 +153,7 @@ impl SigAlg {
 
     /// A FIDO security key algorithm (`sk-*`).
     pub fn is_sk(self) -> bool {
-        matches!(
-            self.plain(),
-            SigAlg::SkEd25519 | SigAlg::SkEcdsaP256
-        )
+        matches!(self.plain(), SigAlg::SkEd25519 | SigAlg::SkEcdsaP256)
     }
 
     /// An RSA algorithm (any hash, plain or certificate).
@@ -278,7 +275,12 @@ pub fn cert_blob(cert: &ssh_key::Certificate) -> Vec<u8> {
 ///
 /// The key blob's type must be `alg`'s key type and the signature's name `alg`'s
 /// signature name, exactly; for RSA the hash comes from `alg`, never from the blob.
-pub fn verify(alg: SigAlg, key_blob: &[u8], data: &[u8], sig_blob: &[u8]) -> Result<Verified, Error> {
+pub fn verify(
+    alg: SigAlg,
+    key_blob: &[u8],
+    data: &[u8],
+    sig_blob: &[u8],
+) -> Result<Verified, Error> {
     let key = parse_key_blob(alg, key_blob)?;
     let mut r = Reader::new(sig_blob);
     let name = r
@@ -291,8 +293,12 @@ pub fn verify(alg: SigAlg, key_blob: &[u8], data: &[u8], sig_blob: &[u8]) -> Res
         .string()
         .map_err(|_| Error::Signature("malformed signature"))?;
     let sk = if alg.is_sk() {
-        let flags = r.u8().map_err(|_| Error::Signature("malformed signature"))?;
-        let counter = r.u32().map_err(|_| Error::Signature("malformed signature"))?;
+        let flags = r
+            .u8()
+            .map_err(|_| Error::Signature("malformed signature"))?;
+        let counter = r
+            .u32()
+            .map_err(|_| Error::Signature("malformed signature"))?;
         Some(SkInfo { flags, counter })
     } else {
         None
@@ -356,7 +362,10 @@ pub fn sign(key: &PrivateKey, alg: SigAlg, data: &[u8]) -> Result<Vec<u8>, Error
             inner.put_mpint(&r);
             inner.put_mpint(&s);
         }
-        (KeypairData::Rsa(kp), plain @ (SigAlg::RsaSha512 | SigAlg::RsaSha256 | SigAlg::RsaSha1)) => {
+        (
+            KeypairData::Rsa(kp),
+            plain @ (SigAlg::RsaSha512 | SigAlg::RsaSha256 | SigAlg::RsaSha1),
+        ) => {
             let sk = rsa::PrivateKey::try_from(kp)
                 .map_err(|e| Error::Key(format!("invalid RSA private key: {e}")))?;
             let sig = match plain {
@@ -565,8 +574,9 @@ fn verify_rsa(plain: SigAlg, e: &[u8], n: &[u8], data: &[u8], sig: &[u8]) -> Res
         rsa::BoxedUint::from_be_slice(v, precision)
             .map_err(|_| Error::Key("ssh-rsa: invalid key".into()))
     };
-    let pk = rsa::PublicKey::new_with_size_limits(to_uint(n)?, to_uint(e)?, RSA_MIN_BITS..=RSA_MAX_BITS)
-        .map_err(|e| Error::Key(format!("ssh-rsa: {e}")))?;
+    let pk =
+        rsa::PublicKey::new_with_size_limits(to_uint(n)?, to_uint(e)?, RSA_MIN_BITS..=RSA_MAX_BITS)
+            .map_err(|e| Error::Key(format!("ssh-rsa: {e}")))?;
     let sig = strip_zeros(sig);
     if sig.len() > n.len() {
         return Err(Error::Signature("bad ssh-rsa signature length"));

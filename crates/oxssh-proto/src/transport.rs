@@ -372,6 +372,12 @@ impl Transport {
         r
     }
 
+    /// Queue an SSH_MSG_IGNORE outside the kex hold-back (tests of strict kex).
+    #[cfg(test)]
+    fn send_ignore_for_test(&mut self) {
+        let _ = self.write_packet(&[msg::IGNORE, 0, 0, 0, 0]);
+    }
+
     // ----- internals -----
 
     /// Between sending our KEXINIT and sending NEWKEYS only kex messages may go out.
@@ -520,7 +526,7 @@ impl Transport {
         self.in_len = None;
         self.in_pos += total;
         self.seq_in = self.seq_in.wrapping_add(1);
-        if self.seq_in == 0 && self.session_id.is_none() && self.strict {
+        if self.seq_in == 0 && self.kex_count == 0 && self.strict {
             return Err(Error::Protocol(
                 "incoming sequence number wrapped during initial key exchange".into(),
             ));
@@ -529,7 +535,7 @@ impl Transport {
         let body = pkt.get(4..4 + plen).ok_or(Error::Truncated)?;
         let (&pad, rest) = body.split_first().ok_or(Error::Truncated)?;
         let pad = usize::from(pad);
-        if pad < 4 || pad >= rest.len() + 1 {
+        if pad < 4 || pad > rest.len() {
             return Err(Error::Protocol(format!("padding error: {pad} in packet of {plen}")));
         }
         let payload = rest.get(..rest.len() - pad).ok_or(Error::Truncated)?;
@@ -561,7 +567,7 @@ impl Transport {
         let pkt = self.out.get_mut(start..).ok_or(Error::Truncated)?;
         self.sealing.seal(self.seq_out, pkt)?;
         self.seq_out = self.seq_out.wrapping_add(1);
-        if self.seq_out == 0 && self.session_id.is_none() && self.strict {
+        if self.seq_out == 0 && self.in_initial_kex() && self.strict {
             return Err(Error::Protocol(
                 "outgoing sequence number wrapped during initial key exchange".into(),
             ));
@@ -570,8 +576,9 @@ impl Transport {
         Ok(())
     }
 
+    /// Until the peer's first NEWKEYS has arrived (strict kex counts to there).
     fn in_initial_kex(&self) -> bool {
-        self.session_id.is_none()
+        self.kex_count == 0
     }
 
     fn dispatch(&mut self, payload: Vec<u8>, now: Instant) -> Result<(), Error> {

@@ -53,7 +53,9 @@ pub fn getpwnam(name: &str) -> Option<Passwd> {
 
 type PwFn<'a> = dyn FnMut(*mut libc::passwd, &mut [u8], *mut *mut libc::passwd) -> libc::c_int + 'a;
 
-fn lookup(f: impl FnMut(*mut libc::passwd, &mut [u8], *mut *mut libc::passwd) -> libc::c_int) -> Option<Passwd> {
+fn lookup(
+    f: impl FnMut(*mut libc::passwd, &mut [u8], *mut *mut libc::passwd) -> libc::c_int,
+) -> Option<Passwd> {
     let mut f: Box<PwFn<'_>> = Box::new(f);
     let mut size = 1024usize;
     // NSS answers ERANGE when the buffer is too small; grow it, but never without bound.
@@ -109,7 +111,8 @@ pub fn kill_on_parent_death(cmd: &mut std::process::Command) {
 
 /// Send `signal` to process `pid`.
 pub fn kill(pid: u32, signal: i32) -> std::io::Result<()> {
-    let pid = libc::pid_t::try_from(pid).map_err(|_| std::io::Error::from_raw_os_error(libc::ESRCH))?;
+    let pid =
+        libc::pid_t::try_from(pid).map_err(|_| std::io::Error::from_raw_os_error(libc::ESRCH))?;
     // SAFETY: kill(2) takes plain integers and has no memory effects.
     if unsafe { libc::kill(pid, signal) } == -1 {
         return Err(std::io::Error::last_os_error());
@@ -120,12 +123,18 @@ pub fn kill(pid: u32, signal: i32) -> std::io::Result<()> {
 /// Make a child started from `cmd` run as `uid`/`gid` with the supplementary groups of
 /// `user` (initgroups), and fail the spawn if any step fails — so nothing of a user's
 /// ever runs with our privileges. A no-op when we already are that uid.
-pub fn run_as_user(cmd: &mut std::process::Command, user: &str, uid: u32, gid: u32) -> std::io::Result<()> {
+pub fn run_as_user(
+    cmd: &mut std::process::Command,
+    user: &str,
+    uid: u32,
+    gid: u32,
+) -> std::io::Result<()> {
     use std::os::unix::process::CommandExt;
     if geteuid() == uid {
         return Ok(());
     }
-    let name = std::ffi::CString::new(user).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let name = std::ffi::CString::new(user)
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: the closure runs in the child between fork and exec. It calls only
     // initgroups/setgid/setuid/getuid, and reads `name`, which was allocated before the
     // fork and is moved into the closure, so it stays valid in the child.

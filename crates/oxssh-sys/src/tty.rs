@@ -49,8 +49,21 @@ pub fn raw_mode(fd: RawFd) -> io::Result<TermiosGuard> {
     let saved = get(fd)?;
     let mut t = saved;
     t.c_iflag |= libc::IGNPAR;
-    t.c_iflag &= !(libc::ISTRIP | libc::INLCR | libc::IGNCR | libc::ICRNL | libc::IXON | libc::IXANY | libc::IXOFF | libc::IUCLC);
-    t.c_lflag &= !(libc::ISIG | libc::ICANON | libc::ECHO | libc::ECHOE | libc::ECHOK | libc::ECHONL | libc::IEXTEN);
+    t.c_iflag &= !(libc::ISTRIP
+        | libc::INLCR
+        | libc::IGNCR
+        | libc::ICRNL
+        | libc::IXON
+        | libc::IXANY
+        | libc::IXOFF
+        | libc::IUCLC);
+    t.c_lflag &= !(libc::ISIG
+        | libc::ICANON
+        | libc::ECHO
+        | libc::ECHOE
+        | libc::ECHOK
+        | libc::ECHONL
+        | libc::IEXTEN);
     t.c_oflag &= !libc::OPOST;
     t.c_cc[libc::VMIN] = 1;
     t.c_cc[libc::VTIME] = 0;
@@ -66,7 +79,12 @@ pub fn window_size(fd: RawFd) -> Option<(u32, u32, u32, u32)> {
     if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == -1 {
         return None;
     }
-    Some((u32::from(ws.ws_col), u32::from(ws.ws_row), u32::from(ws.ws_xpixel), u32::from(ws.ws_ypixel)))
+    Some((
+        u32::from(ws.ws_col),
+        u32::from(ws.ws_row),
+        u32::from(ws.ws_xpixel),
+        u32::from(ws.ws_ypixel),
+    ))
 }
 
 /// Prompt on /dev/tty and read a line with echo off (OpenSSH's readpassphrase).

@@ -13,7 +13,7 @@ use crate::misc;
 use crate::types::{AddressFamily, LogLevel};
 
 use super::raw::Raw;
-use super::read::{add_forward, add_identity_file, parse_jump, Reader};
+use super::read::{Reader, add_forward, add_identity_file, parse_jump};
 use super::{ControlMaster, RequestTty, SessionType, TunnelMode};
 
 /// One configuration-affecting `ssh` command-line option.
@@ -109,7 +109,11 @@ pub struct Destination {
 pub fn parse_destination(arg: &str) -> Option<Destination> {
     match misc::parse_uri("ssh", arg) {
         misc::Uri::Invalid => None,
-        misc::Uri::Ok(user, host, port, _) => Some(Destination { user, host, port: (port != -1).then_some(port) }),
+        misc::Uri::Ok(user, host, port, _) => Some(Destination {
+            user,
+            host,
+            port: (port != -1).then_some(port),
+        }),
         misc::Uri::NotUri => match arg.rfind('@') {
             Some(0) => None,
             Some(i) => Some(Destination {
@@ -117,7 +121,11 @@ pub fn parse_destination(arg: &str) -> Option<Destination> {
                 host: arg.get(i + 1..).unwrap_or("").to_owned(),
                 port: None,
             }),
-            None => Some(Destination { user: None, host: arg.to_owned(), port: None }),
+            None => Some(Destination {
+                user: None,
+                host: arg.to_owned(),
+                port: None,
+            }),
         },
     }
 }
@@ -131,14 +139,27 @@ pub(crate) fn apply(r: &mut Reader<'_>, o: &mut Raw, arg: &CliArg) -> Result<(),
     let env = |v: &str| r.ctx.env(v);
     match arg {
         CliArg::Option(line) => {
-            let flags = super::read::Flags { userconf: true, ..Default::default() };
+            let flags = super::read::Flags {
+                userconf: true,
+                ..Default::default()
+            };
             let before = r.log.len();
             if !r.process_line(o, line, "command-line", 0, None, flags, 0)? {
                 // OpenSSH has already printed the reason; it exits 255.
-                let msg = r.log.get(before..).and_then(|l| l.last()).map(|d| d.message.clone()).unwrap_or_default();
+                let msg = r
+                    .log
+                    .get(before..)
+                    .and_then(|l| l.last())
+                    .map(|d| d.message.clone())
+                    .unwrap_or_default();
                 let mut log = std::mem::take(&mut r.log);
                 log.pop();
-                return Err(Error::Fatal { file: Some("command-line".into()), line: Some(0), message: msg, log });
+                return Err(Error::Fatal {
+                    file: Some("command-line".into()),
+                    line: Some(0),
+                    message: msg,
+                    log,
+                });
             }
         }
         CliArg::Port(p) => {
@@ -184,7 +205,10 @@ pub(crate) fn apply(r: &mut Reader<'_>, o: &mut Raw, arg: &CliArg) -> Result<(),
                 Ok(_) => add_identity_file(o, p, true).map_err(|e| fail(e, &mut r.log))?,
                 Err(e) => r.log.push(Diagnostic::new(
                     Level::Error,
-                    format!("Warning: Identity file {p} not accessible: {}.", crate::io_error_text(&e)),
+                    format!(
+                        "Warning: Identity file {p} not accessible: {}.",
+                        crate::io_error_text(&e)
+                    ),
                 )),
             }
         }
@@ -196,7 +220,10 @@ pub(crate) fn apply(r: &mut Reader<'_>, o: &mut Raw, arg: &CliArg) -> Result<(),
                 ));
             }
             if o.proxy_command.is_some() {
-                return Err(fail("Cannot specify -J with ProxyCommand".into(), &mut r.log));
+                return Err(fail(
+                    "Cannot specify -J with ProxyCommand".into(),
+                    &mut r.log,
+                ));
             }
             if parse_jump(j, o, true).is_err() {
                 return Err(fail("Invalid -J argument".into(), &mut r.log));
@@ -205,17 +232,33 @@ pub(crate) fn apply(r: &mut Reader<'_>, o: &mut Raw, arg: &CliArg) -> Result<(),
         }
         CliArg::LocalForward(s) => match parse_forward(s, false, false, &env) {
             Some(f) => add_forward(&mut o.local_forwards, f),
-            None => return Err(fail(format!("Bad local forwarding specification '{s}'"), &mut r.log)),
+            None => {
+                return Err(fail(
+                    format!("Bad local forwarding specification '{s}'"),
+                    &mut r.log,
+                ));
+            }
         },
         CliArg::RemoteForward(s) => {
-            match parse_forward(s, false, true, &env).or_else(|| parse_forward(s, true, true, &env)) {
+            match parse_forward(s, false, true, &env).or_else(|| parse_forward(s, true, true, &env))
+            {
                 Some(f) => add_forward(&mut o.remote_forwards, f),
-                None => return Err(fail(format!("Bad remote forwarding specification '{s}'"), &mut r.log)),
+                None => {
+                    return Err(fail(
+                        format!("Bad remote forwarding specification '{s}'"),
+                        &mut r.log,
+                    ));
+                }
             }
         }
         CliArg::DynamicForward(s) => match parse_forward(s, true, false, &env) {
             Some(f) => add_forward(&mut o.local_forwards, f),
-            None => return Err(fail(format!("Bad dynamic forwarding specification '{s}'"), &mut r.log)),
+            None => {
+                return Err(fail(
+                    format!("Bad dynamic forwarding specification '{s}'"),
+                    &mut r.log,
+                ));
+            }
         },
         CliArg::StdioForward(s) => {
             if o.stdio_forward_host.is_some() {
@@ -226,23 +269,32 @@ pub(crate) fn apply(r: &mut Reader<'_>, o: &mut Raw, arg: &CliArg) -> Result<(),
                     o.stdio_forward_host = f.listen_host;
                     o.stdio_forward_port = f.listen_port;
                 }
-                None => return Err(fail(format!("Bad stdio forwarding specification '{s}'"), &mut r.log)),
+                None => {
+                    return Err(fail(
+                        format!("Bad stdio forwarding specification '{s}'"),
+                        &mut r.log,
+                    ));
+                }
             }
             o.request_tty = Some(RequestTty::No);
             o.session_type = Some(SessionType::None);
         }
         CliArg::EscapeChar(e) => {
             let b = e.as_bytes();
-            o.escape_char = Some(if b.len() == 2 && b.first() == Some(&b'^') && b.get(1).is_some_and(|c| (64..128).contains(c))
-            {
-                b.get(1).map(|c| c & 31)
-            } else if b.len() == 1 {
-                b.first().copied()
-            } else if e == "none" {
-                None
-            } else {
-                return Err(fail(format!("Bad escape character '{e}'."), &mut r.log));
-            });
+            o.escape_char = Some(
+                if b.len() == 2
+                    && b.first() == Some(&b'^')
+                    && b.get(1).is_some_and(|c| (64..128).contains(c))
+                {
+                    b.get(1).map(|c| c & 31)
+                } else if b.len() == 1 {
+                    b.first().copied()
+                } else if e == "none" {
+                    None
+                } else {
+                    return Err(fail(format!("Bad escape character '{e}'."), &mut r.log));
+                },
+            );
         }
         CliArg::Ciphers(c) => {
             let body = c.strip_prefix(['+', '^']).unwrap_or(c);
@@ -261,23 +313,36 @@ pub(crate) fn apply(r: &mut Reader<'_>, o: &mut Raw, arg: &CliArg) -> Result<(),
         CliArg::BindInterface(b) => o.bind_interface = Some(b.clone()),
         CliArg::ControlPath(p) => o.control_path = Some(p.clone()),
         CliArg::ControlMaster => {
-            o.control_master =
-                Some(if o.control_master == Some(ControlMaster::Yes) { ControlMaster::Ask } else { ControlMaster::Yes });
+            o.control_master = Some(if o.control_master == Some(ControlMaster::Yes) {
+                ControlMaster::Ask
+            } else {
+                ControlMaster::Yes
+            });
         }
         CliArg::Tty => {
-            o.request_tty = Some(if o.request_tty == Some(RequestTty::Yes) { RequestTty::Force } else { RequestTty::Yes });
+            o.request_tty = Some(if o.request_tty == Some(RequestTty::Yes) {
+                RequestTty::Force
+            } else {
+                RequestTty::Yes
+            });
         }
         CliArg::NoTty => o.request_tty = Some(RequestTty::No),
         CliArg::NoSession => {
             if o.session_type.is_some_and(|s| s != SessionType::None) {
-                return Err(fail("Cannot specify -N with -s/SessionType".into(), &mut r.log));
+                return Err(fail(
+                    "Cannot specify -N with -s/SessionType".into(),
+                    &mut r.log,
+                ));
             }
             o.session_type = Some(SessionType::None);
             o.request_tty = Some(RequestTty::No);
         }
         CliArg::Subsystem => {
             if o.session_type.is_some_and(|s| s != SessionType::Subsystem) {
-                return Err(fail("Cannot specify -s with -N/SessionType".into(), &mut r.log));
+                return Err(fail(
+                    "Cannot specify -s with -N/SessionType".into(),
+                    &mut r.log,
+                ));
             }
             o.session_type = Some(SessionType::Subsystem);
         }

@@ -7,27 +7,43 @@ use crate::algs;
 use crate::error::{Diagnostic, Error, Level};
 use crate::expand::{expand, tilde_expand};
 use crate::fs::Fs;
-use crate::misc::{self, trunc, IPTOS_LOWDELAY, IPTOS_THROUGHPUT};
+use crate::misc::{self, IPTOS_LOWDELAY, IPTOS_THROUGHPUT, trunc};
 use crate::pattern::{addr_ntop, addr_pton, match_pattern_list};
 use crate::profile::Profile;
 use crate::types::{AddressFamily, FingerprintHash, IpQos, LogLevel, RekeyLimit, SyslogFacility};
 
 use super::raw::Raw;
-use super::read::{add_identity_file, connection_hash, Flags, Reader};
+use super::read::{Flags, Reader, add_identity_file, connection_hash};
 use super::{
-    cli, AddKeysToAgent, Canonicalize, ClientConfig, ClientContext, ClientOptions, ControlMaster, IdentityFile,
-    PermittedCname, ProxyJump, PubkeyAuthentication, RequestTty, Resolution, SessionType, StrictHostKeyChecking,
-    TunnelDevice, TunnelMode, YesNoAsk,
+    AddKeysToAgent, Canonicalize, ClientConfig, ClientContext, ClientOptions, ControlMaster,
+    IdentityFile, PermittedCname, ProxyJump, PubkeyAuthentication, RequestTty, Resolution,
+    SessionType, StrictHostKeyChecking, TunnelDevice, TunnelMode, YesNoAsk, cli,
 };
 
-const DEFAULT_IDENTITY_FILES: &[&str] =
-    &[".ssh/id_rsa", ".ssh/id_ecdsa", ".ssh/id_ecdsa_sk", ".ssh/id_ed25519", ".ssh/id_ed25519_sk", ".ssh/id_xmss", ".ssh/id_dsa"];
+const DEFAULT_IDENTITY_FILES: &[&str] = &[
+    ".ssh/id_rsa",
+    ".ssh/id_ecdsa",
+    ".ssh/id_ecdsa_sk",
+    ".ssh/id_ed25519",
+    ".ssh/id_ed25519_sk",
+    ".ssh/id_xmss",
+    ".ssh/id_dsa",
+];
 
 /// `process_config_files`: `-F` file, or the user's then the system file.
-fn process_config_files(r: &mut Reader<'_>, o: &mut Raw, opts: &ClientOptions, final_pass: bool) -> Result<(), Error> {
+fn process_config_files(
+    r: &mut Reader<'_>,
+    o: &mut Raw,
+    opts: &ClientOptions,
+    final_pass: bool,
+) -> Result<(), Error> {
     if let Some(cfg) = &opts.config_file {
         if !cfg.eq_ignore_ascii_case("none") {
-            let flags = Flags { userconf: true, final_pass, ..Default::default() };
+            let flags = Flags {
+                userconf: true,
+                final_pass,
+                ..Default::default()
+            };
             let mut active = true;
             if let Err(e) = r.read_file(o, cfg, flags, &mut active, 0)? {
                 return Err(Error::Io {
@@ -44,14 +60,28 @@ fn process_config_files(r: &mut Reader<'_>, o: &mut Raw, opts: &ClientOptions, f
         }
         return Ok(());
     }
-    let user_cfg = opts.user_config.clone().unwrap_or_else(|| format!("{}/.ssh/config", r.pw.home));
+    let user_cfg = opts
+        .user_config
+        .clone()
+        .unwrap_or_else(|| format!("{}/.ssh/config", r.pw.home));
     if user_cfg.len() < 4096 {
-        let flags = Flags { userconf: true, checkperm: true, final_pass, ..Default::default() };
+        let flags = Flags {
+            userconf: true,
+            checkperm: true,
+            final_pass,
+            ..Default::default()
+        };
         let mut active = true;
         let _ = r.read_file(o, &user_cfg, flags, &mut active, 0)?;
     }
-    let sys = opts.system_config.clone().unwrap_or_else(|| "/etc/ssh/ssh_config".to_owned());
-    let flags = Flags { final_pass, ..Default::default() };
+    let sys = opts
+        .system_config
+        .clone()
+        .unwrap_or_else(|| "/etc/ssh/ssh_config".to_owned());
+    let flags = Flags {
+        final_pass,
+        ..Default::default()
+    };
     let mut active = true;
     let _ = r.read_file(o, &sys, flags, &mut active, 0)?;
     Ok(())
@@ -65,7 +95,9 @@ fn is_addr_fast(name: &str) -> bool {
 fn family_ok(a: crate::pattern::XAddr, fam: Option<AddressFamily>) -> bool {
     use crate::pattern::XAddr;
     match (fam, a) {
-        (Some(AddressFamily::Inet), XAddr::V6(..)) | (Some(AddressFamily::Inet6), XAddr::V4(_)) => false,
+        (Some(AddressFamily::Inet), XAddr::V6(..)) | (Some(AddressFamily::Inet6), XAddr::V4(_)) => {
+            false
+        }
         _ => true,
     }
 }
@@ -86,7 +118,13 @@ fn config_has_permitted_cnames(o: &Raw) -> bool {
 }
 
 /// `check_follow_cname`.
-fn check_follow_cname(r: &mut Reader<'_>, o: &Raw, direct: bool, name: &mut String, cname: &str) -> bool {
+fn check_follow_cname(
+    r: &mut Reader<'_>,
+    o: &Raw,
+    direct: bool,
+    name: &mut String,
+    cname: &str,
+) -> bool {
     if cname.is_empty() || !config_has_permitted_cnames(o) || name == cname {
         return false;
     }
@@ -98,7 +136,10 @@ fn check_follow_cname(r: &mut Reader<'_>, o: &Raw, direct: bool, name: &mut Stri
         if match_pattern_list(name, src, true) != 1 || match_pattern_list(cname, tgt, true) != 1 {
             continue;
         }
-        r.log.push(Diagnostic::new(Level::Verbose, format!("Canonicalized DNS aliased hostname \"{name}\" => \"{cname}\"")));
+        r.log.push(Diagnostic::new(
+            Level::Verbose,
+            format!("Canonicalized DNS aliased hostname \"{name}\" => \"{cname}\""),
+        ));
         *name = cname.to_owned();
         return true;
     }
@@ -106,10 +147,21 @@ fn check_follow_cname(r: &mut Reader<'_>, o: &Raw, direct: bool, name: &mut Stri
 }
 
 fn resolve(r: &Reader<'_>, o: &Raw, name: &str) -> Option<String> {
-    let port = o.port.filter(|p| *p > 0).unwrap_or_else(|| r.ctx.default_port());
-    match r.ctx.resolve(name, u16::try_from(port).unwrap_or(22), o.address_family.unwrap_or_default()) {
+    let port = o
+        .port
+        .filter(|p| *p > 0)
+        .unwrap_or_else(|| r.ctx.default_port());
+    match r.ctx.resolve(
+        name,
+        u16::try_from(port).unwrap_or(22),
+        o.address_family.unwrap_or_default(),
+    ) {
         Resolution::NotFound => None,
-        Resolution::Found { cname } => Some(cname.filter(|c| misc::valid_domain(c, false).is_ok()).unwrap_or_default()),
+        Resolution::Found { cname } => Some(
+            cname
+                .filter(|c| misc::valid_domain(c, false).is_ok())
+                .unwrap_or_default(),
+        ),
     }
 }
 
@@ -152,14 +204,20 @@ fn resolve_canonicalize(r: &mut Reader<'_>, o: &Raw, host: &mut String) -> Resul
         if let Some(cname) = resolve(r, o, &fullhost) {
             fullhost.pop();
             if !check_follow_cname(r, o, direct, &mut fullhost, &cname) {
-                r.log.push(Diagnostic::new(Level::Debug1, format!("Canonicalized hostname \"{host}\" => \"{fullhost}\"")));
+                r.log.push(Diagnostic::new(
+                    Level::Debug1,
+                    format!("Canonicalized hostname \"{host}\" => \"{fullhost}\""),
+                ));
             }
             *host = fullhost;
             return Ok(true);
         }
     }
     if !o.canonicalize_fallback_local.unwrap_or(true) {
-        return Err(Error::fatal(format!("ssh: Could not resolve host \"{host}\""), std::mem::take(&mut r.log)));
+        return Err(Error::fatal(
+            format!("ssh: Could not resolve host \"{host}\""),
+            std::mem::take(&mut r.log),
+        ));
     }
     Ok(false)
 }
@@ -194,7 +252,10 @@ pub(crate) fn load(
     process_config_files(&mut r, &mut o, opts, false)?;
     let mut want_final = r.want_final_pass;
     if want_final {
-        r.log.push(Diagnostic::new(Level::Debug1, "configuration requests final Match pass"));
+        r.log.push(Diagnostic::new(
+            Level::Debug1,
+            "configuration requests final Match pass",
+        ));
     }
     // fill_default_options_for_canonicalization
     o.canonicalize_max_dots.get_or_insert(1);
@@ -207,12 +268,16 @@ pub(crate) fn load(
             Ok(v) => host = v.unwrap_or_default(),
             Err(e) => {
                 r.log.push(Diagnostic::new(Level::Error, e.detail));
-                return Err(Error::fatal("percent_expand: failed", std::mem::take(&mut r.log)));
+                return Err(Error::fatal(
+                    "percent_expand: failed",
+                    std::mem::take(&mut r.log),
+                ));
             }
         }
         o.hostname = Some(host.clone());
     }
-    let was_addr = is_addr_fast(&host) || addr_pton(&host).is_some_and(|a| family_ok(a, o.address_family));
+    let was_addr =
+        is_addr_fast(&host) || addr_pton(&host).is_some_and(|a| family_ok(a, o.address_family));
     if !was_addr {
         host = host.to_ascii_lowercase();
     }
@@ -227,7 +292,10 @@ pub(crate) fn load(
             None => {
                 if direct {
                     return Err(Error::fatal(
-                        format!("ssh: Could not resolve hostname {}: Name or service not known", trunc(&host, 100)),
+                        format!(
+                            "ssh: Could not resolve hostname {}: Name or service not known",
+                            trunc(&host, 100)
+                        ),
                         std::mem::take(&mut r.log),
                     ));
                 }
@@ -238,11 +306,15 @@ pub(crate) fn load(
         }
     }
     if canon != Canonicalize::No && !want_final {
-        r.log.push(Diagnostic::new(Level::Debug1, "hostname canonicalisation enabled, will re-parse configuration"));
+        r.log.push(Diagnostic::new(
+            Level::Debug1,
+            "hostname canonicalisation enabled, will re-parse configuration",
+        ));
         want_final = true;
     }
     if want_final {
-        r.log.push(Diagnostic::new(Level::Debug1, "re-parsing configuration"));
+        r.log
+            .push(Diagnostic::new(Level::Debug1, "re-parsing configuration"));
         o.hostname = Some(host.clone());
         r.host = host.clone();
         r.record_final = false;
@@ -262,10 +334,16 @@ pub(crate) fn load(
         };
         let ju = o.jump_user.clone().unwrap_or_else(|| user.clone());
         if *jh == host && p == jp && user == ju {
-            return Err(Error::fatal(format!("jumphost loop via {jh}"), std::mem::take(&mut r.log)));
+            return Err(Error::fatal(
+                format!("jumphost loop via {jh}"),
+                std::mem::take(&mut r.log),
+            ));
         }
         if o.proxy_command.is_some() {
-            return Err(Error::fatal("inconsistent options: ProxyCommand+ProxyJump", std::mem::take(&mut r.log)));
+            return Err(Error::fatal(
+                "inconsistent options: ProxyCommand+ProxyJump",
+                std::mem::take(&mut r.log),
+            ));
         }
         proxy_use_fdpass = false;
     }
@@ -276,7 +354,10 @@ pub(crate) fn load(
         *a = a.to_ascii_lowercase();
     }
     if o.proxy_command.as_deref() == Some("-") && proxy_use_fdpass {
-        return Err(Error::fatal("ProxyCommand=- and ProxyUseFDPass are incompatible", std::mem::take(&mut r.log)));
+        return Err(Error::fatal(
+            "ProxyCommand=- and ProxyUseFDPass are incompatible",
+            std::mem::take(&mut r.log),
+        ));
     }
     let has_command = opts.command.as_deref().is_some_and(|c| !c.is_empty());
     let request_tty = o.request_tty.unwrap_or(RequestTty::Auto);
@@ -285,7 +366,10 @@ pub(crate) fn load(
     let (control_persist, control_persist_timeout) = o.control_persist.unwrap_or((false, 0));
     if update_host_keys == YesNoAsk::Ask {
         if control_persist && o.control_path.is_some() {
-            r.log.push(Diagnostic::new(Level::Debug1, "UpdateHostKeys=ask is incompatible with ControlPersist; disabling"));
+            r.log.push(Diagnostic::new(
+                Level::Debug1,
+                "UpdateHostKeys=ask is incompatible with ControlPersist; disabling",
+            ));
             update_host_keys = YesNoAsk::No;
         } else if has_command || o.remote_command.is_some() || request_tty == RequestTty::No {
             r.log.push(Diagnostic::new(
@@ -299,13 +383,22 @@ pub(crate) fn load(
     }
     let connection_attempts = o.connection_attempts.unwrap_or(1);
     if connection_attempts <= 0 {
-        return Err(Error::fatal("Invalid number of ConnectionAttempts", std::mem::take(&mut r.log)));
+        return Err(Error::fatal(
+            "Invalid number of ConnectionAttempts",
+            std::mem::take(&mut r.log),
+        ));
     }
     if has_command && o.remote_command.is_some() {
-        return Err(Error::fatal("Cannot execute command-line and remote command.", std::mem::take(&mut r.log)));
+        return Err(Error::fatal(
+            "Cannot execute command-line and remote command.",
+            std::mem::take(&mut r.log),
+        ));
     }
     let session_type = o.session_type.unwrap_or(SessionType::Default);
-    if o.fork_after_authentication == Some(true) && !has_command && o.remote_command.is_none() && session_type != SessionType::None
+    if o.fork_after_authentication == Some(true)
+        && !has_command
+        && o.remote_command.is_none()
+        && session_type != SessionType::None
     {
         return Err(Error::fatal(
             "Cannot fork into background without a command to execute.",
@@ -351,10 +444,16 @@ pub(crate) fn load(
         let t = tilde_expand(s, &home_lookup).map_err(|e| Error::fatal(e, std::mem::take(log)))?;
         match expand(&t, Some(&tokens), Some(&env_lookup), log) {
             Ok(Some(v)) => Ok(v),
-            Ok(None) => Err(Error::fatal("invalid environment variable expansion", std::mem::take(log))),
+            Ok(None) => Err(Error::fatal(
+                "invalid environment variable expansion",
+                std::mem::take(log),
+            )),
             Err(e) => {
                 log.push(Diagnostic::new(Level::Error, e.detail));
-                Err(Error::fatal("percent_dollar_expand: failed", std::mem::take(log)))
+                Err(Error::fatal(
+                    "percent_dollar_expand: failed",
+                    std::mem::take(log),
+                ))
             }
         }
     };
@@ -375,7 +474,10 @@ pub(crate) fn load(
         Some(c) => {
             let p = percent_dollar(c, &mut r.log)?;
             if let Err(e) = fs.metadata(std::path::Path::new(&p)) {
-                let msg = format!("Cannot forward agent socket path \"{p}\": {}", crate::io_error_text(&e));
+                let msg = format!(
+                    "Cannot forward agent socket path \"{p}\": {}",
+                    crate::io_error_text(&e)
+                );
                 if exit_on_forward_failure {
                     return Err(Error::fatal(msg, std::mem::take(&mut r.log)));
                 }
@@ -386,7 +488,10 @@ pub(crate) fn load(
         None => None,
     };
     let mut system_hostfiles = o.system_hostfiles.clone();
-    if system_hostfiles.first().is_some_and(|f| f.eq_ignore_ascii_case("none")) {
+    if system_hostfiles
+        .first()
+        .is_some_and(|f| f.eq_ignore_ascii_case("none"))
+    {
         if system_hostfiles.len() > 1 {
             return Err(Error::fatal(
                 "Invalid GlobalKnownHostsFiles: \"none\" appears with other entries",
@@ -396,7 +501,10 @@ pub(crate) fn load(
         system_hostfiles.clear();
     }
     let mut user_hostfiles = o.user_hostfiles.clone();
-    if user_hostfiles.first().is_some_and(|f| f.eq_ignore_ascii_case("none")) {
+    if user_hostfiles
+        .first()
+        .is_some_and(|f| f.eq_ignore_ascii_case("none"))
+    {
         if user_hostfiles.len() > 1 {
             return Err(Error::fatal(
                 "Invalid UserKnownHostsFiles: \"none\" appears with other entries",
@@ -422,22 +530,42 @@ pub(crate) fn load(
     // HostKeyAlgorithms is assembled only when used (ssh -G or key exchange).
     let keys_all = profile.algorithms.keys_all();
     let pk_default = algs::filter_default(&profile.algorithms.pk_default, &keys_all);
-    let host_key_algorithms = algs::assemble(o.hostkeyalgorithms.as_deref(), &pk_default, &keys_all).map_err(|()| {
-        Error::fatal("dump_client_config: expand HostKeyAlgorithms: invalid argument", std::mem::take(&mut r.log))
-    })?;
+    let host_key_algorithms =
+        algs::assemble(o.hostkeyalgorithms.as_deref(), &pk_default, &keys_all).map_err(|()| {
+            Error::fatal(
+                "dump_client_config: expand HostKeyAlgorithms: invalid argument",
+                std::mem::take(&mut r.log),
+            )
+        })?;
 
-    let (tun_local, tun_remote) = o.tun_device.unwrap_or((misc::SSH_TUNID_ANY, misc::SSH_TUNID_ANY));
-    let tun_id = |v: i64| if v == misc::SSH_TUNID_ANY { None } else { u32::try_from(v).ok() };
+    let (tun_local, tun_remote) = o
+        .tun_device
+        .unwrap_or((misc::SSH_TUNID_ANY, misc::SSH_TUNID_ANY));
+    let tun_id = |v: i64| {
+        if v == misc::SSH_TUNID_ANY {
+            None
+        } else {
+            u32::try_from(v).ok()
+        }
+    };
     let (ip_i, ip_b) = o.ip_qos.unwrap_or((IPTOS_LOWDELAY, IPTOS_THROUGHPUT));
     let (akta, akta_life) = o.add_keys_to_agent.unwrap_or((AddKeysToAgent::No, 0));
     let proxy_jump = o.jump_host.clone().map(|h| ProxyJump {
         user: o.jump_user.clone(),
         host: h,
-        port: o.jump_port.filter(|p| *p > 0).and_then(|p| u16::try_from(p).ok()),
+        port: o
+            .jump_port
+            .filter(|p| *p > 0)
+            .and_then(|p| u16::try_from(p).ok()),
         extra: o.jump_extra.clone(),
     });
     let ident = |v: &[(String, bool)]| -> Vec<IdentityFile> {
-        v.iter().map(|(p, u)| IdentityFile { path: p.clone(), user_provided: *u }).collect()
+        v.iter()
+            .map(|(p, u)| IdentityFile {
+                path: p.clone(),
+                user_provided: *u,
+            })
+            .collect()
     };
     let unwrap_algo = |v: &Option<String>| v.clone().unwrap_or_default();
 
@@ -467,12 +595,17 @@ pub(crate) fn load(
         gssapi_renewal_forces_rekey: o.gss_renewal_rekey.unwrap_or(false),
         gssapi_client_identity: o.gss_client_identity.clone(),
         gssapi_server_identity: o.gss_server_identity.clone(),
-        gssapi_kex_algorithms: o.gss_kex_algorithms.clone().unwrap_or_else(|| profile.algorithms.gss_kex_default.clone()),
+        gssapi_kex_algorithms: o
+            .gss_kex_algorithms
+            .clone()
+            .unwrap_or_else(|| profile.algorithms.gss_kex_default.clone()),
         hash_known_hosts: o.hash_known_hosts.unwrap_or(false),
         hostbased_authentication: o.hostbased_authentication.unwrap_or(false),
         identities_only: o.identities_only.unwrap_or(false),
         kbd_interactive_authentication: o.kbd_interactive_authentication.unwrap_or(true),
-        no_host_authentication_for_localhost: o.no_host_authentication_for_localhost.unwrap_or(false),
+        no_host_authentication_for_localhost: o
+            .no_host_authentication_for_localhost
+            .unwrap_or(false),
         password_authentication: o.password_authentication.unwrap_or(true),
         permit_local_command: o.permit_local_command.unwrap_or(false),
         proxy_use_fdpass,
@@ -482,7 +615,9 @@ pub(crate) fn load(
         stdin_null: o.stdin_null.unwrap_or(false),
         fork_after_authentication: o.fork_after_authentication.unwrap_or(false),
         stream_local_bind_unlink: o.streamlocal_bind_unlink.unwrap_or(false),
-        strict_host_key_checking: o.strict_host_key_checking.unwrap_or(StrictHostKeyChecking::Ask),
+        strict_host_key_checking: o
+            .strict_host_key_checking
+            .unwrap_or(StrictHostKeyChecking::Ask),
         tcp_keep_alive: o.tcp_keep_alive.unwrap_or(true),
         tunnel: o.tun_open.unwrap_or(TunnelMode::No),
         verify_host_key_dns: o.verify_host_key_dns.unwrap_or(YesNoAsk::No),
@@ -536,20 +671,43 @@ pub(crate) fn load(
         forward_agent: o.forward_agent.unwrap_or(false),
         forward_agent_sock_path,
         connect_timeout: o.connection_timeout,
-        tunnel_device: TunnelDevice { local: tun_id(tun_local), remote: tun_id(tun_remote) },
-        permitted_cnames: o.permitted_cnames.iter().map(|(s, t)| PermittedCname { source: s.clone(), target: t.clone() }).collect(),
+        tunnel_device: TunnelDevice {
+            local: tun_id(tun_local),
+            remote: tun_id(tun_remote),
+        },
+        permitted_cnames: o
+            .permitted_cnames
+            .iter()
+            .map(|(s, t)| PermittedCname {
+                source: s.clone(),
+                target: t.clone(),
+            })
+            .collect(),
         control_persist,
         control_persist_timeout,
         escape_char: o.escape_char.unwrap_or(Some(b'~')),
-        ip_qos: IpQos { interactive: ip_i, bulk: ip_b },
-        rekey_limit: RekeyLimit { bytes: o.rekey_limit.unwrap_or(0), seconds: o.rekey_interval.unwrap_or(0) },
+        ip_qos: IpQos {
+            interactive: ip_i,
+            bulk: ip_b,
+        },
+        rekey_limit: RekeyLimit {
+            bytes: o.rekey_limit.unwrap_or(0),
+            seconds: o.rekey_interval.unwrap_or(0),
+        },
         stream_local_bind_mask: o.streamlocal_bind_mask.unwrap_or(0o177),
         syslog_facility: o.log_facility.unwrap_or(SyslogFacility::User),
         proxy_command: o.proxy_command.clone(),
         proxy_jump,
-        stdio_forward: o.stdio_forward_host.clone().map(|h| (h, o.stdio_forward_port)),
+        stdio_forward: o
+            .stdio_forward_host
+            .clone()
+            .map(|h| (h, o.stdio_forward_port)),
         tag: o.tag.clone(),
-        obscure_keystroke_timing: o.obscure_keystroke_timing.unwrap_or(if profile.v10() { 20 } else { 0 }),
+        obscure_keystroke_timing: o.obscure_keystroke_timing.unwrap_or(if profile.v10() {
+            20
+        } else {
+            0
+        }),
         channel_timeouts: o.channel_timeouts.clone(),
         version_addendum: o.version_addendum.clone(),
         diagnostics: std::mem::take(&mut r.log),
@@ -570,20 +728,31 @@ fn fill_default_options(r: &mut Reader<'_>, o: &mut Raw, profile: &Profile) -> V
         o.remote_forwards.clear();
         o.tun_open = Some(TunnelMode::No);
     }
-    o.xauth_location.get_or_insert_with(|| profile.xauth_location.clone());
+    o.xauth_location
+        .get_or_insert_with(|| profile.xauth_location.clone());
     if o.identity_files.is_empty() {
         for f in DEFAULT_IDENTITY_FILES {
             let _ = add_identity_file(o, format!("~/{f}"), false);
         }
     }
     if o.system_hostfiles.is_empty() {
-        o.system_hostfiles = vec!["/etc/ssh/ssh_known_hosts".into(), "/etc/ssh/ssh_known_hosts2".into()];
+        o.system_hostfiles = vec![
+            "/etc/ssh/ssh_known_hosts".into(),
+            "/etc/ssh/ssh_known_hosts2".into(),
+        ];
     }
     if o.update_hostkeys.is_none() {
         let dns_off = o.verify_host_key_dns.is_none_or(|v| v == YesNoAsk::No);
         let default_files = o.user_hostfiles.is_empty()
-            || (o.user_hostfiles.len() == 1 && o.user_hostfiles.first().is_some_and(|f| f == "~/.ssh/known_hosts"));
-        o.update_hostkeys = Some(if dns_off && default_files { YesNoAsk::Yes } else { YesNoAsk::No });
+            || (o.user_hostfiles.len() == 1
+                && o.user_hostfiles
+                    .first()
+                    .is_some_and(|f| f == "~/.ssh/known_hosts"));
+        o.update_hostkeys = Some(if dns_off && default_files {
+            YesNoAsk::Yes
+        } else {
+            YesNoAsk::No
+        });
     }
     if o.user_hostfiles.is_empty() {
         o.user_hostfiles = vec!["~/.ssh/known_hosts".into(), "~/.ssh/known_hosts2".into()];
@@ -606,10 +775,30 @@ fn fill_default_options(r: &mut Reader<'_>, o: &mut Raw, profile: &Profile) -> V
     let steps: [(&'static str, &mut Option<String>, &str, &str); 6] = [
         ("ciphers", &mut o.ciphers, &ciphers_def, &a.ciphers_all),
         ("macs", &mut o.macs, &macs_def, &a.macs_all),
-        ("kex_algorithms", &mut o.kex_algorithms, &kex_def, &a.kex_all),
-        ("hostbased_accepted_algos", &mut o.hostbased_accepted_algos, &key_def, &keys_all),
-        ("pubkey_accepted_algos", &mut o.pubkey_accepted_algos, &key_def, &keys_all),
-        ("ca_sign_algorithms", &mut o.ca_sign_algorithms, &sig_def, &sigs_all),
+        (
+            "kex_algorithms",
+            &mut o.kex_algorithms,
+            &kex_def,
+            &a.kex_all,
+        ),
+        (
+            "hostbased_accepted_algos",
+            &mut o.hostbased_accepted_algos,
+            &key_def,
+            &keys_all,
+        ),
+        (
+            "pubkey_accepted_algos",
+            &mut o.pubkey_accepted_algos,
+            &key_def,
+            &keys_all,
+        ),
+        (
+            "ca_sign_algorithms",
+            &mut o.ca_sign_algorithms,
+            &sig_def,
+            &sigs_all,
+        ),
     ];
     let mut failed: Vec<&'static str> = Vec::new();
     let mut stopped = false;
@@ -623,7 +812,10 @@ fn fill_default_options(r: &mut Reader<'_>, o: &mut Raw, profile: &Profile) -> V
         match algs::assemble(field.as_deref(), def, all) {
             Ok(v) => *field = Some(v),
             Err(()) => {
-                r.log.push(Diagnostic::new(Level::Error, format!("fill_default_options: {name}: invalid argument")));
+                r.log.push(Diagnostic::new(
+                    Level::Error,
+                    format!("fill_default_options: {name}: invalid argument"),
+                ));
                 *field = None;
                 failed.push(name);
                 stopped = true;

@@ -132,11 +132,19 @@ pub(crate) struct Keyword {
 }
 
 const fn k(name: &'static str, op: Op) -> Keyword {
-    Keyword { name, op, v10: false }
+    Keyword {
+        name,
+        op,
+        v10: false,
+    }
 }
 
 const fn k10(name: &'static str, op: Op) -> Keyword {
-    Keyword { name, op, v10: true }
+    Keyword {
+        name,
+        op,
+        v10: true,
+    }
 }
 
 pub(crate) const KEYWORDS: &[Keyword] = &[
@@ -174,9 +182,15 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     k("xauthlocation", Op::XAuthLocation),
     k("gatewayports", Op::GatewayPorts),
     k("passwordauthentication", Op::PasswordAuthentication),
-    k("kbdinteractiveauthentication", Op::KbdInteractiveAuthentication),
+    k(
+        "kbdinteractiveauthentication",
+        Op::KbdInteractiveAuthentication,
+    ),
     k("kbdinteractivedevices", Op::KbdInteractiveDevices),
-    k("challengeresponseauthentication", Op::KbdInteractiveAuthentication),
+    k(
+        "challengeresponseauthentication",
+        Op::KbdInteractiveAuthentication,
+    ),
     k("skeyauthentication", Op::KbdInteractiveAuthentication),
     k("tisauthentication", Op::KbdInteractiveAuthentication),
     k("pubkeyauthentication", Op::PubkeyAuthentication),
@@ -224,7 +238,10 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     k("clearallforwardings", Op::ClearAllForwardings),
     k("enablesshkeysign", Op::EnableSshKeysign),
     k("verifyhostkeydns", Op::VerifyHostKeyDns),
-    k("nohostauthenticationforlocalhost", Op::NoHostAuthenticationForLocalhost),
+    k(
+        "nohostauthenticationforlocalhost",
+        Op::NoHostAuthenticationForLocalhost,
+    ),
     k("rekeylimit", Op::RekeyLimit),
     k("connecttimeout", Op::ConnectTimeout),
     k("addressfamily", Op::AddressFamily),
@@ -254,13 +271,19 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
     k("canonicalizefallbacklocal", Op::CanonicalizeFallbackLocal),
     k("canonicalizehostname", Op::CanonicalizeHostname),
     k("canonicalizemaxdots", Op::CanonicalizeMaxDots),
-    k("canonicalizepermittedcnames", Op::CanonicalizePermittedCnames),
+    k(
+        "canonicalizepermittedcnames",
+        Op::CanonicalizePermittedCnames,
+    ),
     k("streamlocalbindmask", Op::StreamLocalBindMask),
     k("streamlocalbindunlink", Op::StreamLocalBindUnlink),
     k("revokedhostkeys", Op::RevokedHostKeys),
     k("fingerprinthash", Op::FingerprintHash),
     k("updatehostkeys", Op::UpdateHostkeys),
-    k("hostbasedacceptedalgorithms", Op::HostbasedAcceptedAlgorithms),
+    k(
+        "hostbasedacceptedalgorithms",
+        Op::HostbasedAcceptedAlgorithms,
+    ),
     k("hostbasedkeytypes", Op::HostbasedAcceptedAlgorithms),
     k("pubkeyacceptedalgorithms", Op::PubkeyAcceptedAlgorithms),
     k("pubkeyacceptedkeytypes", Op::PubkeyAcceptedAlgorithms),
@@ -279,12 +302,19 @@ pub(crate) const KEYWORDS: &[Keyword] = &[
 
 /// Look up a lower-cased keyword.
 pub(crate) fn lookup(name: &str, v10: bool) -> Option<Op> {
-    KEYWORDS.iter().find(|kw| kw.name == name && (v10 || !kw.v10)).map(|kw| kw.op)
+    KEYWORDS
+        .iter()
+        .find(|kw| kw.name == name && (v10 || !kw.v10))
+        .map(|kw| kw.op)
 }
 
 /// `lookup_opcode_name`: the first name of an operation.
 pub(crate) fn name_of(op: Op) -> &'static str {
-    KEYWORDS.iter().find(|kw| kw.op == op).map(|kw| kw.name).unwrap_or("UNKNOWN")
+    KEYWORDS
+        .iter()
+        .find(|kw| kw.op == op)
+        .map(|kw| kw.name)
+        .unwrap_or("UNKNOWN")
 }
 
 /// Every keyword name (for documentation and tests).

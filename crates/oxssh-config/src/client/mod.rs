@@ -22,7 +22,7 @@ pub(crate) mod read;
 
 use std::collections::HashMap;
 
-pub use cli::{parse_destination, CliArg, Destination};
+pub use cli::{CliArg, Destination, parse_destination};
 pub use keywords::all_keywords;
 
 use crate::error::{Diagnostic, Error};
@@ -312,17 +312,30 @@ impl ClientContext for BasicContext {
         match &self.exec {
             ExecPolicy::Table(t) => Ok(t.get(command).copied().unwrap_or(1)),
             ExecPolicy::Run => {
-                let shell = self.env.get("SHELL").cloned().unwrap_or_else(|| "/bin/sh".to_owned());
+                let shell = self
+                    .env
+                    .get("SHELL")
+                    .cloned()
+                    .unwrap_or_else(|| "/bin/sh".to_owned());
                 let status = std::process::Command::new(&shell)
                     .arg("-c")
                     .arg(command)
                     .stdin(std::process::Stdio::null())
                     .stdout(std::process::Stdio::null())
                     .status()
-                    .map_err(|e| format!("Unable to execute '{}': {}", crate::misc::trunc(command, 100), crate::io_error_text(&e)))?;
+                    .map_err(|e| {
+                        format!(
+                            "Unable to execute '{}': {}",
+                            crate::misc::trunc(command, 100),
+                            crate::io_error_text(&e)
+                        )
+                    })?;
                 match status.code() {
                     Some(c) => Ok(c),
-                    None => Err(format!("command '{}' exited abnormally", crate::misc::trunc(command, 100))),
+                    None => Err(format!(
+                        "command '{}' exited abnormally",
+                        crate::misc::trunc(command, 100)
+                    )),
                 }
             }
         }
@@ -360,7 +373,10 @@ pub struct ClientOptions {
 impl ClientOptions {
     /// Options for `ssh host` with no command-line settings.
     pub fn new(host: impl Into<String>) -> Self {
-        ClientOptions { host: host.into(), ..Default::default() }
+        ClientOptions {
+            host: host.into(),
+            ..Default::default()
+        }
     }
 }
 
@@ -505,7 +521,11 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// Read the configuration for `opts` with the oxssh [`Profile`].
-    pub fn load(opts: &ClientOptions, ctx: &dyn ClientContext, fs: &dyn Fs) -> Result<ClientConfig, Error> {
+    pub fn load(
+        opts: &ClientOptions,
+        ctx: &dyn ClientContext,
+        fs: &dyn Fs,
+    ) -> Result<ClientConfig, Error> {
         Self::load_with_profile(opts, ctx, fs, &Profile::oxssh())
     }
 
@@ -532,8 +552,19 @@ pub fn parse_client_config_bytes(data: &[u8]) -> Result<String, Error> {
     fs.add("/fuzz/ssh_config", data);
     let ctx = BasicContext {
         exec: ExecPolicy::Table(HashMap::new()),
-        ..BasicContext::new(LocalUser { name: "fuzz".into(), uid: 1000, home: "/home/fuzz".into() }, "fuzzhost")
+        ..BasicContext::new(
+            LocalUser {
+                name: "fuzz".into(),
+                uid: 1000,
+                home: "/home/fuzz".into(),
+            },
+            "fuzzhost",
+        )
     };
-    let opts = ClientOptions { config_file: Some("/fuzz/ssh_config".into()), ..ClientOptions::new("example.com") };
-    ClientConfig::load_with_profile(&opts, &ctx, &fs, &Profile::openssh_9_2_debian()).map(|c| c.dump())
+    let opts = ClientOptions {
+        config_file: Some("/fuzz/ssh_config".into()),
+        ..ClientOptions::new("example.com")
+    };
+    ClientConfig::load_with_profile(&opts, &ctx, &fs, &Profile::openssh_9_2_debian())
+        .map(|c| c.dump())
 }

@@ -6,8 +6,8 @@ use crate::forward::Forward;
 use crate::types::{AddressFamily, FingerprintHash, LogLevel, SyslogFacility};
 
 use super::{
-    AddKeysToAgent, Canonicalize, ControlMaster, PubkeyAuthentication, RequestTty, SessionType, StrictHostKeyChecking,
-    TunnelMode, YesNoAsk,
+    AddKeysToAgent, Canonicalize, ControlMaster, PubkeyAuthentication, RequestTty, SessionType,
+    StrictHostKeyChecking, TunnelMode, YesNoAsk,
 };
 
 /// Unfilled options (`Options` in readconf.c).

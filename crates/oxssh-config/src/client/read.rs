@@ -9,19 +9,19 @@
 use std::path::Path;
 
 use crate::error::{Diagnostic, Error, Level};
-use crate::forward::{parse_forward, Forward};
+use crate::forward::{Forward, parse_forward};
+use crate::fs::Fs;
 use crate::lex::{argv_split, split_keyword, strdelim};
 use crate::misc::{self, trunc};
 use crate::pattern::{match_hostname, match_pattern, match_pattern_list};
 use crate::profile::Profile;
-use crate::types::{multistate_parse, FingerprintHash, LogLevel, SyslogFacility, ADDRESS_FAMILY};
-use crate::fs::Fs;
+use crate::types::{ADDRESS_FAMILY, FingerprintHash, LogLevel, SyslogFacility, multistate_parse};
 
 use super::keywords::{self, Op};
 use super::raw::Raw;
 use super::{
-    AddKeysToAgent, Canonicalize, ClientContext, ControlMaster, LocalUser, PubkeyAuthentication, RequestTty,
-    SessionType, StrictHostKeyChecking, TunnelMode, YesNoAsk,
+    AddKeysToAgent, Canonicalize, ClientContext, ControlMaster, LocalUser, PubkeyAuthentication,
+    RequestTty, SessionType, StrictHostKeyChecking, TunnelMode, YesNoAsk,
 };
 
 /// Maximum `Include` nesting (`READCONF_MAX_DEPTH`).
@@ -35,9 +35,19 @@ const MAX_CANON_DOMAINS: usize = 32;
 /// Upper bound for the accumulating lists (SendEnv, SetEnv, forwards, …).
 const MAX_LIST: usize = 100_000;
 
-pub(crate) const FLAG: &[(&str, bool)] = &[("true", true), ("false", false), ("yes", true), ("no", false)];
-pub(crate) const YESNOASK: &[(&str, YesNoAsk)] =
-    &[("true", YesNoAsk::Yes), ("false", YesNoAsk::No), ("yes", YesNoAsk::Yes), ("no", YesNoAsk::No), ("ask", YesNoAsk::Ask)];
+pub(crate) const FLAG: &[(&str, bool)] = &[
+    ("true", true),
+    ("false", false),
+    ("yes", true),
+    ("no", false),
+];
+pub(crate) const YESNOASK: &[(&str, YesNoAsk)] = &[
+    ("true", YesNoAsk::Yes),
+    ("false", YesNoAsk::No),
+    ("yes", YesNoAsk::Yes),
+    ("no", YesNoAsk::No),
+    ("ask", YesNoAsk::Ask),
+];
 pub(crate) const STRICT_HOSTKEY: &[(&str, StrictHostKeyChecking)] = &[
     ("true", StrictHostKeyChecking::Yes),
     ("false", StrictHostKeyChecking::Off),
@@ -80,8 +90,11 @@ pub(crate) const REQUEST_TTY: &[(&str, RequestTty)] = &[
     ("force", RequestTty::Force),
     ("auto", RequestTty::Auto),
 ];
-pub(crate) const SESSION_TYPE: &[(&str, SessionType)] =
-    &[("none", SessionType::None), ("subsystem", SessionType::Subsystem), ("default", SessionType::Default)];
+pub(crate) const SESSION_TYPE: &[(&str, SessionType)] = &[
+    ("none", SessionType::None),
+    ("subsystem", SessionType::Subsystem),
+    ("default", SessionType::Default),
+];
 pub(crate) const CANONICALIZE: &[(&str, Canonicalize)] = &[
     ("true", Canonicalize::Yes),
     ("false", Canonicalize::No),
@@ -139,11 +152,21 @@ fn f200(file: &str) -> &str {
 }
 
 /// Add an identity file unless already present with the same provenance.
-pub(crate) fn add_identity_file(o: &mut Raw, path: String, userprovided: bool) -> Result<(), String> {
+pub(crate) fn add_identity_file(
+    o: &mut Raw,
+    path: String,
+    userprovided: bool,
+) -> Result<(), String> {
     if o.identity_files.len() >= MAX_IDENTITY_FILES {
-        return Err(format!("Too many identity files specified (max {MAX_IDENTITY_FILES})"));
+        return Err(format!(
+            "Too many identity files specified (max {MAX_IDENTITY_FILES})"
+        ));
     }
-    if !o.identity_files.iter().any(|(p, u)| *u == userprovided && *p == path) {
+    if !o
+        .identity_files
+        .iter()
+        .any(|(p, u)| *u == userprovided && *p == path)
+    {
         o.identity_files.push((path, userprovided));
     }
     Ok(())
@@ -151,9 +174,15 @@ pub(crate) fn add_identity_file(o: &mut Raw, path: String, userprovided: bool) -
 
 fn add_certificate_file(o: &mut Raw, path: String, userprovided: bool) -> Result<(), String> {
     if o.certificate_files.len() >= MAX_CERTIFICATE_FILES {
-        return Err(format!("Too many certificate files specified (max {MAX_CERTIFICATE_FILES})"));
+        return Err(format!(
+            "Too many certificate files specified (max {MAX_CERTIFICATE_FILES})"
+        ));
     }
-    if !o.certificate_files.iter().any(|(p, u)| *u == userprovided && *p == path) {
+    if !o
+        .certificate_files
+        .iter()
+        .any(|(p, u)| *u == userprovided && *p == path)
+    {
         o.certificate_files.push((path, userprovided));
     }
     Ok(())
@@ -174,7 +203,9 @@ pub(crate) fn parse_jump(s: &str, o: &mut Raw, active: bool) -> Result<(), ()> {
         Some(i) => s.get(..i).unwrap_or("").to_owned(),
         None => s.to_owned(),
     };
-    let trimmed_len = orig.trim_end_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b').len();
+    let trimmed_len = orig
+        .trim_end_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b')
+        .len();
     orig.truncate(trimmed_len);
     let mut first = active;
     let mut last: Option<(Option<String>, String, i32)> = None;
@@ -182,7 +213,10 @@ pub(crate) fn parse_jump(s: &str, o: &mut Raw, active: bool) -> Result<(), ()> {
         let mut sdup = orig.as_str();
         loop {
             let (rest, cp) = match sdup.rfind(',') {
-                Some(i) => (Some(sdup.get(..i).unwrap_or("")), sdup.get(i + 1..).unwrap_or("")),
+                Some(i) => (
+                    Some(sdup.get(..i).unwrap_or("")),
+                    sdup.get(i + 1..).unwrap_or(""),
+                ),
                 None => (None, sdup),
             };
             let parsed = match misc::parse_uri("ssh", cp) {
@@ -274,16 +308,23 @@ impl Reader<'_> {
         };
         if flags.checkperm {
             let meta = self.fs.metadata(Path::new(filename)).map_err(|e| {
-                Error::fatal(format!("fstat {filename}: {}", crate::io_error_text(&e)), std::mem::take(&mut self.log))
+                Error::fatal(
+                    format!("fstat {filename}: {}", crate::io_error_text(&e)),
+                    std::mem::take(&mut self.log),
+                )
             })?;
             let uid = self.pw.uid;
             let owner_ok = meta.uid == 0 || meta.uid == uid;
-            let mode_ok = meta.mode & 0o002 == 0 && (meta.mode & 0o020 == 0 || self.ctx.secure_group(meta.gid));
+            let mode_ok = meta.mode & 0o002 == 0
+                && (meta.mode & 0o020 == 0 || self.ctx.secure_group(meta.gid));
             if !owner_ok || !mode_ok {
                 return Err(self.fatal(format!("Bad owner or permissions on {filename}")));
             }
         }
-        self.debug(Level::Debug1, format!("Reading configuration data {}", f200(filename)));
+        self.debug(
+            Level::Debug1,
+            format!("Reading configuration data {}", f200(filename)),
+        );
         let mut bad = 0usize;
         for (i, raw) in crate::lex::lines(&data).iter().enumerate() {
             let linenum = u32::try_from(i + 1).unwrap_or(u32::MAX);
@@ -292,7 +333,11 @@ impl Reader<'_> {
             }
         }
         if bad > 0 {
-            return Err(Error::BadOptions { file: filename.to_owned(), count: bad, log: std::mem::take(&mut self.log) });
+            return Err(Error::BadOptions {
+                file: filename.to_owned(),
+                count: bad,
+                log: std::mem::take(&mut self.log),
+            });
         }
         Ok(Ok(()))
     }
@@ -334,7 +379,10 @@ impl Reader<'_> {
         let op = match keywords::lookup(&keyword, self.profile.v10()) {
             Some(op) => Some(op),
             None => {
-                if o.ignored_unknown.as_deref().is_some_and(|pat| match_pattern_list(&keyword, pat, true) == 1) {
+                if o.ignored_unknown
+                    .as_deref()
+                    .is_some_and(|pat| match_pattern_list(&keyword, pat, true) == 1)
+                {
                     None
                 } else {
                     self.log.push(Diagnostic::at(
@@ -356,7 +404,10 @@ impl Reader<'_> {
         };
         let mut args = av.into_iter();
         let Some(op) = op else {
-            self.debug(Level::Debug1, format!("{filename} line {linenum}: Ignored unknown option \"{keyword}\""));
+            self.debug(
+                Level::Debug1,
+                format!("{filename} line {linenum}: Ignored unknown option \"{keyword}\""),
+            );
             return Ok(true);
         };
         let active = *activep;
@@ -366,30 +417,42 @@ impl Reader<'_> {
             ($($t:tt)*) => { return self.error(format!($($t)*)) };
         }
         macro_rules! missing {
-            () => { bad!("{fname} line {linenum}: Missing argument.") };
+            () => {
+                bad!("{fname} line {linenum}: Missing argument.")
+            };
         }
 
         // Shared argument handlers (OpenSSH's goto labels).
-        let parse_time = |this: &mut Self, arg: Option<String>| -> Result<Option<Option<i32>>, Error> {
-            match arg.as_deref() {
-                None | Some("") => {
-                    this.log.push(Diagnostic::new(Level::Error, format!("{filename} line {linenum}: missing time value.")));
-                    Ok(None)
-                }
-                Some("none") => Ok(Some(None)),
-                Some(a) => match misc::convtime(a) {
-                    Some(v) => Ok(Some(Some(v as i32))),
-                    None => {
-                        this.log.push(Diagnostic::new(Level::Error, format!("{filename} line {linenum}: invalid time value.")));
+        let parse_time =
+            |this: &mut Self, arg: Option<String>| -> Result<Option<Option<i32>>, Error> {
+                match arg.as_deref() {
+                    None | Some("") => {
+                        this.log.push(Diagnostic::new(
+                            Level::Error,
+                            format!("{filename} line {linenum}: missing time value."),
+                        ));
                         Ok(None)
                     }
-                },
-            }
-        };
+                    Some("none") => Ok(Some(None)),
+                    Some(a) => match misc::convtime(a) {
+                        Some(v) => Ok(Some(Some(v as i32))),
+                        None => {
+                            this.log.push(Diagnostic::new(
+                                Level::Error,
+                                format!("{filename} line {linenum}: invalid time value."),
+                            ));
+                            Ok(None)
+                        }
+                    },
+                }
+            };
         let multistate = |this: &mut Self, arg: Option<String>| -> Option<String> {
             match arg {
                 None => {
-                    this.log.push(Diagnostic::new(Level::Error, format!("{filename} line {linenum}: missing argument.")));
+                    this.log.push(Diagnostic::new(
+                        Level::Error,
+                        format!("{filename} line {linenum}: missing argument."),
+                    ));
                     this.log.push(Diagnostic::new(
                         Level::Error,
                         format!("{filename} line {linenum}: unsupported option \"(null)\"."),
@@ -397,8 +460,14 @@ impl Reader<'_> {
                     None
                 }
                 Some(a) if a.is_empty() => {
-                    this.log.push(Diagnostic::new(Level::Error, format!("{filename} line {linenum}: missing argument.")));
-                    this.log.push(Diagnostic::new(Level::Error, format!("{filename} line {linenum}: unsupported option \"\".")));
+                    this.log.push(Diagnostic::new(
+                        Level::Error,
+                        format!("{filename} line {linenum}: missing argument."),
+                    ));
+                    this.log.push(Diagnostic::new(
+                        Level::Error,
+                        format!("{filename} line {linenum}: unsupported option \"\"."),
+                    ));
                     None
                 }
                 Some(a) => Some(a),
@@ -406,7 +475,9 @@ impl Reader<'_> {
         };
         macro_rules! flag_table {
             ($field:expr, $table:expr) => {{
-                let Some(a) = multistate(self, args.next()) else { return Ok(false) };
+                let Some(a) = multistate(self, args.next()) else {
+                    return Ok(false);
+                };
                 match multistate_parse($table, &a) {
                     Some(v) => set(&mut $field, active, v),
                     None => bad!("{filename} line {linenum}: unsupported option \"{a}\"."),
@@ -446,14 +517,18 @@ impl Reader<'_> {
         }
         macro_rules! command {
             ($field:expr) => {{
-                let cmd = str_rest.trim_start_matches([' ', '\t', '\r', '\n', '=']).to_owned();
+                let cmd = str_rest
+                    .trim_start_matches([' ', '\t', '\r', '\n', '='])
+                    .to_owned();
                 set(&mut $field, active, cmd);
                 args = Vec::new().into_iter();
             }};
         }
         macro_rules! pubkey_algos {
             ($field:expr) => {{
-                let Some(a) = args.next().filter(|a| !a.is_empty()) else { missing!() };
+                let Some(a) = args.next().filter(|a| !a.is_empty()) else {
+                    missing!()
+                };
                 let body = a.strip_prefix(['+', '^']).unwrap_or(&a);
                 if !a.starts_with('-') && !self.profile.algorithms.key_names_valid(body) {
                     bad!("{filename} line {linenum}: Bad key types '{a}'.");
@@ -486,7 +561,10 @@ impl Reader<'_> {
         match op {
             Op::Ignore => args = Vec::new().into_iter(),
             Op::Deprecated => {
-                self.debug(Level::Debug1, format!("{filename} line {linenum}: Deprecated option \"{keyword}\""));
+                self.debug(
+                    Level::Debug1,
+                    format!("{filename} line {linenum}: Deprecated option \"{keyword}\""),
+                );
                 args = Vec::new().into_iter();
             }
             Op::Unsupported => {
@@ -531,10 +609,15 @@ impl Reader<'_> {
             Op::GssServerIdentity => string!(o.gss_server_identity),
             Op::GssRenewalRekey => flag!(o.gss_renewal_rekey),
             Op::GssKexAlgorithms => {
-                let Some(a) = args.next().filter(|a| !a.is_empty()) else { missing!() };
+                let Some(a) = args.next().filter(|a| !a.is_empty()) else {
+                    missing!()
+                };
                 if let Err(name) = self.profile.algorithms.kex_check(&a, true) {
                     if let Some(n) = name {
-                        self.log.push(Diagnostic::new(Level::Error, format!("Unsupported KEX algorithm \"{n}\"")));
+                        self.log.push(Diagnostic::new(
+                            Level::Error,
+                            format!("Unsupported KEX algorithm \"{n}\""),
+                        ));
                     }
                     bad!("{fname} line {linenum}: Bad GSSAPI KexAlgorithms '{a}'.");
                 }
@@ -557,7 +640,9 @@ impl Reader<'_> {
                 } else {
                     match misc::scan_scaled(&a) {
                         Err(e) => bad!("{fname} line {linenum}: Bad number '{a}': {e}"),
-                        Ok(v) if v != 0 && v < 16 => bad!("{fname} line {linenum}: RekeyLimit too small"),
+                        Ok(v) if v != 0 && v < 16 => {
+                            bad!("{fname} line {linenum}: RekeyLimit too small")
+                        }
                         Ok(v) => v,
                     }
                 };
@@ -576,10 +661,14 @@ impl Reader<'_> {
                 args = rest_it.collect::<Vec<_>>().into_iter();
             }
             Op::IdentityFile => {
-                let Some(a) = args.next().filter(|a| !a.is_empty()) else { missing!() };
+                let Some(a) = args.next().filter(|a| !a.is_empty()) else {
+                    missing!()
+                };
                 if active {
                     if o.identity_files.len() >= MAX_IDENTITY_FILES {
-                        bad!("{fname} line {linenum}: Too many identity files specified (max {MAX_IDENTITY_FILES}).");
+                        bad!(
+                            "{fname} line {linenum}: Too many identity files specified (max {MAX_IDENTITY_FILES})."
+                        );
                     }
                     if let Err(e) = add_identity_file(o, a, flags.userconf) {
                         return Err(self.fatal(e));
@@ -587,7 +676,9 @@ impl Reader<'_> {
                 }
             }
             Op::CertificateFile => {
-                let Some(a) = args.next().filter(|a| !a.is_empty()) else { missing!() };
+                let Some(a) = args.next().filter(|a| !a.is_empty()) else {
+                    missing!()
+                };
                 if active {
                     if o.certificate_files.len() >= MAX_CERTIFICATE_FILES {
                         bad!(
@@ -627,7 +718,9 @@ impl Reader<'_> {
                 args = Vec::new().into_iter();
             }
             Op::Port => {
-                let Some(a) = args.next().filter(|a| !a.is_empty()) else { missing!() };
+                let Some(a) = args.next().filter(|a| !a.is_empty()) else {
+                    missing!()
+                };
                 let v = misc::a2port(&a);
                 if v <= 0 {
                     bad!("{fname} line {linenum}: Bad port '{a}'.");
@@ -636,7 +729,9 @@ impl Reader<'_> {
             }
             Op::ConnectionAttempts => int!(o.connection_attempts),
             Op::Ciphers => {
-                let Some(a) = args.next().filter(|a| !a.is_empty()) else { missing!() };
+                let Some(a) = args.next().filter(|a| !a.is_empty()) else {
+                    missing!()
+                };
                 let body = a.strip_prefix(['+', '^']).unwrap_or(&a);
                 if !a.starts_with('-') && !self.profile.algorithms.ciphers_valid(body) {
                     bad!("{fname} line {linenum}: Bad SSH2 cipher spec '{a}'.");
@@ -644,7 +739,9 @@ impl Reader<'_> {
                 set(&mut o.ciphers, active, a);
             }
             Op::Macs => {
-                let Some(a) = args.next().filter(|a| !a.is_empty()) else { missing!() };
+                let Some(a) = args.next().filter(|a| !a.is_empty()) else {
+                    missing!()
+                };
                 let body = a.strip_prefix(['+', '^']).unwrap_or(&a);
                 if !a.starts_with('-') && !self.profile.algorithms.macs_valid(body) {
                     bad!("{fname} line {linenum}: Bad SSH2 MAC spec '{a}'.");
@@ -652,12 +749,17 @@ impl Reader<'_> {
                 set(&mut o.macs, active, a);
             }
             Op::KexAlgorithms => {
-                let Some(a) = args.next().filter(|a| !a.is_empty()) else { missing!() };
+                let Some(a) = args.next().filter(|a| !a.is_empty()) else {
+                    missing!()
+                };
                 let body = a.strip_prefix(['+', '^']).unwrap_or(&a);
                 if !a.starts_with('-') {
                     if let Err(name) = self.profile.algorithms.kex_check(body, false) {
                         if let Some(n) = name {
-                            self.log.push(Diagnostic::new(Level::Error, format!("Unsupported KEX algorithm \"{n}\"")));
+                            self.log.push(Diagnostic::new(
+                                Level::Error,
+                                format!("Unsupported KEX algorithm \"{n}\""),
+                            ));
                         }
                         bad!("{fname} line {linenum}: Bad SSH2 KexAlgorithms '{a}'.");
                     }
@@ -672,7 +774,10 @@ impl Reader<'_> {
                 let a = args.next();
                 match a.as_deref().and_then(LogLevel::parse) {
                     Some(v) => set(&mut o.log_level, active, v),
-                    None => bad!("{fname} line {linenum}: unsupported log level '{}'", a.as_deref().unwrap_or("<NONE>")),
+                    None => bad!(
+                        "{fname} line {linenum}: unsupported log level '{}'",
+                        a.as_deref().unwrap_or("<NONE>")
+                    ),
                 }
             }
             Op::LogFacility => {
@@ -681,12 +786,14 @@ impl Reader<'_> {
                     // OpenSSH sets the facility even in inactive blocks.
                     Some(v) => set(&mut o.log_facility, true, v),
                     None => {
-                        bad!("{fname} line {linenum}: unsupported log facility '{}'", a.as_deref().unwrap_or("<NONE>"))
+                        bad!(
+                            "{fname} line {linenum}: unsupported log facility '{}'",
+                            a.as_deref().unwrap_or("<NONE>")
+                        )
                     }
                 }
             }
             Op::LogVerbose => {
-                let was_empty = o.log_verbose.is_empty();
                 let all: Vec<String> = args.by_ref().collect();
                 let n = all.len();
                 for (i, a) in all.into_iter().enumerate() {
@@ -694,15 +801,20 @@ impl Reader<'_> {
                         bad!("{filename} line {linenum}: keyword {keyword} empty argument");
                     }
                     if a.eq_ignore_ascii_case("none") && (i > 0 || i + 1 < n) {
-                        bad!("{filename} line {linenum}: keyword {keyword} \"none\" argument must appear alone.");
+                        bad!(
+                            "{filename} line {linenum}: keyword {keyword} \"none\" argument must appear alone."
+                        );
                     }
-                    if active && was_empty && o.log_verbose.len() < MAX_LIST {
+                    // OpenSSH re-checks emptiness per argument: only the first is kept.
+                    if active && o.log_verbose.is_empty() {
                         o.log_verbose.push(a);
                     }
                 }
             }
             Op::LocalForward | Op::RemoteForward | Op::DynamicForward => {
-                let Some(a) = args.next().filter(|a| !a.is_empty()) else { missing!() };
+                let Some(a) = args.next().filter(|a| !a.is_empty()) else {
+                    missing!()
+                };
                 let remote = op == Op::RemoteForward;
                 let mut dynamic = op == Op::DynamicForward;
                 let mut spec = String::new();
@@ -734,20 +846,28 @@ impl Reader<'_> {
                 let n = all.len();
                 let name = keywords::name_of(op);
                 if n == 0 {
-                    return Err(self.fatal(format!("{filename} line {linenum}: missing {name} specification")));
+                    return Err(self.fatal(format!(
+                        "{filename} line {linenum}: missing {name} specification"
+                    )));
                 }
                 for (i, a) in all.into_iter().enumerate() {
                     if a.eq_ignore_ascii_case("none") || a.eq_ignore_ascii_case("any") {
                         if i > 0 || i + 1 < n {
-                            bad!("{filename} line {linenum}: keyword {keyword} \"{a}\" argument must appear alone.");
+                            bad!(
+                                "{filename} line {linenum}: keyword {keyword} \"{a}\" argument must appear alone."
+                            );
                         }
                     } else {
                         let Some((_, port)) = misc::hpdelim(&a) else {
-                            return Err(self.fatal(format!("{filename} line {linenum}: missing host in {name}")));
+                            return Err(self.fatal(format!(
+                                "{filename} line {linenum}: missing host in {name}"
+                            )));
                         };
                         let port_ok = port.is_some_and(|p| p == "*" || misc::a2port(p) > 0);
                         if !port_ok {
-                            return Err(self.fatal(format!("{filename} line {linenum}: bad port number in {name}")));
+                            return Err(self.fatal(format!(
+                                "{filename} line {linenum}: bad port number in {name}"
+                            )));
                         }
                     }
                     if active && was_empty && o.permitted_remote_opens.len() < MAX_LIST {
@@ -807,7 +927,8 @@ impl Reader<'_> {
                     bad!("Host directive not supported as a command-line option");
                 }
                 let mut cond = Some(str_rest);
-                let value = self.match_cfg_line(o, &mut cond, flags.final_pass, filename, linenum)?;
+                let value =
+                    self.match_cfg_line(o, &mut cond, flags.final_pass, filename, linenum)?;
                 if value < 0 {
                     bad!("{fname} line {linenum}: Bad Match condition");
                 }
@@ -817,13 +938,18 @@ impl Reader<'_> {
                 }
             }
             Op::EscapeChar => {
-                let Some(a) = args.next().filter(|a| !a.is_empty()) else { missing!() };
+                let Some(a) = args.next().filter(|a| !a.is_empty()) else {
+                    missing!()
+                };
                 let b = a.as_bytes();
                 let v = if a == "none" {
                     None
                 } else if b.len() == 1 {
                     b.first().copied()
-                } else if b.len() == 2 && b.first() == Some(&b'^') && b.get(1).is_some_and(|c| (64..128).contains(c)) {
+                } else if b.len() == 2
+                    && b.first() == Some(&b'^')
+                    && b.get(1).is_some_and(|c| (64..128).contains(c))
+                {
                     b.get(1).map(|c| c & 31)
                 } else {
                     bad!("{fname} line {linenum}: Bad escape character.");
@@ -847,7 +973,10 @@ impl Reader<'_> {
                         let before = o.send_env.len();
                         o.send_env.retain(|e| !match_pattern(e, pat));
                         if before != o.send_env.len() {
-                            self.debug(Level::Debug3, format!("{filename} line {linenum}: removing environment {pat}"));
+                            self.debug(
+                                Level::Debug3,
+                                format!("{filename} line {linenum}: removing environment {pat}"),
+                            );
                         }
                         continue;
                     }
@@ -865,7 +994,10 @@ impl Reader<'_> {
                     if !active || !was_empty {
                         continue;
                     }
-                    let dup = o.setenv.iter().any(|e| e.split_once('=').is_some_and(|(n, _)| n == name));
+                    let dup = o
+                        .setenv
+                        .iter()
+                        .any(|e| e.split_once('=').is_some_and(|(n, _)| n == name));
                     if dup {
                         continue;
                     }
@@ -894,7 +1026,9 @@ impl Reader<'_> {
             Op::HashKnownHosts => flag!(o.hash_known_hosts),
             Op::Tunnel => flag_table!(o.tun_open, TUNNEL),
             Op::TunnelDevice => {
-                let Some(a) = args.next().filter(|a| !a.is_empty()) else { missing!() };
+                let Some(a) = args.next().filter(|a| !a.is_empty()) else {
+                    missing!()
+                };
                 let (l, r) = misc::a2tun(&a);
                 if l == misc::SSH_TUNID_ERR {
                     bad!("{fname} line {linenum}: Bad tun device.");
@@ -918,7 +1052,11 @@ impl Reader<'_> {
                         bad!("{fname} line {linenum}: bad include path {a}.");
                     }
                     let pattern = if !a.starts_with('/') && !a.starts_with('~') {
-                        if flags.userconf { format!("~/.ssh/{a}") } else { format!("/etc/ssh/{a}") }
+                        if flags.userconf {
+                            format!("~/.ssh/{a}")
+                        } else {
+                            format!("/etc/ssh/{a}")
+                        }
                     } else {
                         a.clone()
                     };
@@ -928,7 +1066,11 @@ impl Reader<'_> {
                             Some(i) => (rest.get(..i).unwrap_or(""), rest.get(i..).unwrap_or("")),
                             None => (rest, ""),
                         };
-                        let home = if user.is_empty() { Some(self.pw.home.clone()) } else { self.ctx.home_dir(user) };
+                        let home = if user.is_empty() {
+                            Some(self.pw.home.clone())
+                        } else {
+                            self.ctx.home_dir(user)
+                        };
                         match home {
                             Some(h) => format!("{h}{tail}"),
                             None => pattern.clone(),
@@ -941,7 +1083,10 @@ impl Reader<'_> {
                         Err(_) => bad!("{fname} line {linenum}: glob failed for {pattern}."),
                     };
                     if paths.is_empty() {
-                        self.debug(Level::Debug1, format!("{fname} line {linenum}: include {pattern} matched no files"));
+                        self.debug(
+                            Level::Debug1,
+                            format!("{fname} line {linenum}: include {pattern} matched no files"),
+                        );
                         continue;
                     }
                     let oactive = *activep;
@@ -954,7 +1099,11 @@ impl Reader<'_> {
                                 if oactive { "" } else { " (parse only)" }
                             ),
                         );
-                        let sub = Flags { checkperm: true, nevermatch: flags.nevermatch || !oactive, ..flags };
+                        let sub = Flags {
+                            checkperm: true,
+                            nevermatch: flags.nevermatch || !oactive,
+                            ..flags
+                        };
                         match self.read_file(o, &p, sub, activep, depth + 1)? {
                             Ok(()) => {}
                             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -974,7 +1123,10 @@ impl Reader<'_> {
             Op::IpQos => {
                 let a = args.next();
                 let Some(v1) = a.as_deref().and_then(misc::parse_ipqos) else {
-                    bad!("{filename} line {linenum}: Bad IPQoS value: {}", a.as_deref().unwrap_or("(null)"));
+                    bad!(
+                        "{filename} line {linenum}: Bad IPQoS value: {}",
+                        a.as_deref().unwrap_or("(null)")
+                    );
                 };
                 let v2 = match args.next() {
                     None => v1,
@@ -1000,7 +1152,9 @@ impl Reader<'_> {
                         bad!("{filename} line {linenum}: keyword {keyword} empty argument");
                     }
                     if a.eq_ignore_ascii_case("none") && (i > 0 || i + 1 < n) {
-                        bad!("{filename} line {linenum}: keyword {keyword} \"none\" argument must appear alone.");
+                        bad!(
+                            "{filename} line {linenum}: keyword {keyword} \"none\" argument must appear alone."
+                        );
                     }
                     let name = match misc::valid_domain(&a, true) {
                         Ok(n) => n,
@@ -1022,7 +1176,9 @@ impl Reader<'_> {
                 for (i, a) in all.into_iter().enumerate() {
                     let pair = if a.eq_ignore_ascii_case("none") {
                         if i > 0 || i + 1 < n {
-                            bad!("{filename} line {linenum}: keyword {keyword} \"none\" argument must appear alone.");
+                            bad!(
+                                "{filename} line {linenum}: keyword {keyword} \"none\" argument must appear alone."
+                            );
                         }
                         (a.clone(), String::new())
                     } else if a == "*" {
@@ -1031,7 +1187,9 @@ impl Reader<'_> {
                         let lower = a.to_ascii_lowercase();
                         match lower.split_once(':') {
                             Some((s, t)) if !t.is_empty() => (s.to_owned(), t.to_owned()),
-                            _ => bad!("{filename} line {linenum}: Invalid permitted CNAME \"{lower}\""),
+                            _ => bad!(
+                                "{filename} line {linenum}: Invalid permitted CNAME \"{lower}\""
+                            ),
                         }
                     };
                     if !active || was_set {
@@ -1060,7 +1218,9 @@ impl Reader<'_> {
             Op::StreamLocalBindUnlink => flag!(o.streamlocal_bind_unlink),
             Op::RevokedHostKeys => string!(o.revoked_host_keys),
             Op::FingerprintHash => {
-                let Some(a) = args.next().filter(|a| !a.is_empty()) else { missing!() };
+                let Some(a) = args.next().filter(|a| !a.is_empty()) else {
+                    missing!()
+                };
                 match FingerprintHash::parse(&a) {
                     Some(v) => set(&mut o.fingerprint_hash, active, v),
                     None => bad!("{fname} line {linenum}: Invalid hash algorithm \"{a}\"."),
@@ -1070,9 +1230,14 @@ impl Reader<'_> {
             Op::AddKeysToAgent => {
                 let a = args.next();
                 let b = args.next();
-                let mut v = a.as_deref().and_then(|x| multistate_parse(YESNOASKCONFIRM, x));
+                let mut v = a
+                    .as_deref()
+                    .and_then(|x| multistate_parse(YESNOASKCONFIRM, x));
                 if a.as_deref().is_none_or(str::is_empty) {
-                    self.log.push(Diagnostic::new(Level::Error, format!("{filename} line {linenum}: missing argument.")));
+                    self.log.push(Diagnostic::new(
+                        Level::Error,
+                        format!("{filename} line {linenum}: missing argument."),
+                    ));
                     v = None;
                 }
                 let mut life = 0i64;
@@ -1088,7 +1253,9 @@ impl Reader<'_> {
                         }
                         None => bad!("{filename} line {linenum}: unsupported option"),
                     },
-                    (None, Some(_)) | (Some(_), Some(_)) => bad!("{filename} line {linenum}: unsupported option"),
+                    (None, Some(_)) | (Some(_), Some(_)) => {
+                        bad!("{filename} line {linenum}: unsupported option")
+                    }
                     (Some(_), None) => {}
                 }
                 if let Some(v) = v {
@@ -1096,7 +1263,9 @@ impl Reader<'_> {
                 }
             }
             Op::IdentityAgent => {
-                let Some(a) = args.next().filter(|a| !a.is_empty()) else { missing!() };
+                let Some(a) = args.next().filter(|a| !a.is_empty()) else {
+                    missing!()
+                };
                 if !self.agent_path_ok(&a, fname, linenum) {
                     return Ok(false);
                 }
@@ -1114,7 +1283,9 @@ impl Reader<'_> {
                 } else if let Some(rest) = a.strip_prefix("interval:") {
                     match misc::strtonum(rest, 1, 1000) {
                         Ok(v) => v as i32,
-                        Err(e) => bad!("{filename} line {linenum}: obscure keystroke interval is {e}"),
+                        Err(e) => {
+                            bad!("{filename} line {linenum}: obscure keystroke interval is {e}")
+                        }
                     }
                 } else {
                     bad!("{filename} line {linenum}: unsupported argument \"{a}\"");
@@ -1128,12 +1299,18 @@ impl Reader<'_> {
                 for (i, a) in all.into_iter().enumerate() {
                     if a.eq_ignore_ascii_case("none") {
                         if i > 0 || i + 1 < n {
-                            bad!("{filename} line {linenum}: keyword {keyword} \"none\" argument must appear alone.");
+                            bad!(
+                                "{filename} line {linenum}: keyword {keyword} \"none\" argument must appear alone."
+                            );
                         }
                     } else {
-                        let ok = a.split_once('=').is_some_and(|(t, v)| !t.is_empty() && misc::convtime(v).is_some());
+                        let ok = a
+                            .split_once('=')
+                            .is_some_and(|(t, v)| !t.is_empty() && misc::convtime(v).is_some());
                         if !ok {
-                            return Err(self.fatal(format!("{filename} line {linenum}: invalid channel timeout {a}")));
+                            return Err(self.fatal(format!(
+                                "{filename} line {linenum}: invalid channel timeout {a}"
+                            )));
                         }
                     }
                     if active && was_empty && o.channel_timeouts.len() < MAX_LIST {
@@ -1147,7 +1324,11 @@ impl Reader<'_> {
                     Some(i) => v.get(..i).unwrap_or("").trim_end(),
                     None => v,
                 };
-                let v = if v.eq_ignore_ascii_case("none") { String::new() } else { v.to_owned() };
+                let v = if v.eq_ignore_ascii_case("none") {
+                    String::new()
+                } else {
+                    v.to_owned()
+                };
                 set(&mut o.version_addendum, active, v);
                 args = Vec::new().into_iter();
             }
@@ -1165,12 +1346,18 @@ impl Reader<'_> {
         let expanded = crate::expand::expand(a, None, Some(&env), &mut tmp);
         if !matches!(expanded, Ok(Some(_))) {
             self.log.append(&mut tmp);
-            self.log.push(Diagnostic::new(Level::Error, format!("{fname} line {linenum}: Invalid environment expansion {a}.")));
+            self.log.push(Diagnostic::new(
+                Level::Error,
+                format!("{fname} line {linenum}: Invalid environment expansion {a}."),
+            ));
             return false;
         }
         if let Some(rest) = a.strip_prefix('$') {
             if !rest.starts_with('{') && !misc::valid_env_name(rest) {
-                self.log.push(Diagnostic::new(Level::Error, format!("{fname} line {linenum}: Invalid environment name {a}.")));
+                self.log.push(Diagnostic::new(
+                    Level::Error,
+                    format!("{fname} line {linenum}: Invalid environment name {a}."),
+                ));
                 return false;
             }
         }
@@ -1209,7 +1396,10 @@ impl Reader<'_> {
         let original_host = self.original_host.clone();
         self.debug(
             Level::Debug2,
-            format!("checking match for '{}' host {host} originally {original_host}", cond.unwrap_or("")),
+            format!(
+                "checking match for '{}' host {host} originally {original_host}",
+                cond.unwrap_or("")
+            ),
         );
         let mut result = 1i32;
         let mut attributes = 0;
@@ -1223,11 +1413,19 @@ impl Reader<'_> {
                 break;
             }
             let negate = oattrib.starts_with('!');
-            let attrib = if negate { oattrib.get(1..).unwrap_or("") } else { oattrib.as_str() };
+            let attrib = if negate {
+                oattrib.get(1..).unwrap_or("")
+            } else {
+                oattrib.as_str()
+            };
             let mut this_result = 1;
             if attrib.eq_ignore_ascii_case("all") {
                 let next = strdelim(cond);
-                if attributes > 1 || next.as_deref().is_some_and(|n| !n.is_empty() && !n.starts_with('#')) {
+                if attributes > 1
+                    || next
+                        .as_deref()
+                        .is_some_and(|n| !n.is_empty() && !n.starts_with('#'))
+                {
                     self.log.push(Diagnostic::new(
                         Level::Error,
                         format!("{fname} line {linenum}: '{oattrib}' cannot be combined with other Match attributes"),
@@ -1253,7 +1451,10 @@ impl Reader<'_> {
                 }
                 self.debug(
                     Level::Debug3,
-                    format!("{fname} line {linenum}: {}matched '{oattrib}'", if this_result != 0 { "" } else { "not " }),
+                    format!(
+                        "{fname} line {linenum}: {}matched '{oattrib}'",
+                        if this_result != 0 { "" } else { "not " }
+                    ),
                 );
                 continue;
             }
@@ -1261,7 +1462,10 @@ impl Reader<'_> {
             let arg = match arg {
                 Some(a) if !a.is_empty() && !a.starts_with('#') => a,
                 _ => {
-                    self.log.push(Diagnostic::new(Level::Error, format!("Missing Match criteria for {attrib}")));
+                    self.log.push(Diagnostic::new(
+                        Level::Error,
+                        format!("Missing Match criteria for {attrib}"),
+                    ));
                     return Ok(-1);
                 }
             };
@@ -1282,7 +1486,11 @@ impl Reader<'_> {
                 r = match_pattern_list(&self.pw.name, &arg, false) == 1;
             } else if v10 && attrib.eq_ignore_ascii_case("tagged") {
                 criteria = o.tag.clone().unwrap_or_default();
-                r = if criteria.is_empty() { arg.is_empty() } else { match_pattern_list(&criteria, &arg, false) == 1 };
+                r = if criteria.is_empty() {
+                    arg.is_empty()
+                } else {
+                    match_pattern_list(&criteria, &arg, false) == 1
+                };
             } else if v10 && attrib.eq_ignore_ascii_case("localnetwork") {
                 if !cidr_list_valid(&arg) {
                     return Ok(-1);
@@ -1322,11 +1530,17 @@ impl Reader<'_> {
                 if result != 1 {
                     self.debug(
                         Level::Debug3,
-                        format!("{fname} line {linenum}: skipped exec \"{}\"", trunc(&cmd, 100)),
+                        format!(
+                            "{fname} line {linenum}: skipped exec \"{}\"",
+                            trunc(&cmd, 100)
+                        ),
                     );
                     continue;
                 }
-                self.debug(Level::Debug1, format!("Executing command: '{}'", trunc(&cmd, 500)));
+                self.debug(
+                    Level::Debug1,
+                    format!("Executing command: '{}'", trunc(&cmd, 500)),
+                );
                 let status = match self.ctx.exec(&cmd) {
                     Ok(s) => s,
                     Err(msg) => {
@@ -1342,7 +1556,10 @@ impl Reader<'_> {
                 criteria = cmd;
                 r = status == 0;
             } else {
-                self.log.push(Diagnostic::new(Level::Error, format!("Unsupported Match attribute {attrib}")));
+                self.log.push(Diagnostic::new(
+                    Level::Error,
+                    format!("Unsupported Match attribute {attrib}"),
+                ));
                 return Ok(-1);
             }
             if r == negate {
@@ -1359,17 +1576,24 @@ impl Reader<'_> {
             );
         }
         if attributes == 0 {
-            self.log.push(Diagnostic::new(Level::Error, "One or more attributes required for Match"));
+            self.log.push(Diagnostic::new(
+                Level::Error,
+                "One or more attributes required for Match",
+            ));
             return Ok(-1);
         }
-        self.debug(Level::Debug2, format!("match {}found", if result != 0 { "" } else { "not " }));
+        self.debug(
+            Level::Debug2,
+            format!("match {}found", if result != 0 { "" } else { "not " }),
+        );
         Ok(result)
     }
 }
 
 /// `addr_match_cidr_list(NULL, list)` validation for `Match localnetwork`.
 fn cidr_list_valid(list: &str) -> bool {
-    list.split(',').all(|e| !e.is_empty() && e.len() <= 49 && crate::pattern::addr_pton_cidr(e).is_ok())
+    list.split(',')
+        .all(|e| !e.is_empty() && e.len() <= 49 && crate::pattern::addr_pton_cidr(e).is_ok())
 }
 
 /// Truncate to at most `n` bytes on a character boundary (C buffers).

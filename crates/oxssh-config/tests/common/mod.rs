@@ -2,7 +2,13 @@
 //! describing the invoking user the same way OpenSSH sees it, turning `ssh`
 //! argument lists into `ClientOptions`, and preparing corpus directories.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +30,10 @@ pub fn require(bin: &str) -> bool {
 }
 
 fn cmd_out(cmd: &str, args: &[&str]) -> String {
-    let o = Command::new(cmd).args(args).output().expect("run helper command");
+    let o = Command::new(cmd)
+        .args(args)
+        .output()
+        .expect("run helper command");
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
 }
 
@@ -39,14 +48,19 @@ pub fn local_user() -> LocalUser {
 
 /// `gethostname()`.
 pub fn local_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_else(|_| cmd_out("hostname", &[]))
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| cmd_out("hostname", &[]))
 }
 
 /// The controlled environment both implementations see.
 pub fn test_env(home: &str) -> HashMap<String, String> {
     let mut env = HashMap::new();
     env.insert("HOME".to_owned(), home.to_owned());
-    env.insert("PATH".to_owned(), "/usr/sbin:/usr/bin:/sbin:/bin".to_owned());
+    env.insert(
+        "PATH".to_owned(),
+        "/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+    );
     env.insert("SHELL".to_owned(), "/bin/sh".to_owned());
     env.insert("TESTVAR".to_owned(), "tv".to_owned());
     env.insert("SOCKDIR".to_owned(), "/tmp/sockdir".to_owned());
@@ -113,8 +127,14 @@ pub fn ssh_args(args: &[String]) -> ClientOptions {
             'B' => push(&mut opts, CliArg::BindInterface(val)),
             'S' => push(&mut opts, CliArg::ControlPath(val)),
             'I' => push(&mut opts, CliArg::Pkcs11(val)),
-            '4' => push(&mut opts, CliArg::AddressFamily(oxssh_config::AddressFamily::Inet)),
-            '6' => push(&mut opts, CliArg::AddressFamily(oxssh_config::AddressFamily::Inet6)),
+            '4' => push(
+                &mut opts,
+                CliArg::AddressFamily(oxssh_config::AddressFamily::Inet),
+            ),
+            '6' => push(
+                &mut opts,
+                CliArg::AddressFamily(oxssh_config::AddressFamily::Inet6),
+            ),
             'A' => push(&mut opts, CliArg::ForwardAgent(true)),
             'a' => push(&mut opts, CliArg::ForwardAgent(false)),
             'X' => push(&mut opts, CliArg::ForwardX11(true)),
@@ -166,7 +186,11 @@ pub fn run(bin: &str, args: &[String], home: &str) -> Run {
         .filter(|l| !l.starts_with("Pseudo-terminal will not be allocated"))
         .map(str::to_owned)
         .collect();
-    Run { status: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr }
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    }
 }
 
 /// Copy a corpus directory to a fresh temporary directory, replacing `@DIR@` in
@@ -187,7 +211,9 @@ fn copy_dir(src: &Path, dst: &Path, root: &Path) {
         if p.is_dir() {
             copy_dir(&p, &target, root);
         } else {
-            let text = std::fs::read_to_string(&p).unwrap().replace("@DIR@", root.to_str().unwrap());
+            let text = std::fs::read_to_string(&p)
+                .unwrap()
+                .replace("@DIR@", root.to_str().unwrap());
             std::fs::write(&target, text).unwrap();
         }
     }

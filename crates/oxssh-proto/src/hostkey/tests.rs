@@ -26,7 +26,10 @@ fn rng() -> StdRng {
 fn test_keys() -> Vec<(PrivateKey, Vec<SigAlg>)> {
     let mut rng = rng();
     let mut keys = vec![
-        (PrivateKey::from_openssh(ED25519).unwrap(), vec![SigAlg::Ed25519]),
+        (
+            PrivateKey::from_openssh(ED25519).unwrap(),
+            vec![SigAlg::Ed25519],
+        ),
         (
             PrivateKey::from_openssh(RSA2048).unwrap(),
             vec![SigAlg::RsaSha512, SigAlg::RsaSha256, SigAlg::RsaSha1],
@@ -54,13 +57,25 @@ fn names_round_trip_and_default_order() {
     }
     assert_eq!(SigAlg::ALL.len(), 18);
     assert_eq!(SigAlg::from_name("ssh-dss"), None);
-    assert_eq!(SigAlg::from_name("webauthn-sk-ecdsa-sha2-nistp256@openssh.com"), None);
+    assert_eq!(
+        SigAlg::from_name("webauthn-sk-ecdsa-sha2-nistp256@openssh.com"),
+        None
+    );
     assert_eq!(SigAlg::RsaSha512.key_type_name(), "ssh-rsa");
     assert_eq!(SigAlg::RsaSha1.key_type_name(), "ssh-rsa");
-    assert_eq!(SigAlg::RsaSha256Cert.key_type_name(), "ssh-rsa-cert-v01@openssh.com");
+    assert_eq!(
+        SigAlg::RsaSha256Cert.key_type_name(),
+        "ssh-rsa-cert-v01@openssh.com"
+    );
     assert_eq!(SigAlg::RsaSha512Cert.sig_name(), "rsa-sha2-512");
-    assert_eq!(SigAlg::EcdsaP384Cert.key_type_name(), "ecdsa-sha2-nistp384-cert-v01@openssh.com");
-    assert_eq!(SigAlg::SkEd25519.key_type_name(), "sk-ssh-ed25519@openssh.com");
+    assert_eq!(
+        SigAlg::EcdsaP384Cert.key_type_name(),
+        "ecdsa-sha2-nistp384-cert-v01@openssh.com"
+    );
+    assert_eq!(
+        SigAlg::SkEd25519.key_type_name(),
+        "sk-ssh-ed25519@openssh.com"
+    );
     // OpenSSH 10 myproposal.h KEX_DEFAULT_PK_ALG without the webauthn names.
     let names: Vec<_> = SigAlg::DEFAULT_HOSTKEY.iter().map(|a| a.name()).collect();
     assert_eq!(
@@ -117,7 +132,11 @@ fn sign_then_verify_every_key_type() {
             for i in (sig_start..sig.len()).step_by(7) {
                 let mut bad = sig.clone();
                 bad[i] ^= 0x40;
-                assert!(verify(alg, &blob, data, &bad).is_err(), "{} byte {i}", alg.name());
+                assert!(
+                    verify(alg, &blob, data, &bad).is_err(),
+                    "{} byte {i}",
+                    alg.name()
+                );
             }
         }
     }
@@ -135,7 +154,11 @@ fn rsa_signature_hash_must_match_the_negotiated_algorithm() {
         let sig = sign(&key, signed_with, data).unwrap();
         for negotiated in rsa_algs {
             let res = verify(negotiated, &blob, data, &sig);
-            assert_eq!(res.is_ok(), signed_with == negotiated, "{signed_with:?} under {negotiated:?}");
+            assert_eq!(
+                res.is_ok(),
+                signed_with == negotiated,
+                "{signed_with:?} under {negotiated:?}"
+            );
         }
         // Relabelling the signature with another RSA name does not help: the hash comes
         // from the algorithm, and the PKCS#1 DigestInfo no longer matches.
@@ -165,11 +188,21 @@ fn key_type_and_algorithm_mismatches_are_refused() {
             if algs.contains(&alg) {
                 continue;
             }
-            assert!(verify(alg, &blob, data, &sig).is_err(), "{} blob under {}", algs[0].name(), alg.name());
+            assert!(
+                verify(alg, &blob, data, &sig).is_err(),
+                "{} blob under {}",
+                algs[0].name(),
+                alg.name()
+            );
             // Signing with an algorithm the key cannot do is an error, not a wrong signature
             // (a certificate algorithm of the key's own type signs with the key).
             if !algs.contains(&alg.plain()) {
-                assert!(sign(key, alg, data).is_err(), "{} key signing {}", algs[0].name(), alg.name());
+                assert!(
+                    sign(key, alg, data).is_err(),
+                    "{} key signing {}",
+                    algs[0].name(),
+                    alg.name()
+                );
             }
         }
     }
@@ -177,7 +210,15 @@ fn key_type_and_algorithm_mismatches_are_refused() {
     let (ed, _) = &keys[0];
     let (ec, _) = &keys[2];
     let ed_sig = sign(ed, SigAlg::Ed25519, data).unwrap();
-    assert!(verify(SigAlg::EcdsaP256, &public_blob(ec.public_key()), data, &ed_sig).is_err());
+    assert!(
+        verify(
+            SigAlg::EcdsaP256,
+            &public_blob(ec.public_key()),
+            data,
+            &ed_sig
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -217,13 +258,22 @@ fn trailing_bytes_and_truncation_are_refused_without_panics() {
 #[test]
 fn ecdsa_signature_components_are_bounded_by_the_curve() {
     let mut rng = rng();
-    let key = PrivateKey::random(&mut rng, Algorithm::Ecdsa { curve: EcdsaCurve::NistP256 }).unwrap();
+    let key = PrivateKey::random(
+        &mut rng,
+        Algorithm::Ecdsa {
+            curve: EcdsaCurve::NistP256,
+        },
+    )
+    .unwrap();
     let blob = public_blob(key.public_key());
     let sig = sign(&key, SigAlg::EcdsaP256, b"m").unwrap();
     let mut r = Reader::new(&sig);
     r.string().unwrap();
     let mut inner = Reader::new(r.string().unwrap());
-    let (sr, ss) = (inner.mpint().unwrap().to_vec(), inner.mpint().unwrap().to_vec());
+    let (sr, ss) = (
+        inner.mpint().unwrap().to_vec(),
+        inner.mpint().unwrap().to_vec(),
+    );
     let rebuild = |a: &[u8], b: &[u8]| {
         let mut i = Vec::new();
         i.put_string(a);
@@ -238,7 +288,11 @@ fn ecdsa_signature_components_are_bounded_by_the_curve() {
     assert!(verify(SigAlg::EcdsaP256, &blob, b"m", &rebuild(&padded_r, &ss)).is_ok());
     // A component wider than the scalar field, zero, or negative is refused.
     let wide = [&[1u8][..], &[0u8; 32]].concat();
-    for (a, b) in [(&wide[..], &ss[..]), (&sr[..], &[][..]), (&[0x80, 1][..], &ss[..])] {
+    for (a, b) in [
+        (&wide[..], &ss[..]),
+        (&sr[..], &[][..]),
+        (&[0x80, 1][..], &ss[..]),
+    ] {
         assert!(verify(SigAlg::EcdsaP256, &blob, b"m", &rebuild(a, b)).is_err());
     }
 }
@@ -428,7 +482,11 @@ fn split_cert(blob: &[u8]) -> (&[u8], &[u8], Vec<u8>) {
     let sig = cert.signature().encode_vec().unwrap();
     let tail = sig.len() + 4;
     let (signed, sig_field) = blob.split_at(blob.len() - tail);
-    assert_eq!(&sig_field[4..], &sig[..], "certificate ends with its signature");
+    assert_eq!(
+        &sig_field[4..],
+        &sig[..],
+        "certificate ends with its signature"
+    );
     let ca = cert.signature_key().encode_vec().unwrap();
     (signed, &sig_field[4..], ca)
 }
@@ -470,7 +528,10 @@ fn openssh_certificate_signatures_verify() {
         for i in [0, signed.len() / 2, signed.len() - 1] {
             let mut bad = signed.to_vec();
             bad[i] ^= 1;
-            assert!(verify(alg, &ca_blob, &bad, sig).is_err(), "CA {ca} byte {i}");
+            assert!(
+                verify(alg, &ca_blob, &bad, sig).is_err(),
+                "CA {ca} byte {i}"
+            );
         }
         // So does a flipped byte in the signature value.
         let mut bad_sig = sig.to_vec();
@@ -503,15 +564,18 @@ fn openssh_sshsig_cross_check() {
     for (name, type_args, alg) in keygen_types(test) {
         make_key(&dir, name, type_args, alg);
         let _ = std::fs::remove_file(dir.path("msg.sig"));
-        ssh_keygen(&dir, &["-q", "-Y", "sign", "-f", name, "-n", "oxssh-test", "msg"]);
+        ssh_keygen(
+            &dir,
+            &["-q", "-Y", "sign", "-f", name, "-n", "oxssh-test", "msg"],
+        );
         let pem = std::fs::read_to_string(dir.path("msg.sig")).unwrap();
         let sshsig = SshSig::from_pem(&pem).unwrap();
         let signed = SshSig::signed_data("oxssh-test", sshsig.hash_alg(), msg).unwrap();
         let key_blob = sshsig.public_key().encode_vec().unwrap();
         assert_eq!(key_blob, pub_blob(&dir.path(&format!("{name}.pub"))));
         let sig_blob = sshsig.signature().encode_vec().unwrap();
-        let got = verify(alg, &key_blob, &signed, &sig_blob)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let got =
+            verify(alg, &key_blob, &signed, &sig_blob).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(got.sk.is_some(), alg.is_sk());
         let mut tampered = signed.clone();
         *tampered.last_mut().unwrap() ^= 1;
@@ -521,7 +585,7 @@ fn openssh_sshsig_cross_check() {
         if alg.is_sk() {
             continue;
         }
-        let key = PrivateKey::read_openssh_file(&dir.path(name)).unwrap();
+        let key = PrivateKey::read_openssh_file(dir.path(name)).unwrap();
         let algs: &[SigAlg] = if alg.is_rsa() {
             &[SigAlg::RsaSha512, SigAlg::RsaSha256]
         } else {
@@ -532,10 +596,18 @@ fn openssh_sshsig_cross_check() {
             let signed = SshSig::signed_data("oxssh-test", hash, msg).unwrap();
             let ours = sign(&key, alg, &signed).unwrap();
             let sig = ssh_key::Signature::try_from(&ours[..]).unwrap();
-            let env = SshSig::new(key.public_key().key_data().clone(), "oxssh-test", hash, sig).unwrap();
+            let env =
+                SshSig::new(key.public_key().key_data().clone(), "oxssh-test", hash, sig).unwrap();
             std::fs::write(dir.path("ours.sig"), env.to_pem(LineEnding::LF).unwrap()).unwrap();
             let out = Command::new("ssh-keygen")
-                .args(["-Y", "check-novalidate", "-n", "oxssh-test", "-s", "ours.sig"])
+                .args([
+                    "-Y",
+                    "check-novalidate",
+                    "-n",
+                    "oxssh-test",
+                    "-s",
+                    "ours.sig",
+                ])
                 .current_dir(&dir.0)
                 .stdin(std::fs::File::open(dir.path("msg")).unwrap())
                 .output()
@@ -561,20 +633,41 @@ fn certificate_algorithms_verify_with_the_certified_key() {
     let data = b"exchange hash";
     for (name, type_args, alg) in KEYGEN_TYPES {
         make_key(&dir, name, type_args, *alg);
-        ssh_keygen(&dir, &["-q", "-s", "ca", "-I", "host", "-h", "-n", "example.com", &format!("{name}.pub")]);
+        ssh_keygen(
+            &dir,
+            &[
+                "-q",
+                "-s",
+                "ca",
+                "-I",
+                "host",
+                "-h",
+                "-n",
+                "example.com",
+                &format!("{name}.pub"),
+            ],
+        );
         let cert_path = dir.path(&format!("{name}-cert.pub"));
         let cert_line = std::fs::read_to_string(&cert_path).unwrap();
         let blob = pub_blob(&cert_path);
         let cert = ssh_key::Certificate::from_openssh(cert_line.trim()).unwrap();
-        assert_eq!(cert_blob(&cert), blob, "ssh-key re-encodes the certificate exactly");
-        let key = PrivateKey::read_openssh_file(&dir.path(name)).unwrap();
+        assert_eq!(
+            cert_blob(&cert),
+            blob,
+            "ssh-key re-encodes the certificate exactly"
+        );
+        let key = PrivateKey::read_openssh_file(dir.path(name)).unwrap();
         let cert_algs = SigAlg::for_cert(&cert);
         assert_eq!(cert_algs[0], alg.cert());
         for cert_alg in cert_algs {
             let sig = sign(&key, cert_alg, data).unwrap();
             // The signature inside names the plain algorithm.
-            assert_eq!(Reader::new(&sig).string().unwrap(), cert_alg.sig_name().as_bytes());
-            verify(cert_alg, &blob, data, &sig).unwrap_or_else(|e| panic!("{}: {e}", cert_alg.name()));
+            assert_eq!(
+                Reader::new(&sig).string().unwrap(),
+                cert_alg.sig_name().as_bytes()
+            );
+            verify(cert_alg, &blob, data, &sig)
+                .unwrap_or_else(|e| panic!("{}: {e}", cert_alg.name()));
             // The plain algorithm does not take the certificate blob, nor the reverse.
             assert!(verify(cert_alg.plain(), &blob, data, &sig).is_err());
             assert!(verify(cert_alg, &public_blob(key.public_key()), data, &sig).is_err());

@@ -256,7 +256,10 @@ impl KexClient {
     /// wire-encoded exactly as it follows the message number in the INIT message and as
     /// it enters the exchange hash (`string Q_C` for ECDH, curve25519 and the hybrids,
     /// `mpint e` for DH). For group exchange use [`KexClient::start_gex`].
-    pub fn start(alg: KexAlg, rng: &mut (impl CryptoRng + ?Sized)) -> Result<(Self, Vec<u8>), Error> {
+    pub fn start(
+        alg: KexAlg,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<(Self, Vec<u8>), Error> {
         let (state, public) = match alg {
             KexAlg::Curve25519Sha256 | KexAlg::Curve25519Sha256LibSsh => {
                 let (x, q) = x25519_keygen(rng);
@@ -290,8 +293,7 @@ impl KexClient {
             KexAlg::Sntrup761X25519Sha512 | KexAlg::Sntrup761X25519Sha512OpenSsh => {
                 let (ek, dk) = sntrup761::generate_key(&mut *rng);
                 let (x, q) = x25519_keygen(rng);
-                let mut init =
-                    Vec::with_capacity(4 + sntrup761::PUBLIC_KEY_SIZE + X25519_LEN);
+                let mut init = Vec::with_capacity(4 + sntrup761::PUBLIC_KEY_SIZE + X25519_LEN);
                 init.put_u32((sntrup761::PUBLIC_KEY_SIZE + q.len()) as u32);
                 init.extend_from_slice(ek.as_ref());
                 init.extend_from_slice(&q);

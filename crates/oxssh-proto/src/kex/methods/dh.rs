@@ -274,7 +274,9 @@ impl Prepared {
             .map_err(|_| Error::Kex("invalid DH modulus"))?;
         let p: Odd<BoxedUint> =
             Option::from(Odd::new(p)).ok_or(Error::Kex("DH modulus is even"))?;
-        let p_minus_1 = p.as_ref().wrapping_sub(&BoxedUint::one_with_precision(precision));
+        let p_minus_1 = p
+            .as_ref()
+            .wrapping_sub(BoxedUint::one_with_precision(precision));
         let g_bytes = strip_zeros(&group.g);
         if g_bytes.len() > p_bytes.len() {
             return Err(Error::Kex("invalid DH generator"));
@@ -332,7 +334,11 @@ impl Prepared {
     /// Parse and validate the peer's public value (`e` or `f`, the contents of the mpint
     /// as received) and compute `K = y^x mod p`. Returns K as an `mpint` encoding and the
     /// peer value re-encoded as an `mpint` for the exchange hash.
-    pub(super) fn agree(&self, x: &Secret, peer: &[u8]) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), Error> {
+    pub(super) fn agree(
+        &self,
+        x: &Secret,
+        peer: &[u8],
+    ) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), Error> {
         if peer.first().is_some_and(|&b| b & 0x80 != 0) {
             return Err(Error::Kex("negative DH public value"));
         }
@@ -416,7 +422,10 @@ fn decode_hex(s: &str) -> Vec<u8> {
         .filter_map(|c| c.to_digit(16))
         .map(|d| d as u8)
         .collect();
-    digits.chunks(2).map(|c| c.iter().fold(0u8, |acc, d| (acc << 4) | d)).collect()
+    digits
+        .chunks(2)
+        .map(|c| c.iter().fold(0u8, |acc, d| (acc << 4) | d))
+        .collect()
 }
 
 /// Decode a hex field from a moduli file: hex digits only, an odd count allowed (as
@@ -432,7 +441,12 @@ fn parse_hex_strict(s: &str) -> Option<Vec<u8>> {
     for c in s.chars() {
         digits.push(c.to_digit(16)? as u8);
     }
-    Some(digits.chunks(2).map(|c| c.iter().fold(0u8, |acc, d| (acc << 4) | d)).collect())
+    Some(
+        digits
+            .chunks(2)
+            .map(|c| c.iter().fold(0u8, |acc, d| (acc << 4) | d))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -449,7 +463,9 @@ pub(super) fn is_probable_safe_prime(group: &DhGroup) -> bool {
             return false;
         };
         let params = BoxedMontyParams::new_vartime(n.clone());
-        let n_minus_1 = n.as_ref().wrapping_sub(&BoxedUint::one_with_precision(precision));
+        let n_minus_1 = n
+            .as_ref()
+            .wrapping_sub(BoxedUint::one_with_precision(precision));
         [2u8, 3].iter().all(|&a| {
             let Ok(a) = BoxedUint::from_be_slice(&[a], precision) else {
                 return false;

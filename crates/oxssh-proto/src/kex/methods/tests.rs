@@ -24,19 +24,37 @@ fn exchange(alg: KexAlg, rng: &mut StdRng) -> (SharedSecret, SharedSecret) {
     // The transport parses the raw field out of INIT: mpint for DH, string otherwise.
     let dh_like = alg.is_gex() || alg.dh_group().is_some();
     let mut r = Reader::new(&init);
-    let client_raw = if dh_like { r.mpint().unwrap() } else { r.string().unwrap() };
+    let client_raw = if dh_like {
+        r.mpint().unwrap()
+    } else {
+        r.string().unwrap()
+    };
     r.finish().unwrap();
     let (reply, client_enc, k_server) = if alg.is_gex() {
         kex_server_gex(alg, &group, client_raw, rng).unwrap()
     } else {
         kex_server(alg, client_raw, rng).unwrap()
     };
-    assert_eq!(client_enc, init, "{}: client value re-encoded differently", alg.name());
+    assert_eq!(
+        client_enc,
+        init,
+        "{}: client value re-encoded differently",
+        alg.name()
+    );
     let mut r = Reader::new(&reply);
-    let server_raw = if dh_like { r.mpint().unwrap() } else { r.string().unwrap() };
+    let server_raw = if dh_like {
+        r.mpint().unwrap()
+    } else {
+        r.string().unwrap()
+    };
     r.finish().unwrap();
     let (k_client, server_enc) = client.finish(server_raw).unwrap();
-    assert_eq!(server_enc, reply, "{}: server value re-encoded differently", alg.name());
+    assert_eq!(
+        server_enc,
+        reply,
+        "{}: server value re-encoded differently",
+        alg.name()
+    );
     (k_client, k_server)
 }
 
@@ -70,7 +88,11 @@ fn shared_secret_encodings() {
                 // mpint: minimal, non-negative.
                 let m = r.mpint().unwrap();
                 assert!(!m.is_empty());
-                assert!(m[0] != 0 || m.get(1).is_some_and(|b| b & 0x80 != 0), "{}", alg.name());
+                assert!(
+                    m[0] != 0 || m.get(1).is_some_and(|b| b & 0x80 != 0),
+                    "{}",
+                    alg.name()
+                );
                 let max = match alg {
                     KexAlg::Curve25519Sha256 | KexAlg::Curve25519Sha256LibSsh => 33,
                     KexAlg::EcdhNistp256 => 33,
@@ -103,7 +125,10 @@ fn public_value_shapes() {
         let mut r = Reader::new(&init);
         let q = r.string().unwrap();
         assert_eq!(q.len(), len, "{}", alg.name());
-        if matches!(alg, KexAlg::EcdhNistp256 | KexAlg::EcdhNistp384 | KexAlg::EcdhNistp521) {
+        if matches!(
+            alg,
+            KexAlg::EcdhNistp256 | KexAlg::EcdhNistp384 | KexAlg::EcdhNistp521
+        ) {
             assert_eq!(q[0], 4, "uncompressed point");
         }
     }
@@ -121,7 +146,11 @@ fn public_value_shapes() {
 #[test]
 fn names_hashes_and_defaults() {
     assert_eq!(KexAlg::ALL.len(), 15);
-    let names: Vec<_> = KexAlg::ALL.iter().filter(|a| a.is_default()).map(|a| a.name()).collect();
+    let names: Vec<_> = KexAlg::ALL
+        .iter()
+        .filter(|a| a.is_default())
+        .map(|a| a.name())
+        .collect();
     assert_eq!(
         names.join(","),
         "mlkem768x25519-sha256,sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com,\
@@ -139,7 +168,12 @@ fn names_hashes_and_defaults() {
     assert_eq!(KexAlg::Sntrup761X25519Sha512OpenSsh.hash(), HashAlg::Sha512);
     assert!(KexAlg::DhGexSha1.is_gex() && KexAlg::DhGexSha256.is_gex());
     assert!(!KexAlg::DhGroup14Sha256.is_gex());
-    for h in [HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
+    for h in [
+        HashAlg::Sha1,
+        HashAlg::Sha256,
+        HashAlg::Sha384,
+        HashAlg::Sha512,
+    ] {
         assert_eq!(h.digest(&[b"ab", b"c"]), h.digest(&[b"abc"]));
         assert_eq!(h.digest(&[]).len(), h.output_len());
     }
@@ -156,7 +190,15 @@ fn gex_methods_need_a_group_and_fixed_ones_refuse_one() {
     assert!(KexClient::start(KexAlg::DhGexSha256, &mut rng).is_err());
     assert!(kex_server(KexAlg::DhGexSha1, &[1, 2, 3], &mut rng).is_err());
     assert!(KexClient::start_gex(KexAlg::Curve25519Sha256, &DhGroup::group14(), &mut rng).is_err());
-    assert!(kex_server_gex(KexAlg::DhGroup14Sha256, &DhGroup::group14(), &[5; 64], &mut rng).is_err());
+    assert!(
+        kex_server_gex(
+            KexAlg::DhGroup14Sha256,
+            &DhGroup::group14(),
+            &[5; 64],
+            &mut rng
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -178,24 +220,62 @@ fn bad_gex_groups_are_refused() {
     let g14 = DhGroup::group14();
     let bad = [
         // even modulus
-        DhGroup { p: { let mut p = g14.p.clone(); *p.last_mut().unwrap() ^= 1; p }, g: vec![2] },
+        DhGroup {
+            p: {
+                let mut p = g14.p.clone();
+                *p.last_mut().unwrap() ^= 1;
+                p
+            },
+            g: vec![2],
+        },
         // too small
-        DhGroup { p: vec![0xff; 64], g: vec![2] },
+        DhGroup {
+            p: vec![0xff; 64],
+            g: vec![2],
+        },
         // too large (over 8192 bits)
-        DhGroup { p: vec![0xff; 1025], g: vec![2] },
+        DhGroup {
+            p: vec![0xff; 1025],
+            g: vec![2],
+        },
         // generator 0, 1, p-1, p
-        DhGroup { p: g14.p.clone(), g: vec![] },
-        DhGroup { p: g14.p.clone(), g: vec![1] },
-        DhGroup { p: g14.p.clone(), g: { let mut p = g14.p.clone(); *p.last_mut().unwrap() -= 1; p } },
-        DhGroup { p: g14.p.clone(), g: g14.p.clone() },
-        DhGroup { p: vec![], g: vec![2] },
+        DhGroup {
+            p: g14.p.clone(),
+            g: vec![],
+        },
+        DhGroup {
+            p: g14.p.clone(),
+            g: vec![1],
+        },
+        DhGroup {
+            p: g14.p.clone(),
+            g: {
+                let mut p = g14.p.clone();
+                *p.last_mut().unwrap() -= 1;
+                p
+            },
+        },
+        DhGroup {
+            p: g14.p.clone(),
+            g: g14.p.clone(),
+        },
+        DhGroup {
+            p: vec![],
+            g: vec![2],
+        },
     ];
     for group in &bad {
-        assert!(KexClient::start_gex(KexAlg::DhGexSha256, group, &mut rng).is_err(), "{group:?}");
+        assert!(
+            KexClient::start_gex(KexAlg::DhGexSha256, group, &mut rng).is_err(),
+            "{group:?}"
+        );
         assert!(kex_server_gex(KexAlg::DhGexSha256, group, &[3; 200], &mut rng).is_err());
     }
     // Leading zero bytes on p and g are only padding.
-    let padded = DhGroup { p: [&[0u8, 0][..], &g14.p].concat(), g: vec![0, 2] };
+    let padded = DhGroup {
+        p: [&[0u8, 0][..], &g14.p].concat(),
+        g: vec![0, 2],
+    };
     assert_eq!(padded.bits(), 2048);
     assert!(KexClient::start_gex(KexAlg::DhGexSha256, &padded, &mut rng).is_ok());
 }
@@ -219,23 +299,26 @@ fn dh_public_values_out_of_range_are_refused() {
     let mut rng = rng();
     let p = DhGroup::group14().p;
     let bad: Vec<Vec<u8>> = vec![
-        vec![],                         // 0
-        vec![0],                        // 0 with padding
-        vec![1],                        // 1
-        vec![0, 0, 1],                  // 1 with padding
-        vec![2],                        // too few bits set
-        vec![0x40, 0, 0, 0],            // one bit set
-        minus(p.clone(), 1),            // p-1
-        [&[0u8][..], &p].concat(),      // p (as a positive mpint)
+        vec![],                                  // 0
+        vec![0],                                 // 0 with padding
+        vec![1],                                 // 1
+        vec![0, 0, 1],                           // 1 with padding
+        vec![2],                                 // too few bits set
+        vec![0x40, 0, 0, 0],                     // one bit set
+        minus(p.clone(), 1),                     // p-1
+        [&[0u8][..], &p].concat(),               // p (as a positive mpint)
         [&[0u8][..], &vec![0xff; 256]].concat(), // 2^2048 - 1 > p
         [&[0u8][..], &vec![0xff; 300]].concat(), // longer than p
-        vec![0x80, 1, 2, 3],            // negative mpint
+        vec![0x80, 1, 2, 3],                     // negative mpint
     ];
     for alg in [KexAlg::DhGroup14Sha256, KexAlg::DhGroup14Sha1] {
         for f in &bad {
             let (c, _) = KexClient::start(alg, &mut rng).unwrap();
             assert!(matches!(c.finish(f), Err(Error::Kex(_))), "f = {f:02x?}");
-            assert!(matches!(kex_server(alg, f, &mut rng), Err(Error::Kex(_))), "e = {f:02x?}");
+            assert!(
+                matches!(kex_server(alg, f, &mut rng), Err(Error::Kex(_))),
+                "e = {f:02x?}"
+            );
         }
     }
     // p-2 is the largest value allowed.
@@ -293,9 +376,20 @@ fn ecdh_points_off_the_curve_or_compressed_are_refused() {
         zero_point.extend(std::iter::repeat_n(0, 2 * field));
         let mut big_coord = vec![4u8];
         big_coord.extend(std::iter::repeat_n(0xff, 2 * field));
-        for q in [off_curve, compressed, identity, zero_point, big_coord, good[..good.len() - 1].to_vec()] {
+        for q in [
+            off_curve,
+            compressed,
+            identity,
+            zero_point,
+            big_coord,
+            good[..good.len() - 1].to_vec(),
+        ] {
             let (c, _) = KexClient::start(alg, &mut rng).unwrap();
-            assert!(matches!(c.finish(&q), Err(Error::Kex(_))), "{}: {q:02x?}", alg.name());
+            assert!(
+                matches!(c.finish(&q), Err(Error::Kex(_))),
+                "{}: {q:02x?}",
+                alg.name()
+            );
             assert!(matches!(kex_server(alg, &q, &mut rng), Err(Error::Kex(_))));
         }
         // The good point is accepted by the server.
@@ -312,7 +406,9 @@ fn wrong_lengths_and_garbage_are_errors_not_panics() {
         let lens: &[usize] = if alg.is_gex() || alg.dh_group().is_some() {
             &[0, 1, 255, 257, 600]
         } else {
-            &[0, 1, 31, 32, 33, 65, 97, 133, 1039, 1071, 1088, 1120, 1158, 1184, 1190, 1216, 4096]
+            &[
+                0, 1, 31, 32, 33, 65, 97, 133, 1039, 1071, 1088, 1120, 1158, 1184, 1190, 1216, 4096,
+            ]
         };
         for &len in lens {
             for fill in 0..3 {
@@ -339,7 +435,9 @@ fn wrong_lengths_and_garbage_are_errors_not_panics() {
         // Lengths that are wrong for the method are always refused.
         let wrong: &[usize] = match alg {
             KexAlg::MlKem768X25519Sha256 => &[0, 32, 1184, 1215, 1217],
-            KexAlg::Sntrup761X25519Sha512 | KexAlg::Sntrup761X25519Sha512OpenSsh => &[0, 32, 1158, 1189, 1191],
+            KexAlg::Sntrup761X25519Sha512 | KexAlg::Sntrup761X25519Sha512OpenSsh => {
+                &[0, 32, 1158, 1189, 1191]
+            }
             KexAlg::Curve25519Sha256 | KexAlg::Curve25519Sha256LibSsh => &[0, 31, 33],
             KexAlg::EcdhNistp256 => &[0, 33, 64, 66],
             KexAlg::EcdhNistp384 => &[0, 49, 96, 98],
@@ -348,7 +446,11 @@ fn wrong_lengths_and_garbage_are_errors_not_panics() {
         };
         for &len in wrong {
             let v: Vec<u8> = (0..len).map(|i| (i as u8) | 0x11).collect();
-            let v = if v.is_empty() { v } else { [&[4u8][..], &v[1..]].concat() };
+            let v = if v.is_empty() {
+                v
+            } else {
+                [&[4u8][..], &v[1..]].concat()
+            };
             let ok = if alg.is_gex() {
                 kex_server_gex(alg, &group, &v, &mut rng).is_ok()
             } else {
@@ -384,7 +486,12 @@ fn fixed_groups_are_the_rfc_safe_primes() {
         assert_eq!(group.p.len(), bits / 8);
         assert_eq!(group.g, [2]);
         // The RFC 3526 shape: top and bottom 64 bits all ones.
-        assert!(group.p[..8].iter().chain(&group.p[bits / 8 - 8..]).all(|&b| b == 0xff));
+        assert!(
+            group.p[..8]
+                .iter()
+                .chain(&group.p[bits / 8 - 8..])
+                .all(|&b| b == 0xff)
+        );
         // The pi digits start the same in every group.
         assert_eq!(group.p[8..12], [0xc9, 0x0f, 0xda, 0xa2]);
         if bits <= 4096 {
@@ -432,9 +539,18 @@ fn choose_group_prefers_the_smallest_at_least_wanted() {
     let mut rng = rng();
     let mk = |bits: u32, tag: u8| ModuliEntry {
         bits,
-        group: DhGroup { p: vec![tag; (bits / 8) as usize], g: vec![2] },
+        group: DhGroup {
+            p: vec![tag; (bits / 8) as usize],
+            g: vec![2],
+        },
     };
-    let moduli = vec![mk(2048, 1), mk(3072, 2), mk(3072, 3), mk(4096, 4), mk(8192, 5)];
+    let moduli = vec![
+        mk(2048, 1),
+        mk(3072, 2),
+        mk(3072, 3),
+        mk(4096, 4),
+        mk(8192, 5),
+    ];
     let pick = |min, want, max, rng: &mut StdRng| {
         choose_group_with_rng(&moduli, min, want, max, rng).map(|g| g.p[0])
     };
@@ -442,7 +558,11 @@ fn choose_group_prefers_the_smallest_at_least_wanted() {
     for _ in 0..64 {
         seen.insert(pick(2048, 3000, 8192, &mut rng).unwrap());
     }
-    assert_eq!(seen, [2u8, 3].into_iter().collect(), "random among the best size");
+    assert_eq!(
+        seen,
+        [2u8, 3].into_iter().collect(),
+        "random among the best size"
+    );
     assert_eq!(pick(2048, 4096, 8192, &mut rng), Some(4));
     assert_eq!(pick(2048, 8192, 8192, &mut rng), Some(5));
     // Nothing above want within max: the largest below.
@@ -457,9 +577,18 @@ fn choose_group_prefers_the_smallest_at_least_wanted() {
     // No prime in range.
     assert_eq!(pick(5000, 6000, 7000, &mut rng), None);
     // No moduli: the built-in group chosen by max (OpenSSH dh_new_group_fallback).
-    assert_eq!(choose_group_with_rng(&[], 2048, 2048, 2048, &mut rng), Some(DhGroup::group14()));
-    assert_eq!(choose_group_with_rng(&[], 2048, 3072, 6143, &mut rng), Some(DhGroup::group16()));
-    assert_eq!(choose_group(&[], 2048, 3072, 8192), Some(DhGroup::group18()));
+    assert_eq!(
+        choose_group_with_rng(&[], 2048, 2048, 2048, &mut rng),
+        Some(DhGroup::group14())
+    );
+    assert_eq!(
+        choose_group_with_rng(&[], 2048, 3072, 6143, &mut rng),
+        Some(DhGroup::group16())
+    );
+    assert_eq!(
+        choose_group(&[], 2048, 3072, 8192),
+        Some(DhGroup::group18())
+    );
     assert_eq!(dh_estimate(128), 3072);
     assert_eq!(dh_estimate(256), 8192);
 }
@@ -471,9 +600,16 @@ fn system_moduli_file() {
         return;
     };
     let entries = parse_moduli(&text);
-    let lines = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).count();
+    let lines = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .count();
     assert!(!entries.is_empty());
-    assert_eq!(entries.len(), lines, "every line of the shipped file is valid");
+    assert_eq!(
+        entries.len(),
+        lines,
+        "every line of the shipped file is valid"
+    );
     for e in &entries {
         assert_eq!(e.group.bits() as u32, e.bits);
         assert_eq!(e.group.p.last().map(|b| b & 1), Some(1));
