@@ -117,6 +117,8 @@ fn algorithms(o: &Options) -> Result<Algorithms, Failure> {
 }
 
 /// The connection's byte stream: a socket, or a ProxyCommand's stdio.
+// One value per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Stream {
     Tcp(TcpStream),
     /// The child is kept so it is killed (kill_on_drop) when the connection goes.
@@ -606,11 +608,8 @@ where
     conn.send(&auth::service_request(auth::SERVICE_USERAUTH))
         .await
         .map_err(lost)?;
-    loop {
-        let p = conn.recv(&mut noverify).await.map_err(lost)?;
-        if p.first() == Some(&oxssh_proto::msg::SERVICE_ACCEPT) {
-            break;
-        }
+    let p = conn.recv(&mut noverify).await.map_err(lost)?;
+    if p.first() != Some(&oxssh_proto::msg::SERVICE_ACCEPT) {
         return fail(format!(
             "ssh: unexpected message {} awaiting service accept",
             p.first().copied().unwrap_or(0)
@@ -662,14 +661,11 @@ where
     let prompts = o.number_of_password_prompts.unwrap_or(3);
     let mut password_tries = 0u32;
     let mut kbd_done = false;
-    'methods: loop {
-        let Some(method) = preferred
-            .iter()
-            .find(|m| methods.iter().any(|x| x == *m) && !tried.contains(m))
-            .cloned()
-        else {
-            break;
-        };
+    'methods: while let Some(method) = preferred
+        .iter()
+        .find(|m| methods.iter().any(|x| x == *m) && !tried.contains(m))
+        .cloned()
+    {
         tracing::debug!("Next authentication method: {method}");
         match method.as_str() {
             "publickey" if o.pubkey_auth != Some(false) => {

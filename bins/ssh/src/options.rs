@@ -70,6 +70,8 @@ pub struct Options {
     pub proxy_command: Option<String>,
 }
 
+// One value per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Parsed {
     Run(Options),
     Exit(u8),
@@ -323,7 +325,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
                 '4' => set(&mut o.address_family, 4),
                 '6' => set(&mut o.address_family, 6),
                 'V' => {
-                    eprintln!("oxssh_{}, {}", env!("CARGO_PKG_VERSION"), "RustCrypto");
+                    eprintln!("oxssh_{}, RustCrypto", env!("CARGO_PKG_VERSION"));
                     return Ok(Parsed::Exit(0));
                 }
                 'v' => o.verbose = o.verbose.saturating_add(1),

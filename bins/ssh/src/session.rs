@@ -233,10 +233,10 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                     let _ = conn.flush().await;
                     return Ok(exit.unwrap_or(255));
                 }
-                ChannelEvent::GlobalRequest { want_reply, .. } => {
-                    if want_reply {
-                        chans.global_reply(&mut conn.t, false, &[])?;
-                    }
+                ChannelEvent::GlobalRequest {
+                    want_reply: true, ..
+                } => {
+                    chans.global_reply(&mut conn.t, false, &[])?;
                 }
                 _ => {}
             }
@@ -266,10 +266,10 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                 let nov = oxssh_net::no_host_keys;
                 while let Some(ev) = conn.t.poll_event() {
                     match ev {
-                        oxssh_proto::transport::Event::Packet(p) => {
-                            if p.first().is_some_and(|&t| (80..=100).contains(&t)) {
-                                chans.handle(&mut conn.t, &p)?;
-                            }
+                        oxssh_proto::transport::Event::Packet(p)
+                            if p.first().is_some_and(|&t| (80..=100).contains(&t)) =>
+                        {
+                            chans.handle(&mut conn.t, &p)?;
                         }
                         oxssh_proto::transport::Event::HostKey { key_blob, alg } => {
                             let ok = nov(&key_blob, alg);

@@ -39,6 +39,9 @@ enum FromChild {
     },
 }
 
+/// Output waiting for window: (extended data type, bytes, acknowledgement).
+type Held = (Option<u32>, Vec<u8>, Option<oneshot::Sender<()>>);
+
 #[derive(Default)]
 struct Session {
     env: Vec<(String, String)>,
@@ -47,7 +50,7 @@ struct Session {
     stdin: Option<mpsc::UnboundedSender<Option<Vec<u8>>>>,
     started: bool,
     /// Output waiting for the peer's window, and whom to tell when it is gone.
-    held: Vec<(Option<u32>, Vec<u8>, Option<oneshot::Sender<()>>)>,
+    held: Vec<Held>,
     streams_open: u8,
     exit: Option<(Option<i32>, Option<String>)>,
     closed: bool,

@@ -573,7 +573,9 @@ pub(crate) fn valid_env_name(s: &str) -> bool {
 }
 
 /// Log levels by name, in OpenSSH's table order.
+/// (Debian adds `SILENT` as a synonym of `QUIET`, first, so dumps print it.)
 pub(crate) const LOG_LEVELS: &[(&str, i32)] = &[
+    ("SILENT", 0),
     ("QUIET", 0),
     ("FATAL", 1),
     ("ERROR", 2),

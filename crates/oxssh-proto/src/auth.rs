@@ -82,7 +82,11 @@ pub fn publickey_signed_data(
     d.put_u8(msg::USERAUTH_REQUEST);
     d.put_str(user);
     d.put_str(service);
-    d.put_str(if hostbound.is_some() { HOSTBOUND } else { "publickey" });
+    d.put_str(if hostbound.is_some() {
+        HOSTBOUND
+    } else {
+        "publickey"
+    });
     d.put_bool(true);
     d.put_str(alg);
     d.put_string(key_blob);
@@ -124,14 +128,28 @@ pub fn info_response(answers: &[Zeroizing<String>]) -> Zeroizing<Vec<u8>> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Reply {
     Success,
-    Failure { methods: Vec<String>, partial: bool },
-    Banner { message: String },
+    Failure {
+        methods: Vec<String>,
+        partial: bool,
+    },
+    Banner {
+        message: String,
+    },
     /// Type 60 in answer to a publickey query.
-    PkOk { alg: String, key_blob: Vec<u8> },
+    PkOk {
+        alg: String,
+        key_blob: Vec<u8>,
+    },
     /// Type 60 during keyboard-interactive.
-    InfoRequest { name: String, instruction: String, prompts: Vec<(String, bool)> },
+    InfoRequest {
+        name: String,
+        instruction: String,
+        prompts: Vec<(String, bool)>,
+    },
     /// Type 60 during password authentication.
-    PasswdChangeReq { prompt: String },
+    PasswdChangeReq {
+        prompt: String,
+    },
 }
 
 /// Which method is in flight: it decides what message 60 means.
@@ -156,10 +174,17 @@ pub fn parse_reply(payload: &[u8], pending: Pending) -> Result<Reply, Error> {
             let partial = r.bool()?;
             Ok(Reply::Failure { methods, partial })
         }
-        msg::USERAUTH_BANNER => Ok(Reply::Banner { message: String::from_utf8_lossy(r.string()?).into_owned() }),
+        msg::USERAUTH_BANNER => Ok(Reply::Banner {
+            message: String::from_utf8_lossy(r.string()?).into_owned(),
+        }),
         60 => match pending {
-            Pending::PublicKey => Ok(Reply::PkOk { alg: r.utf8()?.to_owned(), key_blob: r.string()?.to_vec() }),
-            Pending::Password => Ok(Reply::PasswdChangeReq { prompt: String::from_utf8_lossy(r.string()?).into_owned() }),
+            Pending::PublicKey => Ok(Reply::PkOk {
+                alg: r.utf8()?.to_owned(),
+                key_blob: r.string()?.to_vec(),
+            }),
+            Pending::Password => Ok(Reply::PasswdChangeReq {
+                prompt: String::from_utf8_lossy(r.string()?).into_owned(),
+            }),
             Pending::KeyboardInteractive => {
                 let name = String::from_utf8_lossy(r.string()?).into_owned();
                 let instruction = String::from_utf8_lossy(r.string()?).into_owned();
@@ -173,11 +198,21 @@ pub fn parse_reply(payload: &[u8], pending: Pending) -> Result<Reply, Error> {
                     let p = String::from_utf8_lossy(r.string()?).into_owned();
                     prompts.push((p, r.bool()?));
                 }
-                Ok(Reply::InfoRequest { name, instruction, prompts })
+                Ok(Reply::InfoRequest {
+                    name,
+                    instruction,
+                    prompts,
+                })
             }
-            Pending::None => Err(Error::Unexpected { got: ty, state: "userauth" }),
+            Pending::None => Err(Error::Unexpected {
+                got: ty,
+                state: "userauth",
+            }),
         },
-        _ => Err(Error::Unexpected { got: ty, state: "userauth" }),
+        _ => Err(Error::Unexpected {
+            got: ty,
+            state: "userauth",
+        }),
     }
 }
 
@@ -185,7 +220,10 @@ pub fn parse_reply(payload: &[u8], pending: Pending) -> Result<Reply, Error> {
 #[derive(Debug)]
 pub enum Method {
     None,
-    Password { password: Zeroizing<Vec<u8>>, new_password: Option<Zeroizing<Vec<u8>>> },
+    Password {
+        password: Zeroizing<Vec<u8>>,
+        new_password: Option<Zeroizing<Vec<u8>>>,
+    },
     PublicKey {
         alg: String,
         key_blob: Vec<u8>,
@@ -193,7 +231,9 @@ pub enum Method {
         hostbound: Option<Vec<u8>>,
         signature: Option<Vec<u8>>,
     },
-    KeyboardInteractive { submethods: String },
+    KeyboardInteractive {
+        submethods: String,
+    },
     Hostbased,
     Other(String),
 }
@@ -221,7 +261,10 @@ impl Request {
 pub fn parse_request(payload: &[u8]) -> Result<Request, Error> {
     let (&ty, body) = payload.split_first().ok_or(Error::Truncated)?;
     if ty != msg::USERAUTH_REQUEST {
-        return Err(Error::Unexpected { got: ty, state: "userauth" });
+        return Err(Error::Unexpected {
+            got: ty,
+            state: "userauth",
+        });
     }
     let mut r = Reader::new(body);
     let user = String::from_utf8_lossy(r.string()?).into_owned();
@@ -232,25 +275,51 @@ pub fn parse_request(payload: &[u8]) -> Result<Request, Error> {
         "password" => {
             let change = r.bool()?;
             let password = Zeroizing::new(r.string()?.to_vec());
-            let new_password = if change { Some(Zeroizing::new(r.string()?.to_vec())) } else { None };
-            Method::Password { password, new_password }
+            let new_password = if change {
+                Some(Zeroizing::new(r.string()?.to_vec()))
+            } else {
+                None
+            };
+            Method::Password {
+                password,
+                new_password,
+            }
         }
         "publickey" | HOSTBOUND => {
             let has_sig = r.bool()?;
             let alg = r.utf8()?.to_owned();
             let key_blob = r.string()?.to_vec();
-            let hostbound = if method_name == HOSTBOUND { Some(r.string()?.to_vec()) } else { None };
-            let signature = if has_sig { Some(r.string()?.to_vec()) } else { None };
-            Method::PublicKey { alg, key_blob, hostbound, signature }
+            let hostbound = if method_name == HOSTBOUND {
+                Some(r.string()?.to_vec())
+            } else {
+                None
+            };
+            let signature = if has_sig {
+                Some(r.string()?.to_vec())
+            } else {
+                None
+            };
+            Method::PublicKey {
+                alg,
+                key_blob,
+                hostbound,
+                signature,
+            }
         }
         "keyboard-interactive" => {
             r.string()?;
-            Method::KeyboardInteractive { submethods: String::from_utf8_lossy(r.string()?).into_owned() }
+            Method::KeyboardInteractive {
+                submethods: String::from_utf8_lossy(r.string()?).into_owned(),
+            }
         }
         "hostbased" => Method::Hostbased,
         other => Method::Other(other.to_owned()),
     };
-    Ok(Request { user, service, method })
+    Ok(Request {
+        user,
+        service,
+        method,
+    })
 }
 
 pub fn failure(methods: &[&str], partial: bool) -> Vec<u8> {
@@ -297,17 +366,27 @@ pub fn info_request(name: &str, instruction: &str, prompts: &[(&str, bool)]) -> 
 }
 
 /// Parse SSH_MSG_USERAUTH_INFO_RESPONSE; at most `expected` answers are accepted.
-pub fn parse_info_response(payload: &[u8], expected: usize) -> Result<Vec<Zeroizing<Vec<u8>>>, Error> {
+pub fn parse_info_response(
+    payload: &[u8],
+    expected: usize,
+) -> Result<Vec<Zeroizing<Vec<u8>>>, Error> {
     let (&ty, body) = payload.split_first().ok_or(Error::Truncated)?;
     if ty != msg::USERAUTH_INFO_RESPONSE {
-        return Err(Error::Unexpected { got: ty, state: "keyboard-interactive" });
+        return Err(Error::Unexpected {
+            got: ty,
+            state: "keyboard-interactive",
+        });
     }
     let mut r = Reader::new(body);
     let n = r.u32()? as usize;
     if n != expected {
-        return Err(Error::Protocol(format!("wrong number of replies: {n} != {expected}")));
+        return Err(Error::Protocol(format!(
+            "wrong number of replies: {n} != {expected}"
+        )));
     }
-    (0..n).map(|_| Ok(Zeroizing::new(r.string()?.to_vec()))).collect()
+    (0..n)
+        .map(|_| Ok(Zeroizing::new(r.string()?.to_vec())))
+        .collect()
 }
 
 #[cfg(test)]
@@ -316,12 +395,24 @@ mod tests {
 
     #[test]
     fn signed_request_is_signed_data_without_session_id_plus_signature() {
-        let d = publickey_signed_data(b"sid", "alice", SERVICE_CONNECTION, "ssh-ed25519", b"blob", None);
+        let d = publickey_signed_data(
+            b"sid",
+            "alice",
+            SERVICE_CONNECTION,
+            "ssh-ed25519",
+            b"blob",
+            None,
+        );
         let m = request_publickey_signed(&d, b"sig").unwrap();
         let req = parse_request(&m).unwrap();
         assert_eq!(req.user, "alice");
         match req.method {
-            Method::PublicKey { alg, key_blob, signature, hostbound } => {
+            Method::PublicKey {
+                alg,
+                key_blob,
+                signature,
+                hostbound,
+            } => {
                 assert_eq!(alg, "ssh-ed25519");
                 assert_eq!(key_blob, b"blob");
                 assert_eq!(signature.as_deref(), Some(&b"sig"[..]));

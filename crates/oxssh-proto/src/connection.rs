@@ -68,27 +68,62 @@ struct Channel {
 pub enum ChannelEvent {
     /// The peer wants to open a channel: answer with [`Connection::accept`] or
     /// [`Connection::reject`]. `data` holds the type-specific fields.
-    OpenRequest { id: ChannelId, kind: String, data: Vec<u8> },
+    OpenRequest {
+        id: ChannelId,
+        kind: String,
+        data: Vec<u8>,
+    },
     /// Our CHANNEL_OPEN succeeded.
-    Opened { id: ChannelId },
+    Opened {
+        id: ChannelId,
+    },
     /// Our CHANNEL_OPEN failed.
-    OpenFailed { id: ChannelId, reason: u32, description: String },
+    OpenFailed {
+        id: ChannelId,
+        reason: u32,
+        description: String,
+    },
     /// Channel data; `ext` is the extended data type (1 = stderr) or None.
-    Data { id: ChannelId, ext: Option<u32>, data: Vec<u8> },
+    Data {
+        id: ChannelId,
+        ext: Option<u32>,
+        data: Vec<u8>,
+    },
     /// The peer's window grew: more can be sent.
-    WindowAdjusted { id: ChannelId },
-    Eof { id: ChannelId },
+    WindowAdjusted {
+        id: ChannelId,
+    },
+    Eof {
+        id: ChannelId,
+    },
     /// The channel is gone on both sides; its id may be reused.
-    Closed { id: ChannelId },
+    Closed {
+        id: ChannelId,
+    },
     /// A channel request (exec, pty-req, exit-status, …); answer with
     /// [`Connection::reply`] when `want_reply`.
-    Request { id: ChannelId, name: String, want_reply: bool, data: Vec<u8> },
+    Request {
+        id: ChannelId,
+        name: String,
+        want_reply: bool,
+        data: Vec<u8>,
+    },
     /// The answer to a channel request we sent with want_reply.
-    RequestResult { id: ChannelId, success: bool },
+    RequestResult {
+        id: ChannelId,
+        success: bool,
+    },
     /// A global request; answer with [`Connection::global_reply`] when `want_reply`.
-    GlobalRequest { name: String, want_reply: bool, data: Vec<u8> },
+    GlobalRequest {
+        name: String,
+        want_reply: bool,
+        data: Vec<u8>,
+    },
     /// The answer to a global request we sent with want_reply.
-    GlobalResult { success: bool, data: Vec<u8> },
+    GlobalResult {
+        success: bool,
+        data: Vec<u8>,
+    },
 }
 
 /// The channel table of one connection.
@@ -113,7 +148,12 @@ impl Connection {
     }
 
     fn alloc(&mut self, ch: Channel) -> Result<ChannelId, Error> {
-        if let Some((i, slot)) = self.channels.iter_mut().enumerate().find(|(_, c)| c.is_none()) {
+        if let Some((i, slot)) = self
+            .channels
+            .iter_mut()
+            .enumerate()
+            .find(|(_, c)| c.is_none())
+        {
             *slot = Some(ch);
             return Ok(i as u32);
         }
@@ -178,7 +218,13 @@ impl Connection {
     }
 
     /// Refuse a channel the peer asked to open.
-    pub fn reject(&mut self, t: &mut Transport, id: ChannelId, reason: u32, description: &str) -> Result<(), Error> {
+    pub fn reject(
+        &mut self,
+        t: &mut Transport,
+        id: ChannelId,
+        reason: u32,
+        description: &str,
+    ) -> Result<(), Error> {
         let ch = self.get(id)?;
         if ch.state != State::PeerOpening {
             return Err(Error::Protocol("channel not awaiting an answer".into()));
@@ -206,7 +252,13 @@ impl Connection {
 
     /// Send as much of `data` as the peer's window allows, in packets no larger than
     /// its maximum. Returns how many bytes were taken.
-    pub fn send_data(&mut self, t: &mut Transport, id: ChannelId, ext: Option<u32>, data: &[u8]) -> Result<usize, Error> {
+    pub fn send_data(
+        &mut self,
+        t: &mut Transport,
+        id: ChannelId,
+        ext: Option<u32>,
+        data: &[u8],
+    ) -> Result<usize, Error> {
         let ch = self.get(id)?;
         if ch.state != State::Open || ch.eof_sent {
             return Ok(0);
@@ -237,10 +289,7 @@ impl Connection {
     pub fn consumed(&mut self, t: &mut Transport, id: ChannelId, n: usize) -> Result<(), Error> {
         let Ok(ch) = self.get(id) else { return Ok(()) };
         ch.consumed = ch.consumed.saturating_add(n as u32);
-        if ch.state == State::Open
-            && !ch.eof_received
-            && ch.consumed >= ch.local_window_max / 2
-        {
+        if ch.state == State::Open && !ch.eof_received && ch.consumed >= ch.local_window_max / 2 {
             let add = ch.consumed;
             ch.consumed = 0;
             ch.local_window = ch.local_window.saturating_add(add);
@@ -294,7 +343,14 @@ impl Connection {
     }
 
     /// Send a channel request.
-    pub fn request(&mut self, t: &mut Transport, id: ChannelId, name: &str, want_reply: bool, data: &[u8]) -> Result<(), Error> {
+    pub fn request(
+        &mut self,
+        t: &mut Transport,
+        id: ChannelId,
+        name: &str,
+        want_reply: bool,
+        data: &[u8],
+    ) -> Result<(), Error> {
         let ch = self.get(id)?;
         if ch.state != State::Open {
             return Ok(());
@@ -317,12 +373,22 @@ impl Connection {
         }
         let remote = ch.remote_id;
         let mut m = Vec::with_capacity(5);
-        m.put_u8(if success { msg::CHANNEL_SUCCESS } else { msg::CHANNEL_FAILURE });
+        m.put_u8(if success {
+            msg::CHANNEL_SUCCESS
+        } else {
+            msg::CHANNEL_FAILURE
+        });
         m.put_u32(remote);
         t.send(&m)
     }
 
-    pub fn global_request(&mut self, t: &mut Transport, name: &str, want_reply: bool, data: &[u8]) -> Result<(), Error> {
+    pub fn global_request(
+        &mut self,
+        t: &mut Transport,
+        name: &str,
+        want_reply: bool,
+        data: &[u8],
+    ) -> Result<(), Error> {
         let mut m = Vec::with_capacity(8 + name.len() + data.len());
         m.put_u8(msg::GLOBAL_REQUEST);
         m.put_str(name);
@@ -331,9 +397,18 @@ impl Connection {
         t.send(&m)
     }
 
-    pub fn global_reply(&mut self, t: &mut Transport, success: bool, data: &[u8]) -> Result<(), Error> {
+    pub fn global_reply(
+        &mut self,
+        t: &mut Transport,
+        success: bool,
+        data: &[u8],
+    ) -> Result<(), Error> {
         let mut m = Vec::with_capacity(1 + data.len());
-        m.put_u8(if success { msg::REQUEST_SUCCESS } else { msg::REQUEST_FAILURE });
+        m.put_u8(if success {
+            msg::REQUEST_SUCCESS
+        } else {
+            msg::REQUEST_FAILURE
+        });
         m.extend_from_slice(data);
         t.send(&m)
     }
@@ -346,7 +421,11 @@ impl Connection {
             msg::GLOBAL_REQUEST => {
                 let name = r.utf8()?.to_owned();
                 let want_reply = r.bool()?;
-                self.events.push_back(ChannelEvent::GlobalRequest { name, want_reply, data: r.rest().to_vec() });
+                self.events.push_back(ChannelEvent::GlobalRequest {
+                    name,
+                    want_reply,
+                    data: r.rest().to_vec(),
+                });
             }
             msg::REQUEST_SUCCESS | msg::REQUEST_FAILURE => {
                 self.events.push_back(ChannelEvent::GlobalResult {
@@ -364,7 +443,11 @@ impl Connection {
                 ch.remote_window = window;
                 ch.remote_max_packet = max_packet;
                 match self.alloc(ch) {
-                    Ok(id) => self.events.push_back(ChannelEvent::OpenRequest { id, kind, data: r.rest().to_vec() }),
+                    Ok(id) => self.events.push_back(ChannelEvent::OpenRequest {
+                        id,
+                        kind,
+                        data: r.rest().to_vec(),
+                    }),
                     Err(_) => {
                         let mut m = Vec::new();
                         m.put_u8(msg::CHANNEL_OPEN_FAILURE);
@@ -383,7 +466,10 @@ impl Connection {
                 let max_packet = r.u32()?;
                 let ch = self.get(id)?;
                 if ch.state != State::Opening {
-                    return Err(Error::Unexpected { got: ty, state: "channel not opening" });
+                    return Err(Error::Unexpected {
+                        got: ty,
+                        state: "channel not opening",
+                    });
                 }
                 ch.remote_id = sender;
                 ch.remote_window = window;
@@ -396,12 +482,19 @@ impl Connection {
                 let reason = r.u32()?;
                 let description = String::from_utf8_lossy(r.string()?).into_owned();
                 if self.get(id)?.state != State::Opening {
-                    return Err(Error::Unexpected { got: ty, state: "channel not opening" });
+                    return Err(Error::Unexpected {
+                        got: ty,
+                        state: "channel not opening",
+                    });
                 }
                 if let Some(slot) = self.channels.get_mut(id as usize) {
                     *slot = None;
                 }
-                self.events.push_back(ChannelEvent::OpenFailed { id, reason, description });
+                self.events.push_back(ChannelEvent::OpenFailed {
+                    id,
+                    reason,
+                    description,
+                });
             }
             msg::CHANNEL_WINDOW_ADJUST => {
                 let id = r.u32()?;
@@ -416,10 +509,16 @@ impl Connection {
             }
             msg::CHANNEL_DATA | msg::CHANNEL_EXTENDED_DATA => {
                 let id = r.u32()?;
-                let ext = if ty == msg::CHANNEL_EXTENDED_DATA { Some(r.u32()?) } else { None };
+                let ext = if ty == msg::CHANNEL_EXTENDED_DATA {
+                    Some(r.u32()?)
+                } else {
+                    None
+                };
                 let data = r.string()?;
                 let ch = self.get(id)?;
-                if data.len() > ch.local_window as usize || data.len() > DEFAULT_MAX_PACKET as usize * 2 {
+                if data.len() > ch.local_window as usize
+                    || data.len() > DEFAULT_MAX_PACKET as usize * 2
+                {
                     return Err(Error::Protocol(format!(
                         "channel {id}: rcvd too much data {}, win {}",
                         data.len(),
@@ -431,7 +530,11 @@ impl Connection {
                     // Data after EOF or our CLOSE is discarded, but still counted.
                     return Ok(());
                 }
-                self.events.push_back(ChannelEvent::Data { id, ext, data: data.to_vec() });
+                self.events.push_back(ChannelEvent::Data {
+                    id,
+                    ext,
+                    data: data.to_vec(),
+                });
             }
             msg::CHANNEL_EOF => {
                 let id = r.u32()?;
@@ -460,14 +563,27 @@ impl Connection {
                 let name = r.utf8()?.to_owned();
                 let want_reply = r.bool()?;
                 self.get(id)?;
-                self.events.push_back(ChannelEvent::Request { id, name, want_reply, data: r.rest().to_vec() });
+                self.events.push_back(ChannelEvent::Request {
+                    id,
+                    name,
+                    want_reply,
+                    data: r.rest().to_vec(),
+                });
             }
             msg::CHANNEL_SUCCESS | msg::CHANNEL_FAILURE => {
                 let id = r.u32()?;
                 self.get(id)?;
-                self.events.push_back(ChannelEvent::RequestResult { id, success: ty == msg::CHANNEL_SUCCESS });
+                self.events.push_back(ChannelEvent::RequestResult {
+                    id,
+                    success: ty == msg::CHANNEL_SUCCESS,
+                });
             }
-            _ => return Err(Error::Unexpected { got: ty, state: "connection" }),
+            _ => {
+                return Err(Error::Unexpected {
+                    got: ty,
+                    state: "connection",
+                });
+            }
         }
         Ok(())
     }

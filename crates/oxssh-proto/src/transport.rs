@@ -77,13 +77,19 @@ pub enum Event {
     /// else happens; until then the key exchange waits.
     HostKey { key_blob: Vec<u8>, alg: SigAlg },
     /// A key exchange finished and new keys are in use.
-    KexDone { first: bool, negotiated: Box<Negotiated> },
+    KexDone {
+        first: bool,
+        negotiated: Box<Negotiated>,
+    },
     /// The peer's EXT_INFO (RFC 8308): extension names and values.
     ExtInfo(Vec<(String, Vec<u8>)>),
     /// A message for the layers above (service, user auth, connection protocol).
     Packet(Vec<u8>),
     /// SSH_MSG_DEBUG with always_display set, or any at debug level.
-    Debug { always_display: bool, message: String },
+    Debug {
+        always_display: bool,
+        message: String,
+    },
 }
 
 enum KexStep {
@@ -438,7 +444,9 @@ impl Transport {
         // While the caller decides on the host key, later packets (the server's NEWKEYS
         // among them) stay buffered: nothing may be acted on before the verdict.
         while !matches!(self.step, KexStep::ClientVerdict) {
-            let Some(payload) = self.read_packet()? else { break };
+            let Some(payload) = self.read_packet()? else {
+                break;
+            };
             self.dispatch(payload, now)?;
             if self.dead {
                 break;
@@ -474,8 +482,10 @@ impl Transport {
                         "Protocol major versions differ: 2 vs. {major}"
                     )));
                 }
-                tracing::debug!("Remote protocol version {proto}, remote software version {}",
-                    text.splitn(3, '-').nth(2).unwrap_or(""));
+                tracing::debug!(
+                    "Remote protocol version {proto}, remote software version {}",
+                    text.splitn(3, '-').nth(2).unwrap_or("")
+                );
                 self.peer_version = Some(text);
                 return Ok(true);
             }
@@ -536,7 +546,9 @@ impl Transport {
         let (&pad, rest) = body.split_first().ok_or(Error::Truncated)?;
         let pad = usize::from(pad);
         if pad < 4 || pad > rest.len() {
-            return Err(Error::Protocol(format!("padding error: {pad} in packet of {plen}")));
+            return Err(Error::Protocol(format!(
+                "padding error: {pad} in packet of {plen}"
+            )));
         }
         let payload = rest.get(..rest.len() - pad).ok_or(Error::Truncated)?;
         if payload.is_empty() {
@@ -547,7 +559,11 @@ impl Transport {
 
     fn write_packet(&mut self, payload: &[u8]) -> Result<(), Error> {
         let bs = self.sealing.block_size().max(8);
-        let head = if self.sealing.length_in_alignment() { 4 } else { 0 };
+        let head = if self.sealing.length_in_alignment() {
+            4
+        } else {
+            0
+        };
         let mut pad = bs - (head + 1 + payload.len()) % bs;
         if pad < 4 {
             pad += bs;
@@ -597,14 +613,20 @@ impl Transport {
                 Err(Error::Disconnected { code, description })
             }
             msg::IGNORE | msg::UNIMPLEMENTED | msg::DEBUG if strict_initial => {
-                Err(Error::Unexpected { got: t, state: "strict initial key exchange" })
+                Err(Error::Unexpected {
+                    got: t,
+                    state: "strict initial key exchange",
+                })
             }
             msg::IGNORE | msg::UNIMPLEMENTED => Ok(()),
             msg::DEBUG => {
                 let mut r = Reader::new(payload.get(1..).unwrap_or_default());
                 let always_display = r.bool()?;
                 let message = String::from_utf8_lossy(r.string()?).into_owned();
-                self.events.push_back(Event::Debug { always_display, message });
+                self.events.push_back(Event::Debug {
+                    always_display,
+                    message,
+                });
                 Ok(())
             }
             msg::KEXINIT => self.on_kexinit(payload, now),
@@ -617,13 +639,19 @@ impl Transport {
                 self.on_kex_message(payload)
             }
             msg::EXT_INFO if self.role == Role::Client => self.on_ext_info(&payload),
-            _ if self.in_initial_kex() => Err(Error::Unexpected { got: t, state: "initial key exchange" }),
+            _ if self.in_initial_kex() => Err(Error::Unexpected {
+                got: t,
+                state: "initial key exchange",
+            }),
             // During a re-exchange the peer may still send messages it queued before it
             // saw our KEXINIT; once it sent its own KEXINIT it must not.
             _ if self.exchange.as_ref().is_some_and(|x| x.theirs.is_some())
                 && !matches!(self.step, KexStep::NewKeys) =>
             {
-                Err(Error::Unexpected { got: t, state: "key exchange" })
+                Err(Error::Unexpected {
+                    got: t,
+                    state: "key exchange",
+                })
             }
             _ => {
                 self.events.push_back(Event::Packet(payload));
@@ -652,10 +680,16 @@ impl Transport {
             self.start_kex()?;
         }
         let Some(x) = self.exchange.as_mut() else {
-            return Err(Error::Unexpected { got: msg::KEXINIT, state: "kex" });
+            return Err(Error::Unexpected {
+                got: msg::KEXINIT,
+                state: "kex",
+            });
         };
         if x.theirs.is_some() {
-            return Err(Error::Unexpected { got: msg::KEXINIT, state: "kex in progress" });
+            return Err(Error::Unexpected {
+                got: msg::KEXINIT,
+                state: "kex in progress",
+            });
         }
         if first {
             let (marker, ext) = match self.role {
@@ -723,7 +757,10 @@ impl Transport {
                 let p = r.mpint()?;
                 let g = r.mpint()?;
                 r.finish()?;
-                let group = DhGroup { p: p.to_vec(), g: g.to_vec() };
+                let group = DhGroup {
+                    p: p.to_vec(),
+                    g: g.to_vec(),
+                };
                 let (min, _, max) = self.cfg.gex_bits;
                 let bits = group.bits() as u32;
                 if bits < min || bits > max {
@@ -747,7 +784,11 @@ impl Transport {
                     || t == msg::KEX_DH_GEX_REPLY && self.neg()?.kex.is_gex() =>
             {
                 let k_s = r.string()?;
-                let server_raw = if self.neg()?.kex.is_gex() { r.mpint()? } else { r.string()? };
+                let server_raw = if self.neg()?.kex.is_gex() {
+                    r.mpint()?
+                } else {
+                    r.string()?
+                };
                 let sig = r.string()?;
                 r.finish()?;
                 let (k, server_public) = state.finish(server_raw)?;
@@ -758,18 +799,33 @@ impl Transport {
                 // On a re-exchange the server must present the key it proved the first time.
                 if let Some(first) = &self.first_host_key {
                     if first.as_slice() != k_s {
-                        return Err(Error::Protocol("Server host key changed during rekey".into()));
+                        return Err(Error::Protocol(
+                            "Server host key changed during rekey".into(),
+                        ));
                     }
-                    self.exchange_mut()?.pending = Some(Pending { k, h, key_blob: k_s.to_vec() });
+                    self.exchange_mut()?.pending = Some(Pending {
+                        k,
+                        h,
+                        key_blob: k_s.to_vec(),
+                    });
                     self.step = KexStep::ClientVerdict;
                     return self.finish_exchange();
                 }
-                self.exchange_mut()?.pending = Some(Pending { k, h, key_blob: k_s.to_vec() });
-                self.events.push_back(Event::HostKey { key_blob: k_s.to_vec(), alg: neg.host_key });
+                self.exchange_mut()?.pending = Some(Pending {
+                    k,
+                    h,
+                    key_blob: k_s.to_vec(),
+                });
+                self.events.push_back(Event::HostKey {
+                    key_blob: k_s.to_vec(),
+                    alg: neg.host_key,
+                });
                 self.step = KexStep::ClientVerdict;
                 Ok(())
             }
-            (Role::Server, KexStep::ServerInit, msg::KEX_DH_GEX_REQUEST) if self.neg()?.kex.is_gex() => {
+            (Role::Server, KexStep::ServerInit, msg::KEX_DH_GEX_REQUEST)
+                if self.neg()?.kex.is_gex() =>
+            {
                 let min = r.u32()?;
                 let n = r.u32()?;
                 let max = r.u32()?;
@@ -811,7 +867,10 @@ impl Transport {
             }
             (_, step, t) => {
                 self.step = step;
-                Err(Error::Unexpected { got: t, state: "key exchange" })
+                Err(Error::Unexpected {
+                    got: t,
+                    state: "key exchange",
+                })
             }
         }
     }
@@ -838,7 +897,11 @@ impl Transport {
         m.extend_from_slice(server_public);
         m.put_string(&sig);
         self.write_packet(&m)?;
-        self.exchange_mut()?.pending = Some(Pending { k, h, key_blob: k_s });
+        self.exchange_mut()?.pending = Some(Pending {
+            k,
+            h,
+            key_blob: k_s,
+        });
         self.finish_exchange()
     }
 
@@ -887,7 +950,10 @@ impl Transport {
 
     fn on_newkeys(&mut self, now: Instant) -> Result<(), Error> {
         if !matches!(self.step, KexStep::NewKeys) {
-            return Err(Error::Unexpected { got: msg::NEWKEYS, state: "key exchange" });
+            return Err(Error::Unexpected {
+                got: msg::NEWKEYS,
+                state: "key exchange",
+            });
         }
         tracing::debug!("SSH2_MSG_NEWKEYS received");
         let x = self.exchange.take().ok_or(Error::Kex("no exchange"))?;
@@ -902,7 +968,10 @@ impl Transport {
         self.bytes_since_kex = 0;
         self.last_kex = Some(now);
         self.step = KexStep::Idle;
-        self.events.push_back(Event::KexDone { first, negotiated: Box::new(neg) });
+        self.events.push_back(Event::KexDone {
+            first,
+            negotiated: Box::new(neg),
+        });
         while let Some(p) = self.deferred.pop_front() {
             self.deferred_bytes -= p.len();
             self.write_packet(&p)?;

@@ -150,7 +150,10 @@ impl Put for Vec<u8> {
         self.extend_from_slice(v);
     }
     fn put_mpint(&mut self, magnitude: &[u8]) {
-        let start = magnitude.iter().position(|&b| b != 0).unwrap_or(magnitude.len());
+        let start = magnitude
+            .iter()
+            .position(|&b| b != 0)
+            .unwrap_or(magnitude.len());
         let m = magnitude.get(start..).unwrap_or_default();
         let pad = m.first().is_some_and(|&b| b & 0x80 != 0);
         self.put_u32((m.len() + usize::from(pad)) as u32);
@@ -160,8 +163,8 @@ impl Put for Vec<u8> {
         self.extend_from_slice(m);
     }
     fn put_name_list<S: AsRef<str>>(&mut self, names: &[S]) {
-        let len: usize = names.iter().map(|n| n.as_ref().len()).sum::<usize>()
-            + names.len().saturating_sub(1);
+        let len: usize =
+            names.iter().map(|n| n.as_ref().len()).sum::<usize>() + names.len().saturating_sub(1);
         self.put_u32(len as u32);
         for (i, n) in names.iter().enumerate() {
             if i > 0 {

@@ -289,7 +289,14 @@ pub fn exchange_hash(alg: HashAlg, h: &HashInput<'_>, k: &SharedSecret) -> Vec<u
 
 /// RFC 4253 §7.2: K1 = HASH(K || H || X || session_id), Kn = HASH(K || H || K1 || … ),
 /// truncated to `len`.
-fn derive(alg: HashAlg, k: &SharedSecret, h: &[u8], x: u8, session_id: &[u8], len: usize) -> Vec<u8> {
+fn derive(
+    alg: HashAlg,
+    k: &SharedSecret,
+    h: &[u8],
+    x: u8,
+    session_id: &[u8],
+    len: usize,
+) -> Vec<u8> {
     let mut out = alg.digest(&[k.encoded(), h, &[x], session_id]);
     while out.len() < len {
         let next = alg.digest(&[k.encoded(), h, &out]);
@@ -360,8 +367,18 @@ mod tests {
 
     #[test]
     fn no_common_cipher_reports_the_peers_offer_in_openssh_words() {
-        let c = init(&["curve25519-sha256"], &["ssh-ed25519"], &["aes128-ctr"], &["hmac-sha2-256"]);
-        let s = init(&["curve25519-sha256"], &["ssh-ed25519"], &["aes256-gcm@openssh.com"], &[]);
+        let c = init(
+            &["curve25519-sha256"],
+            &["ssh-ed25519"],
+            &["aes128-ctr"],
+            &["hmac-sha2-256"],
+        );
+        let s = init(
+            &["curve25519-sha256"],
+            &["ssh-ed25519"],
+            &["aes256-gcm@openssh.com"],
+            &[],
+        );
         let e = negotiate(&c, &s, true, "127.0.0.1 port 22").unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -371,8 +388,21 @@ mod tests {
 
     #[test]
     fn markers_are_never_chosen_as_kex() {
-        let c = init(&["ext-info-c", "curve25519-sha256"], &["ssh-ed25519"], &["aes128-ctr"], &["hmac-sha2-256"]);
-        let s = init(&["ext-info-c", "curve25519-sha256"], &["ssh-ed25519"], &["aes128-ctr"], &["hmac-sha2-256"]);
-        assert_eq!(negotiate(&c, &s, true, "p").unwrap().kex, KexAlg::Curve25519Sha256);
+        let c = init(
+            &["ext-info-c", "curve25519-sha256"],
+            &["ssh-ed25519"],
+            &["aes128-ctr"],
+            &["hmac-sha2-256"],
+        );
+        let s = init(
+            &["ext-info-c", "curve25519-sha256"],
+            &["ssh-ed25519"],
+            &["aes128-ctr"],
+            &["hmac-sha2-256"],
+        );
+        assert_eq!(
+            negotiate(&c, &s, true, "p").unwrap().kex,
+            KexAlg::Curve25519Sha256
+        );
     }
 }

@@ -87,9 +87,11 @@ fn handshake_then_messages_both_ways() {
 fn every_cipher_and_mac_in_memory() {
     for cipher in Cipher::ALL {
         for mac in Mac::ALL {
-            let mut algs = Algorithms::default();
-            algs.cipher = vec![cipher.name().into()];
-            algs.mac = vec![mac.name().into()];
+            let algs = Algorithms {
+                cipher: vec![cipher.name().into()],
+                mac: vec![mac.name().into()],
+                ..Algorithms::default()
+            };
             let mut p = Pair::new(Some(algs));
             p.pump().unwrap();
             let big = vec![7u8; 40_000];
@@ -159,7 +161,9 @@ fn strict_kex_rejects_ignore_during_initial_exchange() {
 #[test]
 fn ssh1_peer_gets_openssh_message() {
     let mut s = Transport::new(Role::Server, Config::new("c"), vec![host_key()]).unwrap();
-    let e = s.handle_input(b"SSH-1.5-old\r\n", Instant::now()).unwrap_err();
+    let e = s
+        .handle_input(b"SSH-1.5-old\r\n", Instant::now())
+        .unwrap_err();
     assert_eq!(e.to_string(), "Protocol major versions differ: 2 vs. 1");
 }
 
