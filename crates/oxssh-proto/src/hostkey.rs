@@ -334,14 +334,16 @@ pub fn sign(key: &PrivateKey, alg: SigAlg, data: &[u8]) -> Result<Vec<u8>, Error
     let mut inner = Vec::new();
     match (key.key_data(), alg.plain()) {
         (KeypairData::Ed25519(kp), SigAlg::Ed25519) => {
-            let sk = ed25519_dalek::SigningKey::from_bytes(&kp.private.to_bytes());
-            let sig: ed25519_dalek::Signature = ed25519_dalek::Signer::sign(&sk, data);
+            let sk = ed25519_dalek::SigningKey::from(&kp.private);
+            let sig: ed25519_dalek::Signature =
+                ed25519_dalek::Signer::try_sign(&sk, data).map_err(|_| signing_failed())?;
             inner.extend_from_slice(&sig.to_bytes());
         }
         (KeypairData::Ecdsa(EcdsaKeypair::NistP256 { private, .. }), SigAlg::EcdsaP256) => {
             let sk = p256::ecdsa::SigningKey::from_slice(private.as_slice())
                 .map_err(|_| Error::Key("invalid ECDSA private key".into()))?;
-            let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&sk, data);
+            let sig: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::try_sign(&sk, data)
+                .map_err(|_| signing_failed())?;
             let (r, s) = sig.split_bytes();
             inner.put_mpint(&r);
             inner.put_mpint(&s);
@@ -349,7 +351,8 @@ pub fn sign(key: &PrivateKey, alg: SigAlg, data: &[u8]) -> Result<Vec<u8>, Error
         (KeypairData::Ecdsa(EcdsaKeypair::NistP384 { private, .. }), SigAlg::EcdsaP384) => {
             let sk = p384::ecdsa::SigningKey::from_slice(private.as_slice())
                 .map_err(|_| Error::Key("invalid ECDSA private key".into()))?;
-            let sig: p384::ecdsa::Signature = p384::ecdsa::signature::Signer::sign(&sk, data);
+            let sig: p384::ecdsa::Signature = p384::ecdsa::signature::Signer::try_sign(&sk, data)
+                .map_err(|_| signing_failed())?;
             let (r, s) = sig.split_bytes();
             inner.put_mpint(&r);
             inner.put_mpint(&s);
@@ -357,7 +360,8 @@ pub fn sign(key: &PrivateKey, alg: SigAlg, data: &[u8]) -> Result<Vec<u8>, Error
         (KeypairData::Ecdsa(EcdsaKeypair::NistP521 { private, .. }), SigAlg::EcdsaP521) => {
             let sk = p521::ecdsa::SigningKey::from_slice(private.as_slice())
                 .map_err(|_| Error::Key("invalid ECDSA private key".into()))?;
-            let sig: p521::ecdsa::Signature = p521::ecdsa::signature::Signer::sign(&sk, data);
+            let sig: p521::ecdsa::Signature = p521::ecdsa::signature::Signer::try_sign(&sk, data)
+                .map_err(|_| signing_failed())?;
             let (r, s) = sig.split_bytes();
             inner.put_mpint(&r);
             inner.put_mpint(&s);
@@ -397,6 +401,10 @@ pub fn sign(key: &PrivateKey, alg: SigAlg, data: &[u8]) -> Result<Vec<u8>, Error
     out.put_str(alg.sig_name());
     out.put_string(&inner);
     Ok(out)
+}
+
+fn signing_failed() -> Error {
+    Error::Key("signing failed".into())
 }
 
 /// A public key parsed from its wire blob, borrowing the blob.

@@ -830,7 +830,7 @@ impl Transport {
                 let n = r.u32()?;
                 let max = r.u32()?;
                 r.finish()?;
-                if min > n || n > max || max < 1024 {
+                if min > n || n > max || max < methods::DH_GRP_MIN {
                     return Err(Error::Kex("DH_GEX request out of range"));
                 }
                 let group = methods::choose_group(&self.cfg.moduli, min, n, max)

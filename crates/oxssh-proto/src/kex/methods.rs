@@ -9,8 +9,9 @@
 //! Methods and specs:
 //! - `mlkem768x25519-sha256`: draft-ietf-sshm-mlkem-hybrid-kex (ML-KEM-768, FIPS 203,
 //!   combined with X25519; `K = string HASH(K_PQ || K_CL)`).
-//! - `sntrup761x25519-sha512` and its `@openssh.com` alias: draft-ietf-sshm-ntruprime-ssh
-//!   (Streamlined NTRU Prime 761 with X25519, same shape with SHA-512).
+//! - `sntrup761x25519-sha512` and its `@openssh.com` alias: draft-ietf-sshm-ntruprime-ssh,
+//!   formerly draft-josefsson-ntruprime-ssh (Streamlined NTRU Prime 761 with X25519, the
+//!   same shape with SHA-512).
 //! - `curve25519-sha256` (and `@libssh.org`): RFC 8731 §3 (`K` is the X25519 output read
 //!   as a big-endian unsigned integer, encoded as `mpint`; all-zero output refused).
 //! - `ecdh-sha2-nistp256/384/521`: RFC 5656 §4 and §7.1 (uncompressed SEC1 points, the
@@ -394,7 +395,8 @@ impl KexClient {
                 ))
             }
             ClientState::Dh { group, x } => {
-                let (k, f) = group.agree(&x, server_public)?;
+                let f = group.peer(server_public)?;
+                let (k, f) = group.agree(&x, f);
                 Ok((SharedSecret(k), f))
             }
             ClientState::MlKem { dk, x } => {
@@ -551,8 +553,10 @@ fn dh_server(
     rng: &mut (impl CryptoRng + ?Sized),
 ) -> Result<(Vec<u8>, Vec<u8>, SharedSecret), Error> {
     let group = dh::Prepared::new(group)?;
+    // Refuse a bad `e` before spending an exponentiation on our own value.
+    let e = group.peer(client_e)?;
     let (y, f) = group.keygen(rng)?;
-    let (k, e) = group.agree(&y, client_e)?;
+    let (k, e) = group.agree(&y, e);
     Ok((f, e, SharedSecret(k)))
 }
 

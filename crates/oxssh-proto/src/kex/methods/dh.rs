@@ -313,11 +313,11 @@ impl Prepared {
             if let Some(top) = buf.first_mut() {
                 *top &= 0xffu8 >> excess;
             }
-            let x = BoxedUint::from_be_slice(&buf, self.params.bits_precision())
-                .map_err(|_| Error::Kex("DH exponent"))?;
             if bit_len(&buf) < 2 {
                 continue;
             }
+            let x = BoxedUint::from_be_slice(&buf, self.params.bits_precision())
+                .map_err(|_| Error::Kex("DH exponent"))?;
             let x = Secret { x, bits: x_bits };
             let e = self.pow(&self.g, &x);
             let e_bytes = e.to_be_bytes();
@@ -332,13 +332,8 @@ impl Prepared {
     }
 
     /// Parse and validate the peer's public value (`e` or `f`, the contents of the mpint
-    /// as received) and compute `K = y^x mod p`. Returns K as an `mpint` encoding and the
-    /// peer value re-encoded as an `mpint` for the exchange hash.
-    pub(super) fn agree(
-        &self,
-        x: &Secret,
-        peer: &[u8],
-    ) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), Error> {
+    /// as received): non-negative, `1 < y < p-1`, more than three bits set.
+    pub(super) fn peer(&self, peer: &[u8]) -> Result<PeerValue, Error> {
         if peer.first().is_some_and(|&b| b & 0x80 != 0) {
             return Err(Error::Kex("negative DH public value"));
         }
@@ -349,15 +344,20 @@ impl Prepared {
         let y = BoxedUint::from_be_slice(peer, self.params.bits_precision())
             .map_err(|_| Error::Kex("DH public value out of range"))?;
         self.check_public(&y)?;
-        let k = self.pow(&y, x);
+        let mut encoded = Vec::with_capacity(peer.len() + 5);
+        encoded.put_mpint(peer);
+        Ok(PeerValue { y, encoded })
+    }
+
+    /// `K = y^x mod p` as an `mpint` encoding, and the peer value re-encoded as an `mpint`
+    /// for the exchange hash.
+    pub(super) fn agree(&self, x: &Secret, peer: PeerValue) -> (Zeroizing<Vec<u8>>, Vec<u8>) {
+        let mut k = self.pow(&peer.y, x);
         let k_bytes = Zeroizing::new(k.to_be_bytes());
+        k.zeroize();
         let mut k_enc = Zeroizing::new(Vec::with_capacity(k_bytes.len() + 5));
         k_enc.put_mpint(&k_bytes);
-        let mut k = k;
-        k.zeroize();
-        let mut peer_enc = Vec::with_capacity(peer.len() + 5);
-        peer_enc.put_mpint(peer);
-        Ok((k_enc, peer_enc))
+        (k_enc, peer.encoded)
     }
 
     /// RFC 4253 §8 / OpenSSH `dh_pub_is_valid`: 1 < y < p-1, and more than three bits set
@@ -381,6 +381,12 @@ impl Prepared {
         let base = BoxedMontyForm::new(base.clone(), &self.params);
         base.pow_bounded_exp(&x.x, x.bits as u32).retrieve()
     }
+}
+
+/// A validated public value of the peer.
+pub(super) struct PeerValue {
+    y: BoxedUint,
+    encoded: Vec<u8>,
 }
 
 /// Our secret DH exponent; zeroized on drop.

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# End-to-end benchmark, side by side with OpenSSH in the same run: bulk throughput of
+# `ssh host 'cat > /dev/null' < N MiB` and connect-authenticate-exec-exit latency of
+# `ssh host true`, for every client/server pairing (OpenSSH or ours on each side).
+# Prints MiB/s, ms, and ratios against OpenSSH↔OpenSSH. Nothing here asserts on time.
+#
+# usage: tests/bench/e2e.sh [MiB (default 1024)] [cipher (default chacha20-poly1305@openssh.com)] [latency runs (default 20)]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+MIB=${1:-1024}; CIPHER=${2:-chacha20-poly1305@openssh.com}; RUNS=${3:-20}
+cargo build --release --locked -p oxssh-bin-ssh -p oxssh-bin-sshd >&2
+ours=$PWD/target/release
+tmp=$(mktemp -d); pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/host"; ssh-keygen -q -t ed25519 -N '' -f "$tmp/id"
+cp "$tmp/id.pub" "$tmp/ak"; mkdir -p /run/sshd
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+start() { # binary -> sets $port (no subshell: the daemon and its pid stay ours)
+  port=$(free_port)
+  printf 'ListenAddress 127.0.0.1:%s\nHostKey %s\nAuthorizedKeysFile %s\nStrictModes no\nUsePAM no\nPermitRootLogin yes\nPidFile none\n' \
+    "$port" "$tmp/host" "$tmp/ak" > "$tmp/cfg.$port"
+  "$1" -D -f "$tmp/cfg.$port" -E "$tmp/log.$port" & pids+=($!)
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+}
+start /usr/sbin/sshd; p_openssh=$port
+start "$ours/sshd"; p_ours=$port
+printf '[127.0.0.1]:%s %s\n[127.0.0.1]:%s %s\n' "$p_openssh" "$(cut -d' ' -f1,2 "$tmp/host.pub")" "$p_ours" "$(cut -d' ' -f1,2 "$tmp/host.pub")" > "$tmp/kh"
+sshargs=(-i "$tmp/id" -o UserKnownHostsFile="$tmp/kh" -o StrictHostKeyChecking=yes -o BatchMode=yes -o Ciphers="$CIPHER")
+now() { date +%s.%N; }
+printf '%-28s %10s %10s %10s %10s\n' "client -> server" "MiB/s" "ratio" "ms/login" "ratio"
+base_tp=; base_lat=
+for pair in "/usr/bin/ssh:$p_openssh:OpenSSH -> OpenSSH" "$ours/ssh:$p_ours:ours -> ours" "$ours/ssh:$p_openssh:ours -> OpenSSH" "/usr/bin/ssh:$p_ours:OpenSSH -> ours"; do
+  IFS=: read -r client port label <<<"$pair"
+  t0=$(now); head -c $((MIB*1024*1024)) /dev/zero | "$client" "${sshargs[@]}" -p "$port" "$(id -un)@127.0.0.1" 'cat > /dev/null'; t1=$(now)
+  tp=$(awk "BEGIN{print $MIB / ($t1 - $t0)}")
+  t0=$(now); for _ in $(seq "$RUNS"); do "$client" "${sshargs[@]}" -p "$port" "$(id -un)@127.0.0.1" true; done; t1=$(now)
+  lat=$(awk "BEGIN{print ($t1 - $t0) * 1000 / $RUNS}")
+  [ -n "$base_tp" ] || { base_tp=$tp; base_lat=$lat; }
+  printf '%-28s %10.1f %10.2f %10.1f %10.2f\n' "$label" "$tp" "$(awk "BEGIN{print $tp / $base_tp}")" "$lat" "$(awk "BEGIN{print $lat / $base_lat}")"
+done
