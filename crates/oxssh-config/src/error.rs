@@ -100,6 +100,15 @@ pub enum Error {
         /// Everything logged before the fatal message.
         log: Vec<Diagnostic>,
     },
+    /// A command-line setting was rejected before any file was read (`sshd`
+    /// prints `message` and exits 1; `ssh` exits 255).
+    #[error("{message}")]
+    Usage {
+        /// Exact text.
+        message: String,
+        /// Everything logged before.
+        log: Vec<Diagnostic>,
+    },
     /// A configuration file could not be read; `message` is OpenSSH's text
     /// (`Can't open user config file …` for ssh, `<file>: No such file or
     /// directory` for sshd).
@@ -121,7 +130,10 @@ impl Error {
     /// Diagnostics that OpenSSH would have printed before the final message.
     pub fn log(&self) -> &[Diagnostic] {
         match self {
-            Error::BadOptions { log, .. } | Error::Fatal { log, .. } | Error::Io { log, .. } => log,
+            Error::BadOptions { log, .. }
+            | Error::Fatal { log, .. }
+            | Error::Io { log, .. }
+            | Error::Usage { log, .. } => log,
         }
     }
 
@@ -130,7 +142,7 @@ impl Error {
         match self {
             Error::BadOptions { file, .. } => Some(file),
             Error::Fatal { file, .. } => file.as_deref(),
-            Error::Io { .. } => None,
+            Error::Io { .. } | Error::Usage { .. } => None,
         }
     }
 
@@ -159,7 +171,7 @@ impl Error {
     /// file cannot be opened (OpenSSH calls `perror` then `exit(1)`), 255 otherwise.
     pub fn sshd_exit_code(&self) -> u8 {
         match self {
-            Error::Io { .. } => 1,
+            Error::Io { .. } | Error::Usage { .. } => 1,
             _ => 255,
         }
     }
@@ -171,32 +183,5 @@ impl Error {
             message: message.into(),
             log,
         }
-    }
-
-    pub(crate) fn fatal_at(
-        file: &str,
-        line: u32,
-        message: impl Into<String>,
-        log: Vec<Diagnostic>,
-    ) -> Self {
-        Error::Fatal {
-            file: Some(file.to_owned()),
-            line: Some(line),
-            message: message.into(),
-            log,
-        }
-    }
-
-    /// Prepend earlier diagnostics to the error's log.
-    pub(crate) fn with_log_prefix(mut self, mut prefix: Vec<Diagnostic>) -> Self {
-        if prefix.is_empty() {
-            return self;
-        }
-        let log = match &mut self {
-            Error::BadOptions { log, .. } | Error::Fatal { log, .. } | Error::Io { log, .. } => log,
-        };
-        prefix.append(log);
-        *log = prefix;
-        self
     }
 }

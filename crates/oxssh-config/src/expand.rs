@@ -9,6 +9,9 @@
 
 use crate::error::{Diagnostic, Level};
 
+/// Looks up an environment variable.
+pub(crate) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Why an expansion failed, with the message(s) OpenSSH logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ExpandError {
@@ -22,7 +25,7 @@ pub(crate) struct ExpandError {
 pub(crate) fn expand(
     s: &str,
     tokens: Option<&[(char, &str)]>,
-    env: Option<&dyn Fn(&str) -> Option<String>>,
+    env: Option<EnvLookup<'_>>,
     log: &mut Vec<Diagnostic>,
 ) -> Result<Option<String>, ExpandError> {
     let mut out = String::with_capacity(s.len());

@@ -352,10 +352,10 @@ pub fn glob_with<F: Fs + ?Sized>(fs: &F, pattern: &str) -> io::Result<Vec<PathBu
                 for n in names {
                     if fnmatch(comp, &n) {
                         let p = join(&n);
-                        if !last || trailing_slash {
-                            if !fs.metadata(Path::new(&p)).is_ok_and(|m| m.is_dir) {
-                                continue;
-                            }
+                        if (!last || trailing_slash)
+                            && !fs.metadata(Path::new(&p)).is_ok_and(|m| m.is_dir)
+                        {
+                            continue;
                         }
                         next.push(p);
                         if next.len() > MAX_GLOB_RESULTS {

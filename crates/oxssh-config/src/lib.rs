@@ -56,6 +56,28 @@
 //! `load` then [`ServerConfig::for_connection`] (with an empty [`ConnSpec`]
 //! when there is no `-C`) then [`ServerConfig::dump`].
 //!
+//! # Profiles and OpenSSH 10
+//!
+//! [`Profile::openssh_9_2_debian`] reproduces the installed reference exactly
+//! (keyword set, Debian's patches, 9.2 algorithm defaults); the differential
+//! tests use it. [`Profile::oxssh`] (the default for [`ClientConfig::load`] and
+//! [`ServerConfig::load`]) keeps that behaviour and output format but also
+//! accepts the keywords OpenSSH 10.0 added (`Tag`, `Match tagged`,
+//! `Match localnetwork`, `ChannelTimeout`, `ObscureKeystrokeTiming` and
+//! `VersionAddendum` in ssh_config; `PAMServiceName`, `PerSourcePenalties`,
+//! `PerSourcePenaltyExemptList`, `RefuseConnection`, `SshdAuthPath`,
+//! `SshdSessionPath` in sshd_config) and offers OpenSSH 10.0's algorithm
+//! defaults ([`Algorithms::openssh_10`]: `mlkem768x25519-sha256` first, AES-GCM
+//! before AES-CTR, no DSA, no finite-field DH in the server's default
+//! `KexAlgorithms`). The algorithm lists are plain data and can be replaced.
+//!
+//! # Limits
+//!
+//! Lines are cut at 64 KiB, files over [`MAX_FILE_SIZE`] are refused,
+//! `Include` nests at most 16 deep (OpenSSH's limit), and one configuration
+//! reads at most 1024 files, [`MAX_TOTAL_BYTES`] bytes and
+//! [`MAX_TOTAL_LINES`] lines. Non-UTF-8 bytes are read lossily.
+//!
 //! # Fuzzing
 //!
 //! [`parse_client_config_bytes`] and [`parse_server_config_bytes`] take
@@ -74,22 +96,34 @@ mod lex;
 mod misc;
 pub mod pattern;
 mod profile;
-// mod server;
+mod server;
 mod types;
 
 pub use algs::Algorithms;
 pub use client::{
     AddKeysToAgent, BasicContext, Canonicalize, CliArg, ClientConfig, ClientContext, ClientOptions,
-    ControlMaster, Destination, ExecPolicy, IdentityFile, LocalUser, PermittedCname, ProxyJump,
-    PubkeyAuthentication, RequestTty, Resolution, SessionType, StrictHostKeyChecking, TunnelDevice,
-    TunnelMode, YesNoAsk, all_keywords as client_keywords, parse_client_config_bytes,
+    ControlMaster, Destination, EnvFn, ExecPolicy, IdentityFile, LocalUser, PermittedCname,
+    ProxyJump, PubkeyAuthentication, RequestTty, Resolution, SessionType, StrictHostKeyChecking,
+    TunnelDevice, TunnelMode, YesNoAsk, all_keywords as client_keywords, parse_client_config_bytes,
     parse_destination,
 };
 pub use error::{Diagnostic, Error, Level};
 pub use forward::{Forward, PORT_STREAMLOCAL, parse_forward};
 pub use fs::{FileMeta, Fs, MAX_FILE_SIZE, MemFs, RealFs, glob_with};
 pub use profile::{Dialect, Profile};
+pub use server::{
+    AllowForwarding, BasicServerContext, Compression, ConnSpec, GatewayPorts, IgnoreRhosts,
+    ListenAddress, PermitRootLogin, PermitTunnel, ServerCliArg, ServerConfig, ServerContext,
+    ServerOptions, Subsystem, all_keywords as server_keywords, parse_server_config_bytes,
+};
 pub use types::{AddressFamily, FingerprintHash, IpQos, LogLevel, RekeyLimit, SyslogFacility};
+
+/// Most bytes read from configuration files for one configuration (all files
+/// and includes together).
+pub const MAX_TOTAL_BYTES: usize = 64 * 1024 * 1024;
+/// Most configuration lines processed for one configuration (includes read
+/// several times count each time).
+pub const MAX_TOTAL_LINES: usize = 1_000_000;
 
 /// `strerror`-style text for an I/O error (no "(os error N)" suffix).
 pub(crate) fn io_error_text(e: &std::io::Error) -> String {

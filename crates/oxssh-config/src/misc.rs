@@ -333,10 +333,6 @@ const IPQOS: &[(&str, i32)] = &[
 pub(crate) const IPTOS_LOWDELAY: i32 = 0x10;
 /// `IPTOS_THROUGHPUT`.
 pub(crate) const IPTOS_THROUGHPUT: i32 = 0x08;
-/// `IPTOS_DSCP_AF21`.
-pub(crate) const IPTOS_DSCP_AF21: i32 = 0x48;
-/// `IPTOS_DSCP_CS1`.
-pub(crate) const IPTOS_DSCP_CS1: i32 = 0x20;
 
 /// `parse_ipqos`.
 pub(crate) fn parse_ipqos(s: &str) -> Option<i32> {
@@ -441,6 +437,7 @@ fn urldecode(s: &str) -> Option<String> {
 /// Outcome of [`parse_uri`].
 pub(crate) enum Uri {
     /// Not a URI of this scheme.
+    #[allow(clippy::enum_variant_names)]
     NotUri,
     /// Malformed.
     Invalid,
@@ -595,11 +592,6 @@ pub(crate) const LOG_FACILITIES: &[&str] = &[
 
 /// Digest names for `FingerprintHash`, in OpenSSH's table order.
 pub(crate) const DIGESTS: &[&str] = &["MD5", "SHA1", "SHA256", "SHA384", "SHA512"];
-
-/// ASCII lower-casing (C `tolower` in the C locale).
-pub(crate) fn lowercase(s: &str) -> String {
-    s.to_ascii_lowercase()
-}
 
 #[cfg(test)]
 mod tests {

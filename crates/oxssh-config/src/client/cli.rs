@@ -225,7 +225,10 @@ pub(crate) fn apply(r: &mut Reader<'_>, o: &mut Raw, arg: &CliArg) -> Result<(),
                     &mut r.log,
                 ));
             }
-            if parse_jump(j, o, true).is_err() {
+            if let Err(msg) = parse_jump(j, o, true, true) {
+                if let Some(m) = msg {
+                    r.log.push(Diagnostic::new(Level::Error, m));
+                }
                 return Err(fail("Invalid -J argument".into(), &mut r.log));
             }
             o.proxy_command = Some("none".into());

@@ -47,188 +47,182 @@ fn vis_byte(c: u8) -> String {
     s
 }
 
+/// Output being built: `keyword value` lines.
+struct Dump(String);
+
+impl Dump {
+    fn kv(&mut self, k: &str, v: &str) {
+        self.0.push_str(k);
+        self.0.push(' ');
+        self.0.push_str(v);
+        self.0.push('\n');
+    }
+
+    fn opt(&mut self, k: &str, v: &Option<String>) {
+        if let Some(v) = v {
+            self.kv(k, v);
+        }
+    }
+}
+
 pub(crate) fn dump(c: &ClientConfig) -> String {
-    let mut out = String::with_capacity(8192);
-    let mut line = |k: &str, v: &str| {
-        out.push_str(k);
-        out.push(' ');
-        out.push_str(v);
-        out.push('\n');
-    };
+    let mut d = Dump(String::with_capacity(8192));
     let v10 = c.dialect == Dialect::Oxssh;
 
-    line("host", &c.host_arg);
-    line("user", &c.user);
-    line("hostname", &c.hostname);
-    line("port", &c.port.to_string());
+    d.kv("host", &c.host_arg);
+    d.kv("user", &c.user);
+    d.kv("hostname", &c.hostname);
+    d.kv("port", &c.port.to_string());
 
-    line(
+    d.kv(
         "addressfamily",
         multistate_name(ADDRESS_FAMILY, c.address_family),
     );
-    line("batchmode", yn(c.batch_mode));
-    line(
+    d.kv("batchmode", yn(c.batch_mode));
+    d.kv(
         "canonicalizefallbacklocal",
         yn(c.canonicalize_fallback_local),
     );
-    line(
+    d.kv(
         "canonicalizehostname",
         multistate_name(CANONICALIZE, c.canonicalize_hostname),
     );
-    line("checkhostip", yn(c.check_host_ip));
-    line("compression", yn(c.compression));
-    line(
+    d.kv("checkhostip", yn(c.check_host_ip));
+    d.kv("compression", yn(c.compression));
+    d.kv(
         "controlmaster",
         multistate_name(CONTROL_MASTER, c.control_master),
     );
-    line("enablesshkeysign", yn(c.enable_ssh_keysign));
-    line("clearallforwardings", yn(c.clear_all_forwardings));
-    line("exitonforwardfailure", yn(c.exit_on_forward_failure));
-    line("fingerprinthash", &c.fingerprint_hash.to_string());
-    line("forwardx11", yn(c.forward_x11));
-    line("forwardx11trusted", yn(c.forward_x11_trusted));
-    line("gatewayports", yn(c.gateway_ports));
-    line("gssapiauthentication", yn(c.gssapi_authentication));
-    line("gssapikeyexchange", yn(c.gssapi_key_exchange));
-    line(
+    d.kv("enablesshkeysign", yn(c.enable_ssh_keysign));
+    d.kv("clearallforwardings", yn(c.clear_all_forwardings));
+    d.kv("exitonforwardfailure", yn(c.exit_on_forward_failure));
+    d.kv("fingerprinthash", &c.fingerprint_hash.to_string());
+    d.kv("forwardx11", yn(c.forward_x11));
+    d.kv("forwardx11trusted", yn(c.forward_x11_trusted));
+    d.kv("gatewayports", yn(c.gateway_ports));
+    d.kv("gssapiauthentication", yn(c.gssapi_authentication));
+    d.kv("gssapikeyexchange", yn(c.gssapi_key_exchange));
+    d.kv(
         "gssapidelegatecredentials",
         yn(c.gssapi_delegate_credentials),
     );
-    line("gssapitrustdns", yn(c.gssapi_trust_dns));
-    line(
+    d.kv("gssapitrustdns", yn(c.gssapi_trust_dns));
+    d.kv(
         "gssapirenewalforcesrekey",
         yn(c.gssapi_renewal_forces_rekey),
     );
     if let Some(v) = &c.gssapi_client_identity {
-        line("gssapiclientidentity", v);
+        d.kv("gssapiclientidentity", v);
     }
     if let Some(v) = &c.gssapi_server_identity {
-        line("gssapiserveridentity", v);
+        d.kv("gssapiserveridentity", v);
     }
-    line("gssapikexalgorithms", &c.gssapi_kex_algorithms);
-    line("hashknownhosts", yn(c.hash_known_hosts));
-    line("hostbasedauthentication", yn(c.hostbased_authentication));
-    line("identitiesonly", yn(c.identities_only));
-    line(
+    d.kv("gssapikexalgorithms", &c.gssapi_kex_algorithms);
+    d.kv("hashknownhosts", yn(c.hash_known_hosts));
+    d.kv("hostbasedauthentication", yn(c.hostbased_authentication));
+    d.kv("identitiesonly", yn(c.identities_only));
+    d.kv(
         "kbdinteractiveauthentication",
         yn(c.kbd_interactive_authentication),
     );
-    line(
+    d.kv(
         "nohostauthenticationforlocalhost",
         yn(c.no_host_authentication_for_localhost),
     );
-    line("passwordauthentication", yn(c.password_authentication));
-    line("permitlocalcommand", yn(c.permit_local_command));
-    line("proxyusefdpass", yn(c.proxy_use_fdpass));
-    line(
+    d.kv("passwordauthentication", yn(c.password_authentication));
+    d.kv("permitlocalcommand", yn(c.permit_local_command));
+    d.kv("proxyusefdpass", yn(c.proxy_use_fdpass));
+    d.kv(
         "pubkeyauthentication",
         multistate_name(PUBKEY_AUTH, c.pubkey_authentication),
     );
-    line("requesttty", multistate_name(REQUEST_TTY, c.request_tty));
-    line("sessiontype", multistate_name(SESSION_TYPE, c.session_type));
-    line("stdinnull", yn(c.stdin_null));
-    line("forkafterauthentication", yn(c.fork_after_authentication));
-    line("streamlocalbindunlink", yn(c.stream_local_bind_unlink));
-    line(
+    d.kv("requesttty", multistate_name(REQUEST_TTY, c.request_tty));
+    d.kv("sessiontype", multistate_name(SESSION_TYPE, c.session_type));
+    d.kv("stdinnull", yn(c.stdin_null));
+    d.kv("forkafterauthentication", yn(c.fork_after_authentication));
+    d.kv("streamlocalbindunlink", yn(c.stream_local_bind_unlink));
+    d.kv(
         "stricthostkeychecking",
         multistate_name(STRICT_HOSTKEY, c.strict_host_key_checking),
     );
-    line("tcpkeepalive", yn(c.tcp_keep_alive));
-    line("tunnel", multistate_name(TUNNEL, c.tunnel));
-    line(
+    d.kv("tcpkeepalive", yn(c.tcp_keep_alive));
+    d.kv("tunnel", multistate_name(TUNNEL, c.tunnel));
+    d.kv(
         "verifyhostkeydns",
         multistate_name(YESNOASK, c.verify_host_key_dns),
     );
-    line("visualhostkey", yn(c.visual_host_key));
-    line(
+    d.kv("visualhostkey", yn(c.visual_host_key));
+    d.kv(
         "updatehostkeys",
         multistate_name(YESNOASK, c.update_host_keys),
     );
-    line("enableescapecommandline", yn(c.enable_escape_commandline));
+    d.kv("enableescapecommandline", yn(c.enable_escape_commandline));
 
-    line("canonicalizemaxdots", &c.canonicalize_max_dots.to_string());
-    line("connectionattempts", &c.connection_attempts.to_string());
-    line("forwardx11timeout", &c.forward_x11_timeout.to_string());
-    line(
+    d.kv("canonicalizemaxdots", &c.canonicalize_max_dots.to_string());
+    d.kv("connectionattempts", &c.connection_attempts.to_string());
+    d.kv("forwardx11timeout", &c.forward_x11_timeout.to_string());
+    d.kv(
         "numberofpasswordprompts",
         &c.number_of_password_prompts.to_string(),
     );
-    line("serveralivecountmax", &c.server_alive_count_max.to_string());
-    line("serveraliveinterval", &c.server_alive_interval.to_string());
-    line("requiredrsasize", &c.required_rsa_size.to_string());
+    d.kv("serveralivecountmax", &c.server_alive_count_max.to_string());
+    d.kv("serveraliveinterval", &c.server_alive_interval.to_string());
+    d.kv("requiredrsasize", &c.required_rsa_size.to_string());
     if v10 {
         let t = match c.obscure_keystroke_timing {
             0 => "no".to_owned(),
             20 => "yes".to_owned(),
             n => n.to_string(),
         };
-        line("obscurekeystroketiming", &t);
+        d.kv("obscurekeystroketiming", &t);
     }
 
-    let opt = |line: &mut dyn FnMut(&str, &str), k: &str, v: &Option<String>| {
-        if let Some(v) = v {
-            line(k, v);
-        }
-    };
-    let algo = |line: &mut dyn FnMut(&str, &str), k: &str, v: &str, name: &str| {
+    let algo = |d: &mut Dump, k: &str, v: &str, name: &str| {
         if !c.failed_algos.contains(&name) {
-            line(k, v);
+            d.kv(k, v);
         }
     };
-    opt(&mut line, "bindaddress", &c.bind_address);
-    opt(&mut line, "bindinterface", &c.bind_interface);
-    algo(&mut line, "ciphers", &c.ciphers, "ciphers");
-    opt(&mut line, "controlpath", &c.control_path);
-    line("hostkeyalgorithms", &c.host_key_algorithms);
-    opt(&mut line, "hostkeyalias", &c.host_key_alias);
+    d.opt("bindaddress", &c.bind_address);
+    d.opt("bindinterface", &c.bind_interface);
+    algo(&mut d, "ciphers", &c.ciphers, "ciphers");
+    d.opt("controlpath", &c.control_path);
+    d.kv("hostkeyalgorithms", &c.host_key_algorithms);
+    d.opt("hostkeyalias", &c.host_key_alias);
     algo(
-        &mut line,
+        &mut d,
         "hostbasedacceptedalgorithms",
         &c.hostbased_accepted_algorithms,
         "hostbased_accepted_algos",
     );
-    opt(&mut line, "identityagent", &c.identity_agent);
-    opt(&mut line, "ignoreunknown", &c.ignore_unknown);
-    opt(
-        &mut line,
-        "kbdinteractivedevices",
-        &c.kbd_interactive_devices,
-    );
+    d.opt("identityagent", &c.identity_agent);
+    d.opt("ignoreunknown", &c.ignore_unknown);
+    d.opt("kbdinteractivedevices", &c.kbd_interactive_devices);
+    algo(&mut d, "kexalgorithms", &c.kex_algorithms, "kex_algorithms");
     algo(
-        &mut line,
-        "kexalgorithms",
-        &c.kex_algorithms,
-        "kex_algorithms",
-    );
-    algo(
-        &mut line,
+        &mut d,
         "casignaturealgorithms",
         &c.ca_signature_algorithms,
         "ca_sign_algorithms",
     );
-    opt(&mut line, "localcommand", &c.local_command);
-    opt(&mut line, "remotecommand", &c.remote_command);
-    line("loglevel", &c.log_level.to_string());
-    algo(&mut line, "macs", &c.macs, "macs");
-    opt(&mut line, "pkcs11provider", &c.pkcs11_provider);
-    opt(&mut line, "securitykeyprovider", &c.security_key_provider);
-    opt(
-        &mut line,
-        "preferredauthentications",
-        &c.preferred_authentications,
-    );
+    d.opt("localcommand", &c.local_command);
+    d.opt("remotecommand", &c.remote_command);
+    d.kv("loglevel", &c.log_level.to_string());
+    algo(&mut d, "macs", &c.macs, "macs");
+    d.opt("pkcs11provider", &c.pkcs11_provider);
+    d.opt("securitykeyprovider", &c.security_key_provider);
+    d.opt("preferredauthentications", &c.preferred_authentications);
     algo(
-        &mut line,
+        &mut d,
         "pubkeyacceptedalgorithms",
         &c.pubkey_accepted_algorithms,
         "pubkey_accepted_algos",
     );
-    opt(&mut line, "revokedhostkeys", &c.revoked_host_keys);
-    line("xauthlocation", &c.xauth_location);
-    opt(&mut line, "knownhostscommand", &c.known_hosts_command);
+    d.opt("revokedhostkeys", &c.revoked_host_keys);
+    d.kv("xauthlocation", &c.xauth_location);
+    d.opt("knownhostscommand", &c.known_hosts_command);
     if v10 {
-        opt(&mut line, "tag", &c.tag);
-        opt(&mut line, "versionaddendum", &c.version_addendum);
+        d.opt("tag", &c.tag);
+        d.opt("versionaddendum", &c.version_addendum);
     }
 
     // Forwards: dynamic ones are the local forwards whose target is "socks"
@@ -249,17 +243,10 @@ pub(crate) fn dump(c: &ClientConfig) -> String {
     for f in &c.remote_forwards {
         let _ = writeln!(fwd_lines, "{}", dump_forward("remoteforward", f, true));
     }
-    drop(line);
-    out.push_str(&fwd_lines);
-    let mut line = |k: &str, v: &str| {
-        out.push_str(k);
-        out.push(' ');
-        out.push_str(v);
-        out.push('\n');
-    };
+    d.0.push_str(&fwd_lines);
 
     for f in &c.identity_files {
-        line("identityfile", &f.path);
+        d.kv("identityfile", &f.path);
     }
     let oneline = |v: &[String]| {
         if v.is_empty() {
@@ -268,27 +255,27 @@ pub(crate) fn dump(c: &ClientConfig) -> String {
             v.join(" ")
         }
     };
-    line("canonicaldomains", &oneline(&c.canonical_domains));
+    d.kv("canonicaldomains", &oneline(&c.canonical_domains));
     for f in &c.certificate_files {
-        line("certificatefile", &f.path);
+        d.kv("certificatefile", &f.path);
     }
-    line(
+    d.kv(
         "globalknownhostsfile",
         &oneline(&c.global_known_hosts_files),
     );
-    line("userknownhostsfile", &oneline(&c.user_known_hosts_files));
+    d.kv("userknownhostsfile", &oneline(&c.user_known_hosts_files));
     for e in &c.send_env {
-        line("sendenv", e);
+        d.kv("sendenv", e);
     }
     for e in &c.set_env {
-        line("setenv", e);
+        d.kv("setenv", e);
     }
-    line("logverbose", &oneline(&c.log_verbose));
+    d.kv("logverbose", &oneline(&c.log_verbose));
     if v10 {
-        line("channeltimeout", &oneline(&c.channel_timeouts));
+        d.kv("channeltimeout", &oneline(&c.channel_timeouts));
     }
 
-    line(
+    d.kv(
         "permitremoteopen",
         &if c.permit_remote_open.is_empty() {
             "any".to_owned()
@@ -297,7 +284,7 @@ pub(crate) fn dump(c: &ClientConfig) -> String {
         },
     );
     if c.add_keys_to_agent_lifespan <= 0 {
-        line(
+        d.kv(
             "addkeystoagent",
             multistate_name(YESNOASKCONFIRM, c.add_keys_to_agent),
         );
@@ -308,18 +295,18 @@ pub(crate) fn dump(c: &ClientConfig) -> String {
             ""
         };
         let v = format!("{}", c.add_keys_to_agent_lifespan);
-        line(&format!("addkeystoagent{confirm}"), &v);
+        d.kv(&format!("addkeystoagent{confirm}"), &v);
     }
     match &c.forward_agent_sock_path {
-        None => line("forwardagent", yn(c.forward_agent)),
-        Some(p) => line("forwardagent", p),
+        None => d.kv("forwardagent", yn(c.forward_agent)),
+        Some(p) => d.kv("forwardagent", p),
     }
     match c.connect_timeout {
-        None => line("connecttimeout", "none"),
-        Some(t) => line("connecttimeout", &t.to_string()),
+        None => d.kv("connecttimeout", "none"),
+        Some(t) => d.kv("connecttimeout", &t.to_string()),
     }
     let tun = |v: Option<u32>| v.map_or("any".to_owned(), |n| n.to_string());
-    line(
+    d.kv(
         "tunneldevice",
         &format!(
             "{}:{}",
@@ -336,27 +323,27 @@ pub(crate) fn dump(c: &ClientConfig) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    line("canonicalizePermittedcnames", &cn);
+    d.kv("canonicalizePermittedcnames", &cn);
     if !c.control_persist || c.control_persist_timeout == 0 {
-        line("controlpersist", yn(c.control_persist));
+        d.kv("controlpersist", yn(c.control_persist));
     } else {
-        line("controlpersist", &c.control_persist_timeout.to_string());
+        d.kv("controlpersist", &c.control_persist_timeout.to_string());
     }
     match c.escape_char {
-        None => line("escapechar", "none"),
-        Some(ch) => line("escapechar", &vis_byte(ch)),
+        None => d.kv("escapechar", "none"),
+        Some(ch) => d.kv("escapechar", &vis_byte(ch)),
     }
-    line("ipqos", &c.ip_qos.to_string());
-    line("rekeylimit", &c.rekey_limit.to_string());
-    line(
+    d.kv("ipqos", &c.ip_qos.to_string());
+    d.kv("rekeylimit", &c.rekey_limit.to_string());
+    d.kv(
         "streamlocalbindmask",
         &format!("0{:o}", c.stream_local_bind_mask),
     );
-    line("syslogfacility", &c.syslog_facility.to_string());
+    d.kv("syslogfacility", &c.syslog_facility.to_string());
     match &c.proxy_jump {
         None => {
             if let Some(p) = &c.proxy_command {
-                line("proxycommand", p);
+                d.kv("proxycommand", p);
             }
         }
         Some(j) => {
@@ -379,10 +366,10 @@ pub(crate) fn dump(c: &ClientConfig) -> String {
             if let Some(p) = j.port {
                 let _ = write!(s, ":{p}");
             }
-            line("proxyjump", &s);
+            d.kv("proxyjump", &s);
         }
     }
-    out
+    d.0
 }
 
 #[cfg(test)]

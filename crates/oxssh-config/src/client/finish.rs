@@ -94,12 +94,10 @@ fn is_addr_fast(name: &str) -> bool {
 
 fn family_ok(a: crate::pattern::XAddr, fam: Option<AddressFamily>) -> bool {
     use crate::pattern::XAddr;
-    match (fam, a) {
-        (Some(AddressFamily::Inet), XAddr::V6(..)) | (Some(AddressFamily::Inet6), XAddr::V4(_)) => {
-            false
-        }
-        _ => true,
-    }
+    !matches!(
+        (fam, a),
+        (Some(AddressFamily::Inet), XAddr::V6(..)) | (Some(AddressFamily::Inet6), XAddr::V4(_))
+    )
 }
 
 fn option_clear_or_none(v: &Option<String>) -> bool {
@@ -242,6 +240,8 @@ pub(crate) fn load(
         record_final: true,
         log: Vec::new(),
         files_read: 0,
+        bytes_read: 0,
+        lines_done: 0,
     };
     for a in &opts.args {
         cli::apply(&mut r, &mut o, a)?;
@@ -713,6 +713,8 @@ pub(crate) fn load(
         diagnostics: std::mem::take(&mut r.log),
         dialect: profile.dialect,
         failed_algos,
+        local_user: pw.clone(),
+        local_hostname: thishost.clone(),
     })
 }
 

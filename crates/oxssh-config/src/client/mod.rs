@@ -31,6 +31,9 @@ use crate::fs::Fs;
 use crate::profile::{Dialect, Profile};
 use crate::types::{AddressFamily, FingerprintHash, IpQos, LogLevel, RekeyLimit, SyslogFacility};
 
+/// Looks up an environment variable for `${VAR}` expansion.
+pub type EnvFn<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// `StrictHostKeyChecking`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StrictHostKeyChecking {
@@ -517,6 +520,8 @@ pub struct ClientConfig {
     pub diagnostics: Vec<Diagnostic>,
     dialect: Dialect,
     failed_algos: Vec<&'static str>,
+    local_user: LocalUser,
+    local_hostname: String,
 }
 
 impl ClientConfig {
@@ -542,6 +547,70 @@ impl ClientConfig {
     /// The configuration exactly as `ssh -G` prints it.
     pub fn dump(&self) -> String {
         dump::dump(self)
+    }
+
+    /// The `%` tokens every expanding keyword knows (`%C %L %i %k %l %n %p %d
+    /// %h %r %u`; `%%` is always `%`), with this configuration's values.
+    pub fn tokens(&self) -> Vec<(char, String)> {
+        let port = self.port.to_string();
+        let keyalias = self
+            .host_key_alias
+            .clone()
+            .unwrap_or_else(|| self.host_arg.clone());
+        let hash = read::connection_hash(&self.local_hostname, &self.hostname, &port, &self.user);
+        vec![
+            ('C', hash),
+            (
+                'L',
+                self.local_hostname
+                    .split('.')
+                    .next()
+                    .unwrap_or("")
+                    .to_owned(),
+            ),
+            ('i', self.local_user.uid.to_string()),
+            ('k', keyalias),
+            ('l', self.local_hostname.clone()),
+            ('n', self.host_arg.clone()),
+            ('p', port),
+            ('d', self.local_user.home.clone()),
+            ('h', self.hostname.clone()),
+            ('r', self.user.clone()),
+            ('u', self.local_user.name.clone()),
+        ]
+    }
+
+    /// Expand a value the way `ssh` does when it uses it: `~` first (when
+    /// `tilde`), then the default tokens plus `extra` (for example `%T` for
+    /// `LocalCommand`, `%f`/`%H`/`%K`/`%t`/`%I` for `KnownHostsCommand`), then
+    /// `${VAR}` when `env` is given. Errors are OpenSSH's fatal messages.
+    pub fn expand(
+        &self,
+        s: &str,
+        extra: &[(char, &str)],
+        env: Option<EnvFn<'_>>,
+        tilde: bool,
+    ) -> Result<String, Error> {
+        let mut log = Vec::new();
+        let mut s = s.to_owned();
+        if tilde {
+            let home = |u: Option<&str>| match u {
+                None => Some(self.local_user.home.clone()),
+                Some(_) => None,
+            };
+            s = crate::expand::tilde_expand(&s, &home).map_err(|e| Error::fatal(e, Vec::new()))?;
+        }
+        let owned = self.tokens();
+        let mut toks: Vec<(char, &str)> = extra.to_vec();
+        toks.extend(owned.iter().map(|(c, v)| (*c, v.as_str())));
+        match crate::expand::expand(&s, Some(&toks), env, &mut log) {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Err(Error::fatal("invalid environment variable expansion", log)),
+            Err(e) => {
+                log.push(Diagnostic::new(crate::error::Level::Error, e.detail));
+                Err(Error::fatal("percent_expand: failed", log))
+            }
+        }
     }
 }
 

@@ -136,6 +136,8 @@ pub(crate) struct Reader<'a> {
     pub record_final: bool,
     pub log: Vec<Diagnostic>,
     pub files_read: usize,
+    pub bytes_read: usize,
+    pub lines_done: usize,
 }
 
 /// What a line did: fine, or rejected (counted as a bad option).
@@ -195,67 +197,126 @@ pub(crate) fn add_forward(list: &mut Vec<Forward>, fwd: Forward) {
     }
 }
 
-/// `parse_jump`: syntax-check a ProxyJump list and, when active and nothing
-/// proxy-related is set yet, record its last hop.
-pub(crate) fn parse_jump(s: &str, o: &mut Raw, active: bool) -> Result<(), ()> {
-    let active = active && o.proxy_command.is_none() && o.jump_host.is_none();
+/// `parse_jump` as Debian's 9.2p1 has it (upstream's later version): `none`
+/// first, then the list with its comment removed and "right-trimmed" by
+/// OpenSSH's `rtrim()`, which blanks every whitespace character after the
+/// first one and so cuts the list at its first blank. With `strict` (`-J`)
+/// every hop's host and user must be free of shell metacharacters. `Err`
+/// carries a message OpenSSH logs first, if any.
+pub(crate) fn parse_jump(
+    s: &str,
+    o: &mut Raw,
+    strict: bool,
+    active: bool,
+) -> Result<(), Option<String>> {
+    if s.eq_ignore_ascii_case("none") {
+        if active && o.jump_host.is_none() {
+            o.jump_host = Some("none".to_owned());
+            o.jump_port = Some(0);
+        }
+        return Ok(());
+    }
     let mut orig = match s.find('#') {
         Some(i) => s.get(..i).unwrap_or("").to_owned(),
         None => s.to_owned(),
     };
-    let trimmed_len = orig
-        .trim_end_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b')
-        .len();
-    orig.truncate(trimmed_len);
-    let mut first = active;
+    if let Some(i) = orig
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| c.is_ascii_whitespace() || *c == '\x0b')
+        .map(|(i, _)| i)
+    {
+        orig.truncate(i);
+    }
+    let active = active && o.proxy_command.is_none() && o.jump_host.is_none();
+    let mut first = true;
     let mut last: Option<(Option<String>, String, i32)> = None;
-    if !s.eq_ignore_ascii_case("none") {
-        let mut sdup = orig.as_str();
-        loop {
-            let (rest, cp) = match sdup.rfind(',') {
-                Some(i) => (
-                    Some(sdup.get(..i).unwrap_or("")),
-                    sdup.get(i + 1..).unwrap_or(""),
-                ),
-                None => (None, sdup),
-            };
-            let parsed = match misc::parse_uri("ssh", cp) {
-                misc::Uri::Invalid => return Err(()),
-                misc::Uri::Ok(u, h, p, path) => {
-                    if path.is_some() {
-                        return Err(());
-                    }
-                    (u, h, p)
+    let mut sdup = orig.as_str();
+    loop {
+        let (rest, cp) = match sdup.rfind(',') {
+            Some(i) => (
+                Some(sdup.get(..i).unwrap_or("")),
+                sdup.get(i + 1..).unwrap_or(""),
+            ),
+            None => (None, sdup),
+        };
+        let parsed = match misc::parse_uri("ssh", cp) {
+            misc::Uri::Invalid => return Err(None),
+            misc::Uri::Ok(u, h, p, path) => {
+                if path.is_some() {
+                    return Err(None);
                 }
-                misc::Uri::NotUri => misc::parse_user_host_port(cp).ok_or(())?,
-            };
-            if first {
-                last = Some(parsed);
+                (u, h, p)
             }
-            first = false;
-            match rest {
-                Some(r) => sdup = r,
-                None => break,
+            misc::Uri::NotUri => misc::parse_user_host_port(cp).ok_or(None)?,
+        };
+        if strict {
+            if !valid_hostname(&parsed.1) {
+                return Err(Some(format!(
+                    "parse_jump: invalid hostname \"{}\"",
+                    parsed.1
+                )));
             }
+            if let Some(u) = &parsed.0 {
+                if !valid_ruser(u) {
+                    return Err(Some(format!("parse_jump: invalid username \"{u}\"")));
+                }
+            }
+        }
+        if first {
+            last = Some(parsed);
+        }
+        first = false;
+        match rest {
+            Some(r) => sdup = r,
+            None => break,
         }
     }
     if active {
-        if s.eq_ignore_ascii_case("none") {
-            o.jump_host = Some("none".to_owned());
-            o.jump_port = Some(0);
-        } else if let Some((u, h, p)) = last {
+        if let Some((u, h, p)) = last {
             o.jump_user = u;
             o.jump_host = Some(h);
             o.jump_port = Some(p);
             o.proxy_command = Some("none".to_owned());
-            if let Some(i) = s.rfind(',') {
-                if i != 0 {
-                    o.jump_extra = Some(s.get(..i).unwrap_or("").to_owned());
-                }
+            if let Some(i) = orig.rfind(',') {
+                o.jump_extra = Some(orig.get(..i).unwrap_or("").to_owned());
             }
         }
     }
     Ok(())
+}
+
+/// Host names given on the command line may not contain shell metacharacters
+/// (`valid_hostname`, CVE-2023-51385).
+pub(crate) fn valid_hostname(s: &str) -> bool {
+    !s.starts_with('-')
+        && !s.chars().any(|c| {
+            "'`\"$\\;&<>|(){}".contains(c)
+                || c.is_ascii_whitespace()
+                || c == '\x0b'
+                || c.is_ascii_control()
+        })
+}
+
+/// User names given on the command line (`valid_ruser`).
+pub(crate) fn valid_ruser(s: &str) -> bool {
+    if s.starts_with('-') {
+        return false;
+    }
+    let b: Vec<char> = s.chars().collect();
+    for (i, c) in b.iter().enumerate() {
+        if "'`\";&<>|(){}".contains(*c) {
+            return false;
+        }
+        let next = b.get(i + 1).copied();
+        if (c.is_ascii_whitespace() || *c == '\x0b') && next == Some('-') {
+            return false;
+        }
+        if *c == '\\' && next.is_none() {
+            return false;
+        }
+    }
+    true
 }
 
 /// `ssh_connection_hash`: SHA-1 of local host, remote host, port and user, in hex (`%C`).
@@ -306,6 +367,10 @@ impl Reader<'_> {
             Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Vec::new(),
             Err(e) => return Ok(Err(e)),
         };
+        self.bytes_read = self.bytes_read.saturating_add(data.len());
+        if self.bytes_read > crate::MAX_TOTAL_BYTES {
+            return Err(self.fatal(format!("{filename}: configuration too large")));
+        }
         if flags.checkperm {
             let meta = self.fs.metadata(Path::new(filename)).map_err(|e| {
                 Error::fatal(
@@ -328,6 +393,10 @@ impl Reader<'_> {
         let mut bad = 0usize;
         for (i, raw) in crate::lex::lines(&data).iter().enumerate() {
             let linenum = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            self.lines_done += 1;
+            if self.lines_done > crate::MAX_TOTAL_LINES {
+                return Err(self.fatal(format!("{filename}: too many configuration lines")));
+            }
             if !self.process_line(o, raw, filename, linenum, Some(&mut *active), flags, depth)? {
                 bad += 1;
             }
@@ -712,7 +781,7 @@ impl Reader<'_> {
             }
             Op::ProxyJump => {
                 let spec = str_rest.trim_start_matches([' ', '\t', '\r', '\n', '=']);
-                if parse_jump(spec, o, active).is_err() {
+                if parse_jump(spec, o, false, active).is_err() {
                     bad!("{fname} line {linenum}: Invalid ProxyJump \"{spec}\"");
                 }
                 args = Vec::new().into_iter();
@@ -1403,8 +1472,7 @@ impl Reader<'_> {
         );
         let mut result = 1i32;
         let mut attributes = 0;
-        loop {
-            let Some(oattrib) = strdelim(cond) else { break };
+        while let Some(oattrib) = strdelim(cond) {
             if oattrib.is_empty() {
                 break;
             }

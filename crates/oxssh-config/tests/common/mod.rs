@@ -184,7 +184,9 @@ pub fn run(bin: &str, args: &[String], home: &str) -> Run {
     let stderr = String::from_utf8_lossy(&out.stderr)
         .lines()
         .filter(|l| {
-            !l.starts_with("Pseudo-terminal will not be allocated") && !l.starts_with("debug") && !l.starts_with("OpenSSH_")
+            !l.starts_with("Pseudo-terminal will not be allocated")
+                && !l.starts_with("debug")
+                && !l.starts_with("OpenSSH_")
         })
         .map(str::to_owned)
         .collect();
