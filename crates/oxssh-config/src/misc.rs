@@ -323,7 +323,7 @@ const IPQOS: &[(&str, i32)] = &[
     ("cs6", 0xc0),
     ("cs7", 0xe0),
     ("ef", 0xb8),
-    ("le", 0x01),
+    ("le", 0x04),
     ("lowdelay", 0x10),
     ("throughput", 0x08),
     ("reliability", 0x04),

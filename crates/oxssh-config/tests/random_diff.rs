@@ -280,7 +280,7 @@ fn random_client_configs_match_openssh() {
 
 #[test]
 fn random_server_configs_match_openssh() {
-    if !common::require("/usr/sbin/sshd") {
+    if !common::require("/usr/sbin/sshd") || !common::require("/usr/bin/ssh-keygen") {
         return;
     }
     let _ = std::fs::create_dir_all("/run/sshd");

@@ -246,6 +246,21 @@ pub(crate) fn load(
     for a in &opts.args {
         cli::apply(&mut r, &mut o, a)?;
     }
+    if !super::read::valid_hostname(&opts.host) {
+        return Err(Error::fatal(
+            "hostname contains invalid characters",
+            std::mem::take(&mut r.log),
+        ));
+    }
+    if o.user
+        .as_deref()
+        .is_some_and(|u| !super::read::valid_ruser(u))
+    {
+        return Err(Error::fatal(
+            "remote username contains invalid characters",
+            std::mem::take(&mut r.log),
+        ));
+    }
     let host_arg = opts.host.clone();
     let mut host = opts.host.clone();
     r.host = host.clone();

@@ -82,13 +82,19 @@ pub fn ssh_args(args: &[String]) -> ClientOptions {
     let mut i = 0;
     let mut host: Option<String> = None;
     let mut command: Vec<String> = Vec::new();
+    let mut terminated = false;
     while i < args.len() {
         let a = &args[i];
-        if host.is_some() && !a.starts_with('-') {
+        if host.is_some() && (!a.starts_with('-') || terminated) {
             command.extend(args[i..].iter().cloned());
             break;
         }
-        if !a.starts_with('-') {
+        if a == "--" && !terminated {
+            terminated = true;
+            i += 1;
+            continue;
+        }
+        if !a.starts_with('-') || terminated {
             let d = oxssh_config::parse_destination(a).expect("destination");
             host = Some(d.host.clone());
             opts.args.push(CliArg::Destination(d));
@@ -184,7 +190,7 @@ pub fn run(bin: &str, args: &[String], home: &str) -> Run {
     let stderr = String::from_utf8_lossy(&out.stderr)
         .lines()
         .filter(|l| {
-            !l.starts_with("Pseudo-terminal will not be allocated")
+            !l.contains("Pseudo-terminal will not be allocated")
                 && !l.starts_with("debug")
                 && !l.starts_with("OpenSSH_")
         })
