@@ -70,6 +70,7 @@
 //! defaults ([`Algorithms::openssh_10`]: `mlkem768x25519-sha256` first, AES-GCM
 //! before AES-CTR, no DSA, no finite-field DH in the server's default
 //! `KexAlgorithms`). The algorithm lists are plain data and can be replaced.
+//! Dumps keep 9.2's format: OpenSSH 10 keywords are printed only when set.
 //!
 //! # Limits
 //!
@@ -81,7 +82,17 @@
 //! # Fuzzing
 //!
 //! [`parse_client_config_bytes`] and [`parse_server_config_bytes`] take
-//! arbitrary bytes and never panic.
+//! arbitrary bytes and never panic (`tests/robustness.rs` checks random and
+//! adversarial input; a cargo-fuzz target can call them directly).
+//!
+//! # Testing against OpenSSH
+//!
+//! `tests/client_diff.rs` and `tests/server_diff.rs` run every file of
+//! `tests/corpus/{client,server}` (with the `#@ run:` invocations it lists)
+//! through the real `ssh -G` / `sshd -T` and through this crate and require
+//! identical output; `tests/random_diff.rs` does the same for generated
+//! configurations (`OXSSH_RANDOM_CASES`, `OXSSH_RANDOM_SEED`). Without OpenSSH
+//! installed they are skipped, except under `CI=true` where they fail.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -438,3 +438,31 @@ fn expand_helper_for_later_keywords() {
         "percent_expand: failed"
     );
 }
+
+#[test]
+fn oxssh_profile_keeps_the_9_2_format() {
+    let mut fs = MemFs::new();
+    fs.add("/c", "Host h\n  User u\n  LocalForward 1 localhost:2\n");
+    let opts = ClientOptions {
+        config_file: Some("/c".into()),
+        ..ClientOptions::new("h")
+    };
+    let a = ClientConfig::load_with_profile(&opts, &ctx(), &fs, &p92())
+        .unwrap()
+        .dump();
+    let b = ClientConfig::load_with_profile(&opts, &ctx(), &fs, &Profile::oxssh())
+        .unwrap()
+        .dump();
+    let strip = |d: &str| -> Vec<String> {
+        d.lines()
+            .filter(|l| {
+                !l.starts_with("kexalgorithms ")
+                    && !l.starts_with("ciphers ")
+                    && !l.contains("algorithms ")
+            })
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(strip(&a), strip(&b));
+    assert_eq!(a.lines().count(), b.lines().count());
+}

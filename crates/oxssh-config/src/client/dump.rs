@@ -168,8 +168,10 @@ pub(crate) fn dump(c: &ClientConfig) -> String {
     d.kv("serveralivecountmax", &c.server_alive_count_max.to_string());
     d.kv("serveraliveinterval", &c.server_alive_interval.to_string());
     d.kv("requiredrsasize", &c.required_rsa_size.to_string());
-    if v10 {
-        let t = match c.obscure_keystroke_timing {
+    // OpenSSH 10 keywords appear only when configured, so that the output
+    // keeps 9.2's format otherwise.
+    if let (true, Some(ms)) = (v10, c.obscure_keystroke_timing) {
+        let t = match ms {
             0 => "no".to_owned(),
             20 => "yes".to_owned(),
             n => n.to_string(),
@@ -271,7 +273,7 @@ pub(crate) fn dump(c: &ClientConfig) -> String {
         d.kv("setenv", e);
     }
     d.kv("logverbose", &oneline(&c.log_verbose));
-    if v10 {
+    if v10 && !c.channel_timeouts.is_empty() {
         d.kv("channeltimeout", &oneline(&c.channel_timeouts));
     }
 

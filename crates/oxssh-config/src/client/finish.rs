@@ -718,11 +718,7 @@ pub(crate) fn load(
             .clone()
             .map(|h| (h, o.stdio_forward_port)),
         tag: o.tag.clone(),
-        obscure_keystroke_timing: o.obscure_keystroke_timing.unwrap_or(if profile.v10() {
-            20
-        } else {
-            0
-        }),
+        obscure_keystroke_timing: o.obscure_keystroke_timing,
         channel_timeouts: o.channel_timeouts.clone(),
         version_addendum: o.version_addendum.clone(),
         diagnostics: std::mem::take(&mut r.log),

@@ -510,8 +510,9 @@ pub struct ClientConfig {
     pub stdio_forward: Option<(String, i32)>,
     /// `Tag` (OpenSSH 10).
     pub tag: Option<String>,
-    /// `ObscureKeystrokeTiming` interval in ms, 0 = off (OpenSSH 10).
-    pub obscure_keystroke_timing: i32,
+    /// `ObscureKeystrokeTiming` interval in ms, 0 = off, `None` = not configured
+    /// (OpenSSH 10 then obscures with 20 ms) (OpenSSH 10).
+    pub obscure_keystroke_timing: Option<i32>,
     /// `ChannelTimeout` (OpenSSH 10).
     pub channel_timeouts: Vec<String>,
     /// `VersionAddendum` (OpenSSH 10).
