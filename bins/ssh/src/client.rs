@@ -16,8 +16,10 @@ use ssh_key::{HashAlg, PrivateKey, PublicKey};
 use tokio::net::TcpStream;
 use zeroize::Zeroizing;
 
-use crate::options::{Options, StrictHostKeyChecking};
 use crate::session;
+use oxssh_config::{
+    AddressFamily, ClientConfig as Options, PubkeyAuthentication, StrictHostKeyChecking,
+};
 
 /// Why ssh stops with status 255; the message is printed as is.
 pub enum Failure {
@@ -38,82 +40,19 @@ pub struct Target {
     pub host: String,
     pub port: u16,
     pub user: String,
-    pub home: PathBuf,
 }
 
-fn expand_tilde(p: &Path, home: &Path) -> PathBuf {
-    match p.to_str().and_then(|s| s.strip_prefix("~/")) {
-        Some(rest) => home.join(rest),
-        None => p.to_path_buf(),
+/// The algorithm lists the configuration resolved (OpenSSH's +,-,^ syntax applied by
+/// oxssh-config), restricted to what oxssh-proto implements.
+fn algorithms(o: &Options) -> Algorithms {
+    use oxssh_cli::profile::{ciphers, kex, macs, sigs, supported};
+    Algorithms {
+        cipher: supported(&o.ciphers, &ciphers()),
+        mac: supported(&o.macs, &macs()),
+        kex: supported(&o.kex_algorithms, &kex()),
+        host_key: supported(&o.host_key_algorithms, &sigs()),
+        compression: vec!["none".to_owned()],
     }
-}
-
-/// OpenSSH's +, -, ^ list syntax applied to a default list (ssh_config(5) Ciphers).
-fn algorithm_list(
-    spec: Option<&String>,
-    default: &[String],
-    supported: &[&str],
-    what: &str,
-) -> Result<Vec<String>, Failure> {
-    let Some(spec) = spec else {
-        return Ok(default.to_vec());
-    };
-    let matches = |pat: &str, name: &str| {
-        oxssh_keys::pattern::match_list(pat, name, false) == oxssh_keys::pattern::ListMatch::Match
-    };
-    let list: Vec<String> = if let Some(rest) = spec.strip_prefix('+') {
-        let mut v = default.to_vec();
-        let extra: Vec<String> = supported
-            .iter()
-            .filter(|n| matches(rest, n) && !v.iter().any(|d| d == *n))
-            .map(|n| (*n).to_owned())
-            .collect();
-        v.extend(extra);
-        v
-    } else if let Some(rest) = spec.strip_prefix('-') {
-        default
-            .iter()
-            .filter(|n| !matches(rest, n))
-            .cloned()
-            .collect()
-    } else if let Some(rest) = spec.strip_prefix('^') {
-        let mut v: Vec<String> = supported
-            .iter()
-            .filter(|n| matches(rest, n))
-            .map(|n| (*n).to_owned())
-            .collect();
-        let rest_of: Vec<String> = default.iter().filter(|d| !v.contains(d)).cloned().collect();
-        v.extend(rest_of);
-        v
-    } else {
-        for n in spec.split(',') {
-            if !supported.contains(&n) {
-                return fail(format!("Bad SSH2 {what} spec '{spec}'."));
-            }
-        }
-        spec.split(',').map(str::to_owned).collect()
-    };
-    if list.is_empty() {
-        return fail(format!("Bad SSH2 {what} spec '{spec}'."));
-    }
-    Ok(list)
-}
-
-fn algorithms(o: &Options) -> Result<Algorithms, Failure> {
-    use oxssh_proto::cipher::{Cipher, Mac};
-    use oxssh_proto::kex::methods::KexAlg;
-    let d = Algorithms::default();
-    let ciphers: Vec<&str> = Cipher::ALL.iter().map(|c| c.name()).collect();
-    let macs: Vec<&str> = Mac::ALL.iter().map(|c| c.name()).collect();
-    let kex: Vec<&str> = KexAlg::ALL.iter().map(|c| c.name()).collect();
-    let hk: Vec<&str> = SigAlg::ALL.iter().map(|c| c.name()).collect();
-    Ok(Algorithms {
-        cipher: algorithm_list(o.ciphers.as_ref(), &d.cipher, &ciphers, "cipher")?,
-        mac: algorithm_list(o.macs.as_ref(), &d.mac, &macs, "MAC")?,
-        kex: algorithm_list(o.kex.as_ref(), &d.kex, &kex, "KEX")?,
-        host_key: algorithm_list(o.host_key_algorithms.as_ref(), &d.host_key, &hk, "host key")?,
-        compression: d.compression,
-    })
 }
 
 /// The connection's byte stream: a socket, or a ProxyCommand's stdio.
@@ -220,9 +159,9 @@ async fn connect(o: &Options, host: &str, port: u16) -> Result<TcpStream, Failur
     let addrs: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
         Ok(a) => a
             .filter(|a| match o.address_family {
-                Some(4) => a.is_ipv4(),
-                Some(6) => a.is_ipv6(),
-                _ => true,
+                AddressFamily::Inet => a.is_ipv4(),
+                AddressFamily::Inet6 => a.is_ipv6(),
+                AddressFamily::Any => true,
             })
             .collect(),
         Err(_) => {
@@ -236,15 +175,17 @@ async fn connect(o: &Options, host: &str, port: u16) -> Result<TcpStream, Failur
         tracing::debug!("Connecting to {host} [{}] port {port}.", a.ip());
         let attempt = TcpStream::connect(a);
         let r = match o.connect_timeout {
-            Some(t) if t > 0 => match tokio::time::timeout(Duration::from_secs(t), attempt).await {
-                Ok(r) => r,
-                Err(_) => {
-                    last = Some(format!(
-                        "ssh: connect to host {host} port {port}: Connection timed out"
-                    ));
-                    continue;
+            Some(t) if t > 0 => {
+                match tokio::time::timeout(Duration::from_secs(t as u64), attempt).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        last = Some(format!(
+                            "ssh: connect to host {host} port {port}: Connection timed out"
+                        ));
+                        continue;
+                    }
                 }
-            },
+            }
             _ => attempt.await,
         };
         match r {
@@ -275,43 +216,27 @@ fn io_text(e: &std::io::Error) -> String {
     }
 }
 
-pub async fn run(mut o: Options) -> Result<u8, Failure> {
-    let me = oxssh_sys::getpwuid(oxssh_sys::getuid());
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .or_else(|| me.as_ref().map(|p| p.dir.clone()))
-        .unwrap_or_else(|| PathBuf::from("/"));
-    match o.config_file.clone() {
-        Some(f) if f.as_os_str() == "none" => {}
-        Some(f) => crate::options::read_config_file(&mut o, &f, true).map_err(Failure::Message)?,
-        None => {
-            crate::options::read_config_file(&mut o, &home.join(".ssh/config"), false)
-                .map_err(Failure::Message)?;
-            crate::options::read_config_file(&mut o, Path::new("/etc/ssh/ssh_config"), false)
-                .map_err(Failure::Message)?;
-        }
-    }
-    let user = o
-        .user
-        .clone()
-        .or_else(|| me.as_ref().map(|p| p.name.clone()))
-        .ok_or_else(|| Failure::Message("No user exists for uid".into()))?;
-    let host = o.hostname.clone().unwrap_or_else(|| o.destination.clone());
-    let port = o.port.unwrap_or(22);
+pub async fn run(o: Options, command: Option<String>) -> Result<u8, Failure> {
+    let host = o.hostname.clone();
+    let port = o.port;
     let target = Target {
         host: host.clone(),
         port,
-        user,
-        home,
+        user: o.user.clone(),
     };
-
     let stream = match o.proxy_command.as_deref() {
         Some(pc) if pc != "none" => proxy_command(pc, &host, port, &target.user)?,
         _ => Stream::Tcp(connect(&o, &host, port).await?),
     };
     let peer = format!("{host} port {port}");
     let mut cfg = Config::new(peer);
-    cfg.algorithms = algorithms(&o)?;
+    cfg.algorithms = algorithms(&o);
+    if o.rekey_limit.bytes > 0 {
+        cfg.rekey_bytes = o.rekey_limit.bytes as u64;
+    }
+    if o.rekey_limit.seconds > 0 {
+        cfg.rekey_interval = Some(Duration::from_secs(o.rekey_limit.seconds as u64));
+    }
     let t = Transport::new(Role::Client, cfg, Vec::new())?;
     let mut conn = Conn::new(stream, t);
 
@@ -339,7 +264,7 @@ pub async fn run(mut o: Options) -> Result<u8, Failure> {
         );
     }
     authenticate(&mut conn, &o, &target).await?;
-    session::run(conn, &o, &target).await
+    session::run(conn, &o, command, &target).await
 }
 
 pub fn connection_error(e: &oxssh_net::Error, t: &Target) -> String {
@@ -366,23 +291,26 @@ fn key_type_label(key: &PublicKey) -> &'static str {
     }
 }
 
-fn user_known_hosts(o: &Options, t: &Target) -> Vec<PathBuf> {
-    match &o.user_known_hosts {
-        Some(v) => v.iter().map(|p| expand_tilde(p, &t.home)).collect(),
-        None => vec![
-            t.home.join(".ssh/known_hosts"),
-            t.home.join(".ssh/known_hosts2"),
-        ],
-    }
+/// A path keyword's value with `~` and `%` tokens expanded, as OpenSSH does at use.
+fn expand_path(o: &Options, p: &str) -> PathBuf {
+    PathBuf::from(
+        o.expand(p, &[], None, true)
+            .unwrap_or_else(|_| p.to_owned()),
+    )
+}
+
+fn user_known_hosts(o: &Options, _t: &Target) -> Vec<PathBuf> {
+    o.user_known_hosts_files
+        .iter()
+        .map(|p| expand_path(o, p))
+        .collect()
 }
 
 fn global_known_hosts(o: &Options) -> Vec<PathBuf> {
-    o.global_known_hosts.clone().unwrap_or_else(|| {
-        vec![
-            PathBuf::from("/etc/ssh/ssh_known_hosts"),
-            PathBuf::from("/etc/ssh/ssh_known_hosts2"),
-        ]
-    })
+    o.global_known_hosts_files
+        .iter()
+        .map(|p| expand_path(o, p))
+        .collect()
 }
 
 /// StrictHostKeyChecking against the known_hosts files, with OpenSSH's messages.
@@ -419,7 +347,7 @@ fn check_host_key(o: &Options, t: &Target, blob: &[u8], _alg: SigAlg) -> Result<
             Check::NotFound => {}
         }
     }
-    let strict = o.strict.unwrap_or(StrictHostKeyChecking::Ask);
+    let strict = o.strict_host_key_checking;
     if let Some((path, line)) = changed {
         let msg = format!(
             "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\nIT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\nSomeone could be eavesdropping on you right now (man-in-the-middle attack)!\nIt is also possible that a host key has just been changed.\nThe fingerprint for the {label} key sent by the remote host is\n{fp}.\nPlease contact your system administrator.\nAdd correct host key in {} to get rid of this message.\nOffending {label} key in {path}:{line}",
@@ -428,15 +356,15 @@ fn check_host_key(o: &Options, t: &Target, blob: &[u8], _alg: SigAlg) -> Result<
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
         );
-        if strict == StrictHostKeyChecking::No {
-            eprintln!("{msg}");
+        if strict == StrictHostKeyChecking::Off {
+            oxssh_cli::log::eprint(&msg);
             return Ok(());
         }
         return fail(format!(
             "{msg}\nHost key for {name} has changed and you have requested strict checking.\nHost key verification failed."
         ));
     }
-    let batch = o.batch_mode.unwrap_or(false);
+    let batch = o.batch_mode;
     match strict {
         StrictHostKeyChecking::Yes => fail(format!(
             "No {label} host key is known for {name} and you have requested strict checking.\nHost key verification failed."
@@ -464,7 +392,7 @@ fn check_host_key(o: &Options, t: &Target, blob: &[u8], _alg: SigAlg) -> Result<
             learn(o, t, &name, &key, label);
             Ok(())
         }
-        StrictHostKeyChecking::AcceptNew | StrictHostKeyChecking::No => {
+        StrictHostKeyChecking::AcceptNew | StrictHostKeyChecking::Off => {
             learn(o, t, &name, &key, label);
             Ok(())
         }
@@ -493,7 +421,7 @@ fn learn(o: &Options, t: &Target, name: &str, key: &PublicKey, label: &str) {
     })();
     match r {
         Ok(()) => {
-            if !o.quiet {
+            if o.log_level >= oxssh_config::LogLevel::Info {
                 eprintln!(
                     "Warning: Permanently added '{name}' ({label}) to the list of known hosts."
                 );
@@ -512,26 +440,12 @@ struct Identity {
     public: PublicKey,
 }
 
-fn identities(o: &Options, t: &Target) -> Vec<Identity> {
-    let files: Vec<PathBuf> = if o.identity_files.is_empty() {
-        [
-            "id_rsa",
-            "id_ecdsa",
-            "id_ecdsa_sk",
-            "id_ed25519",
-            "id_ed25519_sk",
-            "id_xmss",
-            "id_dsa",
-        ]
+fn identities(o: &Options, _t: &Target) -> Vec<Identity> {
+    let files: Vec<PathBuf> = o
+        .identity_files
         .iter()
-        .map(|n| t.home.join(".ssh").join(n))
-        .collect()
-    } else {
-        o.identity_files
-            .iter()
-            .map(|p| expand_tilde(p, &t.home))
-            .collect()
-    };
+        .map(|f| expand_path(o, &f.path))
+        .collect();
     let mut out = Vec::new();
     for path in files {
         let mut pub_path = path.clone().into_os_string();
@@ -570,7 +484,7 @@ fn load_private(path: &Path, o: &Options) -> Option<PrivateKey> {
     if !key.is_encrypted() {
         return Some(key);
     }
-    if o.batch_mode.unwrap_or(false) {
+    if o.batch_mode {
         return None;
     }
     for _ in 0..3 {
@@ -628,7 +542,7 @@ where
                 let p = conn.recv(&mut noverify).await.map_err(lost)?;
                 match auth::parse_reply(&p, pending)? {
                     Reply::Banner { message } => {
-                        if o.log_level() >= oxssh_cli::log::LogLevel::Info {
+                        if o.log_level >= oxssh_config::LogLevel::Info {
                             eprint!("{message}");
                         }
                     }
@@ -648,7 +562,7 @@ where
     let preferred: Vec<String> = o
         .preferred_authentications
         .clone()
-        .unwrap_or_else(|| "publickey,keyboard-interactive,password".into())
+        .unwrap_or_else(|| "gssapi-with-mic,publickey,keyboard-interactive,password".into())
         .split(',')
         .map(str::to_owned)
         .collect();
@@ -657,8 +571,8 @@ where
     let hostbound = conn.ext("publickey-hostbound@openssh.com") == Some(b"0");
     let mut tried: Vec<String> = Vec::new();
     let mut ids = identities(o, t).into_iter();
-    let batch = o.batch_mode.unwrap_or(false);
-    let prompts = o.number_of_password_prompts.unwrap_or(3);
+    let batch = o.batch_mode;
+    let prompts = o.number_of_password_prompts.max(0) as u32;
     let mut password_tries = 0u32;
     let mut kbd_done = false;
     'methods: while let Some(method) = preferred
@@ -668,7 +582,7 @@ where
     {
         tracing::debug!("Next authentication method: {method}");
         match method.as_str() {
-            "publickey" if o.pubkey_auth != Some(false) => {
+            "publickey" if o.pubkey_authentication != PubkeyAuthentication::No => {
                 for id in ids.by_ref() {
                     let Some(alg) = sig_alg_for(&id.public, server_sig_algs.as_deref()) else {
                         continue;
@@ -742,7 +656,7 @@ where
                 }
                 tried.push(method.clone());
             }
-            "password" if o.password_auth != Some(false) && !batch && password_tries < prompts => {
+            "password" if o.password_authentication && !batch && password_tries < prompts => {
                 password_tries += 1;
                 let prompt = format!("{}@{}'s password: ", t.user, t.host);
                 let Ok(pw) = oxssh_sys::tty::read_passphrase(&prompt).map(Zeroizing::new) else {
@@ -763,7 +677,7 @@ where
                         if partial {
                             tried.clear();
                         } else if password_tries < prompts {
-                            eprintln!("Permission denied, please try again.");
+                            oxssh_cli::log::eprint("Permission denied, please try again.");
                         }
                     }
                     Reply::PasswdChangeReq { .. } => {
@@ -772,7 +686,7 @@ where
                     r => return fail(format!("ssh: unexpected reply {r:?}")),
                 }
             }
-            "keyboard-interactive" if o.kbd_auth != Some(false) && !batch && !kbd_done => {
+            "keyboard-interactive" if o.kbd_interactive_authentication && !batch && !kbd_done => {
                 kbd_done = true;
                 pending = Pending::KeyboardInteractive;
                 conn.send(&auth::request_keyboard_interactive(&t.user, service, ""))

@@ -10,23 +10,16 @@ use oxssh_proto::wire::{Put, Reader};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::client::{Failure, Target, connection_error};
-use crate::options::{Options, RequestTty};
+use oxssh_config::{ClientConfig as Options, RequestTty, SessionType};
 
-fn want_tty(o: &Options, stdin_tty: bool) -> bool {
-    if o.no_tty {
-        return false;
-    }
-    if o.tty_flags >= 2 {
-        return true;
-    }
-    if o.tty_flags == 1 {
-        return stdin_tty;
-    }
+fn want_tty(o: &Options, command: &str, stdin_tty: bool) -> bool {
     match o.request_tty {
-        Some(RequestTty::Force) => true,
-        Some(RequestTty::Yes) => stdin_tty,
-        Some(RequestTty::No) => false,
-        _ => o.command.is_empty() && !o.subsystem && stdin_tty,
+        RequestTty::Force => true,
+        RequestTty::Yes => stdin_tty,
+        RequestTty::No => false,
+        RequestTty::Auto => {
+            command.is_empty() && o.session_type == SessionType::Default && stdin_tty
+        }
     }
 }
 
@@ -73,10 +66,11 @@ async fn expect_event<S: AsyncRead + AsyncWrite + Unpin>(
 pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     mut conn: Conn<S>,
     o: &Options,
+    command: Option<String>,
     t: &Target,
 ) -> Result<u8, Failure> {
     let mut chans = Connection::new();
-    if o.no_command {
+    if o.session_type == SessionType::None {
         // -N: keep the connection (for forwarding, once it exists) until it ends.
         let mut nov = oxssh_net::no_host_keys;
         loop {
@@ -102,7 +96,17 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         ev => return Err(Failure::Message(format!("ssh: unexpected {ev:?}"))),
     }
     let stdin_tty = oxssh_sys::tty::isatty(std::io::stdin().as_raw_fd());
-    let tty = want_tty(o, stdin_tty);
+    let command = match (command, &o.remote_command) {
+        (Some(_), Some(_)) => {
+            return Err(Failure::Message(
+                "Cannot execute command-line and remote command.".into(),
+            ));
+        }
+        (Some(c), None) => c,
+        (None, Some(r)) => r.clone(),
+        (None, None) => String::new(),
+    };
+    let tty = want_tty(o, &command, stdin_tty);
     let mut raw_guard = None;
     if tty {
         let term = std::env::var("TERM").unwrap_or_else(|_| "vt100".into());
@@ -112,16 +116,20 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         conn.flush().await?;
         match expect_event(&mut conn, &mut chans, t).await? {
             ChannelEvent::RequestResult { success: true, .. } => {}
-            _ => eprintln!("PTY allocation request failed on channel 0"),
+            _ => oxssh_cli::log::eprint("PTY allocation request failed on channel 0"),
         }
         if stdin_tty {
             raw_guard = oxssh_sys::tty::raw_mode(std::io::stdin().as_raw_fd()).ok();
         }
-    } else if o.tty_flags > 0 && !stdin_tty && !o.quiet {
-        eprintln!("Pseudo-terminal will not be allocated because stdin is not a terminal.");
+    } else if o.request_tty == RequestTty::Yes
+        && !stdin_tty
+        && o.log_level >= oxssh_config::LogLevel::Info
+    {
+        oxssh_cli::log::eprint(
+            "Pseudo-terminal will not be allocated because stdin is not a terminal.",
+        );
     }
-    let command = o.command.join(" ");
-    let (req, data, what) = if o.subsystem {
+    let (req, data, what) = if o.session_type == SessionType::Subsystem {
         let mut d = Vec::new();
         d.put_str(&command);
         ("subsystem", d, "subsystem")

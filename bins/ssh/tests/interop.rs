@@ -166,7 +166,7 @@ fn unknown_host_key_with_strict_checking_fails_in_openssh_words() {
     assert!(out.stderr_str().contains("host key is known for"), "{out}");
     assert!(
         out.stderr_str()
-            .ends_with("Host key verification failed.\n"),
+            .ends_with("Host key verification failed.\r\n"),
         "{out}"
     );
 }
@@ -247,7 +247,7 @@ fn connection_refused_in_openssh_words() {
     out.assert_code(255);
     assert_eq!(
         out.stderr_str(),
-        format!("ssh: connect to host 127.0.0.1 port {port}: Connection refused\n")
+        format!("ssh: connect to host 127.0.0.1 port {port}: Connection refused\r\n")
     );
 }
 

@@ -8,6 +8,7 @@
 
 pub mod getopt;
 pub mod log;
+pub mod profile;
 
 use std::process::ExitCode;
 

@@ -11,6 +11,17 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
+/// Print `msg` on stderr the way OpenSSH's `error()`/`fatal()`/`logit()` do: each line
+/// ended with CR LF. Scripts that capture ssh's stderr see the same bytes.
+pub fn eprint(msg: &str) {
+    let mut out = String::with_capacity(msg.len() + 8);
+    for line in msg.lines() {
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    let _ = std::io::stderr().write_all(out.as_bytes());
+}
+
 /// OpenSSH's LogLevel values, in increasing verbosity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
@@ -88,7 +99,8 @@ where
         };
         w.write_str(prefix)?;
         ctx.field_format().format_fields(w.by_ref(), event)?;
-        writeln!(w)
+        // OpenSSH's log writes CR LF to stderr (the terminal may be in raw mode).
+        w.write_str("\r\n")
     }
 }
 

@@ -1,0 +1,101 @@
+//! ssh's command-line and configuration behaviour as a user sees it, compared with
+//! OpenSSH's `ssh` where OpenSSH is the reference: `-G` dumps, `-Q` lists, usage errors.
+
+use oxssh_testkit::{Cmd, TempHome, ours, require_openssh};
+
+/// Keywords whose values differ from OpenSSH 9.2 by design: our defaults are OpenSSH
+/// 10's, restricted to the algorithms we implement (no umac).
+const DIFFERS_BY_DESIGN: &[&str] = &["ciphers", "kexalgorithms", "macs"];
+
+fn g(bin: std::path::PathBuf, home: &TempHome, args: &[&str]) -> String {
+    let out = Cmd::new(bin).args(["-G"]).args(args).envs(home.env()).run();
+    out.assert_success();
+    out.stdout_str()
+        .lines()
+        .filter(|l| !DIFFERS_BY_DESIGN.contains(&l.split(' ').next().unwrap_or("")))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn dash_g_matches_openssh_for_a_real_world_config() {
+    let Some(theirs) = require_openssh("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let cfg = home.write_ssh_config(
+        "Host web*\n  User deploy\n  Port 2222\n  IdentityFile ~/.ssh/id_web\n\
+         Match host *.internal\n  ProxyJump bastion\n\
+         Host *\n  ServerAliveInterval 30\n  SendEnv LANG LC_*\n",
+    );
+    let cfg = cfg.to_string_lossy().into_owned();
+    for args in [
+        vec!["-F", &cfg, "web1"],
+        vec!["-F", &cfg, "-p", "2200", "-l", "root", "db.internal"],
+        vec!["-F", &cfg, "-o", "User=x", "ssh://bob@web2:2022"],
+        vec!["-F", "none", "-vvv", "-4", "-C", "h"],
+    ] {
+        assert_eq!(
+            g(ours("ssh"), &home, &args),
+            g(theirs.clone(), &home, &args),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn dash_q_lists_only_what_we_implement() {
+    let out = Cmd::new(ours("ssh")).args(["-Q", "cipher"]).run();
+    out.assert_success();
+    assert_eq!(
+        out.stdout_str(),
+        "chacha20-poly1305@openssh.com\naes128-ctr\naes192-ctr\naes256-ctr\naes128-gcm@openssh.com\naes256-gcm@openssh.com\n"
+    );
+    let out = Cmd::new(ours("ssh")).args(["-Q", "kex"]).run();
+    assert!(
+        out.stdout_str()
+            .lines()
+            .any(|l| l == "mlkem768x25519-sha256"),
+        "{out}"
+    );
+    let out = Cmd::new(ours("ssh")).args(["-Q", "nonsense"]).run();
+    out.assert_code(255);
+    assert_eq!(out.stderr_str(), "Unsupported query \"nonsense\"\r\n");
+}
+
+#[test]
+fn usage_errors_match_openssh() {
+    let Some(theirs) = require_openssh("ssh") else {
+        return;
+    };
+    for args in [vec!["-Z", "h"], vec!["-p"], vec![]] {
+        let a = Cmd::new(ours("ssh")).args(&args).run();
+        let b = Cmd::new(theirs.clone()).args(&args).run();
+        assert_eq!(a.code(), b.code(), "{args:?}");
+        assert_eq!(a.stderr_str(), b.stderr_str(), "{args:?}");
+    }
+}
+
+#[test]
+fn bad_config_line_is_reported_as_openssh_does() {
+    let Some(theirs) = require_openssh("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let cfg = home.write_ssh_config("Port notanumber\n");
+    let a = Cmd::new(ours("ssh"))
+        .arg("-F")
+        .arg(&cfg)
+        .args(["-G", "h"])
+        .envs(home.env())
+        .run();
+    let b = Cmd::new(theirs)
+        .arg("-F")
+        .arg(&cfg)
+        .args(["-G", "h"])
+        .envs(home.env())
+        .run();
+    assert_eq!(a.code(), Some(255));
+    assert_eq!(a.code(), b.code());
+    assert_eq!(a.stderr_str(), b.stderr_str());
+}
