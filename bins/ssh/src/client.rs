@@ -317,7 +317,11 @@ fn global_known_hosts(o: &Options) -> Vec<PathBuf> {
 fn check_host_key(o: &Options, t: &Target, blob: &[u8], _alg: SigAlg) -> Result<(), Failure> {
     let key = PublicKey::from_bytes(blob)
         .map_err(|e| Failure::Message(format!("ssh: bad host key: {e}")))?;
-    let name = known_hosts::lookup_name(o.host_key_alias.as_deref().unwrap_or(&t.host), t.port);
+    // HostKeyAlias replaces the whole lookup name: no `[host]:port` decoration.
+    let name = match &o.host_key_alias {
+        Some(alias) => alias.clone(),
+        None => known_hosts::lookup_name(&t.host, t.port),
+    };
     let fp = key.fingerprint(HashAlg::Sha256);
     let label = key_type_label(&key);
     let files: Vec<PathBuf> = user_known_hosts(o, t)
