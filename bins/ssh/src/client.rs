@@ -264,7 +264,26 @@ pub async fn run(o: Options, command: Option<String>) -> Result<u8, Failure> {
         );
     }
     authenticate(&mut conn, &o, &target).await?;
+    local_command(&o);
     session::run(conn, &o, command, &target).await
+}
+
+/// LocalCommand (with PermitLocalCommand yes): `%` tokens expanded, run with the
+/// user's shell once the connection is authenticated; ssh waits for it.
+fn local_command(o: &Options) {
+    let (true, Some(cmd)) = (o.permit_local_command, &o.local_command) else { return };
+    let cmd = match o.expand(cmd, &[], None, false) {
+        Ok(c) => c,
+        Err(e) => {
+            oxssh_cli::log::eprint(&e.to_string());
+            return;
+        }
+    };
+    let shell = std::env::var("SHELL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into());
+    tracing::debug!("Executing command: '{cmd}'");
+    if let Err(e) = std::process::Command::new(shell).arg("-c").arg(&cmd).status() {
+        tracing::debug!("local command failed: {e}");
+    }
 }
 
 pub fn connection_error(e: &oxssh_net::Error, t: &Target) -> String {
@@ -275,6 +294,18 @@ pub fn connection_error(e: &oxssh_net::Error, t: &Target) -> String {
                 "Received disconnect from {} port {}:{code}: {description}\nDisconnected from {} port {}",
                 t.host, t.port, t.host, t.port
             )
+        }
+        // As OpenSSH: the transport's own message, then ssh_dispatch_run_fatal's line.
+        oxssh_net::Error::Proto(e) => {
+            let why = match e {
+                oxssh_proto::Error::Mac => "message authentication code incorrect",
+                oxssh_proto::Error::Signature(_) => "incorrect signature",
+                oxssh_proto::Error::NoCommonAlgorithm { .. } | oxssh_proto::Error::Version(_) => {
+                    return e.to_string();
+                }
+                _ => "Connection corrupted",
+            };
+            format!("{e}\nssh_dispatch_run_fatal: Connection to {} port {}: {why}", t.host, t.port)
         }
         e => format!("ssh: {e}"),
     }

@@ -129,6 +129,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             "Pseudo-terminal will not be allocated because stdin is not a terminal.",
         );
     }
+    send_env(&mut conn, &mut chans, id, o)?;
     let (req, data, what) = if o.session_type == SessionType::Subsystem {
         let mut d = Vec::new();
         d.put_str(&command);
@@ -146,6 +147,47 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     let code = pump(&mut conn, &mut chans, id, o, t, what).await;
     drop(raw_guard);
     code
+}
+
+/// SendEnv (variables of our environment matching its patterns) then SetEnv, as
+/// "env" requests without reply; the server's AcceptEnv decides.
+fn send_env<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    chans: &mut Connection,
+    id: ChannelId,
+    o: &Options,
+) -> Result<(), Failure> {
+    let mut sent: Vec<String> = Vec::new();
+    let mut req = |conn: &mut Conn<S>, chans: &mut Connection, name: &str, value: &str| -> Result<(), Failure> {
+        if sent.iter().any(|s| s == name) {
+            return Ok(());
+        }
+        tracing::debug!("channel 0: setting env {name} = \"{value}\"");
+        let mut d = Vec::new();
+        d.put_str(name);
+        d.put_str(value);
+        chans.request(&mut conn.t, id, "env", false, &d)?;
+        sent.push(name.to_owned());
+        Ok(())
+    };
+    if !o.send_env.is_empty() {
+        for (name, value) in std::env::vars() {
+            let permitted = o
+                .send_env
+                .iter()
+                .filter(|p| !p.starts_with('-'))
+                .any(|p| oxssh_keys::pattern::glob(p, &name));
+            if permitted {
+                req(conn, chans, &name, &value)?;
+            }
+        }
+    }
+    for kv in &o.set_env {
+        if let Some((name, value)) = kv.split_once('=') {
+            req(conn, chans, name, value)?;
+        }
+    }
+    Ok(())
 }
 
 fn open_failure_text(reason: u32) -> &'static str {

@@ -13,14 +13,22 @@ use tracing_subscriber::registry::LookupSpan;
 
 /// Print `msg` on stderr the way OpenSSH's `error()`/`fatal()`/`logit()` do: each line
 /// ended with CR LF. Scripts that capture ssh's stderr see the same bytes.
+/// With `-E`, OpenSSH sends these to the log file instead of stderr.
 pub fn eprint(msg: &str) {
     let mut out = String::with_capacity(msg.len() + 8);
     for line in msg.lines() {
         out.push_str(line);
         out.push_str("\r\n");
     }
-    let _ = std::io::stderr().write_all(out.as_bytes());
+    let file = LOG_FILE.get().and_then(|f| f.try_clone().ok());
+    let _ = match file {
+        Some(mut f) => f.write_all(out.as_bytes()),
+        None => std::io::stderr().write_all(out.as_bytes()),
+    };
 }
+
+/// The `-E` log file, once [`init`] opened it.
+static LOG_FILE: std::sync::OnceLock<std::fs::File> = std::sync::OnceLock::new();
 
 /// OpenSSH's LogLevel values, in increasing verbosity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

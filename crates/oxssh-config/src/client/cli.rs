@@ -108,8 +108,9 @@ pub struct Destination {
 /// `[user@]host`. `None` when `ssh` would print its usage.
 pub fn parse_destination(arg: &str) -> Option<Destination> {
     match misc::parse_uri("ssh", arg) {
-        misc::Uri::Invalid => None,
-        misc::Uri::Ok(user, host, port, _) => Some(Destination {
+        // ssh takes no path in an ssh:// URI (parse_ssh_uri): usage.
+        misc::Uri::Invalid | misc::Uri::Ok(_, _, _, Some(_)) => None,
+        misc::Uri::Ok(user, host, port, None) => Some(Destination {
             user,
             host,
             port: (port != -1).then_some(port),
