@@ -30,6 +30,10 @@ pub struct ServerConfig {
     pub pubkey_auth: bool,
     pub password_auth: bool,
     pub kbd_auth: bool,
+    pub permit_empty_passwords: bool,
+    /// UsePAM: parsed; PAM itself is not implemented yet (passwords are checked
+    /// against the shadow database either way).
+    pub use_pam: bool,
     pub permit_root_login: PermitRootLogin,
     pub max_auth_tries: u32,
     pub login_grace_time: u64,
@@ -54,6 +58,8 @@ struct Raw {
     pubkey_auth: Option<bool>,
     password_auth: Option<bool>,
     kbd_auth: Option<bool>,
+    permit_empty_passwords: Option<bool>,
+    use_pam: Option<bool>,
     permit_root_login: Option<PermitRootLogin>,
     max_auth_tries: Option<u32>,
     login_grace_time: Option<u64>,
@@ -171,6 +177,11 @@ impl Raw {
             "kbdinteractiveauthentication" | "challengeresponseauthentication" => {
                 set(&mut self.kbd_auth, yes_no(file, n, need(arg, file, n)?)?)
             }
+            "permitemptypasswords" => set(
+                &mut self.permit_empty_passwords,
+                yes_no(file, n, need(arg, file, n)?)?,
+            ),
+            "usepam" => set(&mut self.use_pam, yes_no(file, n, need(arg, file, n)?)?),
             "permitrootlogin" => {
                 let v = match need(arg, file, n)?.to_ascii_lowercase().as_str() {
                     "yes" => PermitRootLogin::Yes,
@@ -301,6 +312,8 @@ pub fn load(flags: &Flags) -> Result<ServerConfig, String> {
         pubkey_auth: raw.pubkey_auth.unwrap_or(true),
         password_auth: raw.password_auth.unwrap_or(true),
         kbd_auth: raw.kbd_auth.unwrap_or(true),
+        permit_empty_passwords: raw.permit_empty_passwords.unwrap_or(false),
+        use_pam: raw.use_pam.unwrap_or(false),
         permit_root_login: raw
             .permit_root_login
             .unwrap_or(PermitRootLogin::ProhibitPassword),

@@ -427,15 +427,38 @@ async fn authenticate(
                     counted = false;
                 }
             }
-            (Method::Password { .. }, pw) => {
-                // Password checking (PAM, shadow) is not implemented yet: always fails.
-                let invalid = if pw.is_none() { "invalid user " } else { "" };
+            (
+                Method::Password {
+                    password,
+                    new_password,
+                },
+                pw,
+            ) if cfg.password_auth => {
+                if new_password.is_some() {
+                    tracing::info!("password change not supported");
+                }
+                let ok = new_password.is_none()
+                    && password_ok(cfg, pw.as_ref(), password, |pw| root_ok(pw, "password"));
+                let (verdict, invalid) = match (ok, pw) {
+                    (true, _) => ("Accepted", ""),
+                    (false, Some(_)) => ("Failed", ""),
+                    (false, None) => ("Failed", "invalid user "),
+                };
                 tracing::info!(
-                    "Failed password for {invalid}{} from {} port {} ssh2",
+                    "{verdict} password for {invalid}{} from {} port {} ssh2",
                     req.user,
                     peer.ip(),
                     peer.port()
                 );
+                if let (true, Some(pw)) = (ok, pw) {
+                    conn.send(&auth::success())
+                        .await
+                        .map_err(|e| describe(&e, peer, Some(&req.user)))?;
+                    return Ok(User {
+                        pw: pw.clone(),
+                        forced_command: cfg.force_command.clone(),
+                    });
+                }
             }
             _ => {}
         }
@@ -471,4 +494,29 @@ async fn authenticate(
             .await
             .map_err(|e| describe(&e, peer, Some(&req.user)))?;
     }
+}
+
+/// OpenSSH's `auth_password` with `UsePAM no` (PAM is a later step): passwords over
+/// 1024 bytes and, unless PermitEmptyPasswords, empty ones fail at once; otherwise the
+/// candidate is hashed against the shadow entry — or, for an unknown user, against a
+/// fake setting with the same cost — and compared in constant time. A root login
+/// PermitRootLogin refuses for passwords still does the work, then fails.
+fn password_ok(
+    cfg: &ServerConfig,
+    pw: Option<&oxssh_sys::Passwd>,
+    password: &[u8],
+    root_ok: impl Fn(&oxssh_sys::Passwd) -> bool,
+) -> bool {
+    if password.len() > oxssh_sys::passwd::MAX_PASSWORD_LEN {
+        return false;
+    }
+    if password.is_empty() && !cfg.permit_empty_passwords {
+        return false;
+    }
+    if cfg.use_pam {
+        tracing::debug!("UsePAM yes: PAM is not supported yet; checking the shadow password");
+    }
+    let allowed = pw.is_some_and(root_ok);
+    let matched = oxssh_sys::passwd::check_password(pw.map(|p| p.name.as_str()), password);
+    matched && allowed
 }

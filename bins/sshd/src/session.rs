@@ -1,17 +1,30 @@
-//! After authentication: the connection protocol for one user. Each "session" channel
-//! runs the user's command (`$SHELL -c command`, the shell itself as a login shell, or a
-//! Subsystem) as the user, with stdin/stdout/stderr bound to the channel. Child output
-//! is read by one task per stream with at most one chunk in flight, so a channel whose
-//! peer window is full stalls only its own child; data for a child's stdin goes through
-//! a per-channel writer task and is reported consumed (window adjust) once written.
+//! After authentication: the connection protocol for one user (RFC 4254 §6). Each
+//! "session" channel runs the user's command (`$SHELL -c command`, the shell itself as
+//! a login shell, or a Subsystem) as the user, in a new session (setsid), with
+//! stdin/stdout/stderr bound to the channel — or, after a `pty-req`, to a
+//! pseudo-terminal whose master carries the channel's data both ways (no stderr
+//! stream), with the client's terminal modes, window size (`window-change`) and TERM,
+//! and the slave as the child's controlling terminal. `signal` and `break` requests go
+//! to the child's process group and the pty. Child output is read by one task per
+//! stream with at most one chunk in flight, so a channel whose peer window is full
+//! stalls only its own child; data for a child's stdin goes through a per-channel
+//! writer task and is reported consumed (window adjust) once written. The exit status
+//! is sent once all output is (a pty is drained until EIO).
+//!
+//! Not yet: utmp/wtmp/lastlog, motd, PermitTTY and the `no-pty` key option, X11 and
+//! agent forwarding.
 
 use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 
 use oxssh_net::Conn;
 use oxssh_proto::connection::{ChannelEvent, ChannelId, Connection, open_failure};
 use oxssh_proto::transport::Event;
 use oxssh_proto::wire::{Put, Reader};
+use oxssh_sys::pty::AsyncMaster;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
@@ -42,11 +55,37 @@ enum FromChild {
 /// Output waiting for window: (extended data type, bytes, acknowledgement).
 type Held = (Option<u32>, Vec<u8>, Option<oneshot::Sender<()>>);
 
+/// A session's pseudo-terminal, from `pty-req` on.
+struct Pty {
+    /// The master, shared by the reader and writer tasks once the child runs.
+    master: Arc<AsyncMaster>,
+    /// The slave, until it is handed to the child (then ours is closed, so the master
+    /// reads EIO once the child's side is all closed).
+    slave: Option<OwnedFd>,
+    name: PathBuf,
+    /// The tasks holding the master: aborted when the session goes, which closes the
+    /// master and so hangs up the terminal (SIGHUP), as OpenSSH's pty cleanup does.
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
 #[derive(Default)]
 struct Session {
     env: Vec<(String, String)>,
-    pty: bool,
+    pty: Option<Pty>,
     term: Option<String>,
+    /// The child's pid (its process group: it is a session leader).
+    pid: Option<u32>,
+    /// Whether `signal` requests may reach the child (not for forced commands or
+    /// subsystems, as in OpenSSH).
+    signals_ok: bool,
     stdin: Option<mpsc::UnboundedSender<Option<Vec<u8>>>>,
     started: bool,
     /// Output waiting for the peer's window, and whom to tell when it is gone.
@@ -74,6 +113,43 @@ fn signal_name(sig: i32) -> String {
         _ => "KILL",
     }
     .to_owned()
+}
+
+/// RFC 4254 §6.10 signal names (without "SIG") to numbers.
+fn signal_number(name: &str) -> Option<i32> {
+    Some(match name {
+        "ABRT" => libc_sig::ABRT,
+        "ALRM" => libc_sig::ALRM,
+        "FPE" => libc_sig::FPE,
+        "HUP" => libc_sig::HUP,
+        "ILL" => libc_sig::ILL,
+        "INT" => libc_sig::INT,
+        "KILL" => libc_sig::KILL,
+        "PIPE" => libc_sig::PIPE,
+        "QUIT" => libc_sig::QUIT,
+        "SEGV" => libc_sig::SEGV,
+        "TERM" => libc_sig::TERM,
+        "USR1" => libc_sig::USR1,
+        "USR2" => libc_sig::USR2,
+        _ => return None,
+    })
+}
+
+/// Linux signal numbers (the same table as `signal_name`).
+mod libc_sig {
+    pub const HUP: i32 = 1;
+    pub const INT: i32 = 2;
+    pub const QUIT: i32 = 3;
+    pub const ILL: i32 = 4;
+    pub const ABRT: i32 = 6;
+    pub const FPE: i32 = 8;
+    pub const KILL: i32 = 9;
+    pub const USR1: i32 = 10;
+    pub const SEGV: i32 = 11;
+    pub const USR2: i32 = 12;
+    pub const PIPE: i32 = 13;
+    pub const ALRM: i32 = 14;
+    pub const TERM: i32 = 15;
 }
 
 pub async fn run(
@@ -309,11 +385,67 @@ fn handle_request(
             accepted
         }
         "pty-req" => {
-            // Pseudo-terminals are not implemented yet: refuse, as OpenSSH does when it
-            // cannot allocate one; the client then runs without a tty.
-            let _ = r.utf8().map(|t| s.term = Some(t.to_owned()));
-            s.pty = false;
-            false
+            if s.pty.is_some() || s.started {
+                tracing::error!("session_pty_req: session {} already has a pty", id);
+                return false;
+            }
+            let (Ok(term), Ok(cols), Ok(rows), Ok(xpixel), Ok(ypixel), Ok(modes)) =
+                (r.string(), r.u32(), r.u32(), r.u32(), r.u32(), r.string())
+            else {
+                return false;
+            };
+            match allocate_pty(term, (cols, rows, xpixel, ypixel), modes, user) {
+                Ok((pty, term)) => {
+                    tracing::debug!(
+                        "session_pty_req: session {} alloc {}",
+                        id,
+                        pty.name.display()
+                    );
+                    s.term = term;
+                    s.pty = Some(pty);
+                    true
+                }
+                Err(e) => {
+                    tracing::error!("session_pty_req: session {}: {e}", id);
+                    false
+                }
+            }
+        }
+        "window-change" => {
+            let (Ok(cols), Ok(rows), Ok(xpixel), Ok(ypixel)) = (r.u32(), r.u32(), r.u32(), r.u32())
+            else {
+                return false;
+            };
+            match &s.pty {
+                Some(p) => {
+                    oxssh_sys::pty::set_window_size(p.master.fd(), cols, rows, xpixel, ypixel)
+                        .is_ok()
+                }
+                None => false,
+            }
+        }
+        "break" => match &s.pty {
+            Some(p) => oxssh_sys::pty::send_break(p.master.fd()).is_ok(),
+            None => false,
+        },
+        "signal" => {
+            let Ok(name) = r.utf8() else { return false };
+            let Some(sig) = signal_number(name) else {
+                tracing::error!("session_signal_req: unsupported signal \"{name}\"");
+                return false;
+            };
+            let Some(pid) = s.pid.filter(|_| s.exit.is_none()) else {
+                tracing::error!("session_signal_req: no pid for session {}", id);
+                return false;
+            };
+            if !s.signals_ok {
+                tracing::error!(
+                    "session_signal_req: refusing to send signal {name} to forced-command or subsystem session"
+                );
+                return false;
+            }
+            tracing::debug!("session_signal_req: signal {name}, killpg({pid}, {sig})");
+            oxssh_sys::pty::killpg_as(pid, sig, user.pw.uid).is_ok()
         }
         "shell" | "exec" | "subsystem" if !s.started => {
             let command = match name {
@@ -337,7 +469,7 @@ fn handle_request(
                 _ => None,
             };
             s.started = true;
-            match spawn(s, id, command, cfg, peer, user, tx) {
+            match spawn(s, id, command, name == "subsystem", cfg, peer, user, tx) {
                 Ok(()) => true,
                 Err(e) => {
                     tracing::error!("session: {e}");
@@ -349,10 +481,12 @@ fn handle_request(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn spawn(
     s: &mut Session,
     id: ChannelId,
     command: Option<String>,
+    is_subsystem: bool,
     _cfg: &ServerConfig,
     peer: &Peer,
     user: &User,
@@ -365,6 +499,7 @@ fn spawn(
         pw.shell.clone()
     };
     let original = command.clone();
+    s.signals_ok = user.forced_command.is_none() && !is_subsystem;
     let command = user.forced_command.clone().or(command);
     let mut cmd = std::process::Command::new(&shell);
     match &command {
@@ -418,38 +553,67 @@ fn spawn(
     for (k, v) in &s.env {
         cmd.env(k, v);
     }
-    cmd.current_dir(&pw.dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    oxssh_sys::run_as_user(&mut cmd, &pw.name, pw.uid, pw.gid)?;
-    let mut child = tokio::process::Command::from(cmd).spawn()?;
-    let (Some(mut stdin), Some(stdout), Some(stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    else {
-        return Err(std::io::Error::other("no pipes"));
-    };
-    // Child stdin writer.
-    let (wtx, mut wrx) = mpsc::unbounded_channel::<Option<Vec<u8>>>();
-    s.stdin = Some(wtx);
-    let t = tx.clone();
-    tokio::spawn(async move {
-        while let Some(Some(data)) = wrx.recv().await {
-            if stdin.write_all(&data).await.is_err() {
-                // The child stopped reading: keep consuming so the peer is not stalled.
-                let _ = t.send(FromChild::Consumed { id, n: data.len() });
-                while let Some(Some(d)) = wrx.recv().await {
-                    let _ = t.send(FromChild::Consumed { id, n: d.len() });
-                }
-                break;
-            }
-            let _ = t.send(FromChild::Consumed { id, n: data.len() });
+    cmd.current_dir(&pw.dir);
+    if let Some(pty) = &mut s.pty {
+        let Some(slave) = pty.slave.take() else {
+            return Err(std::io::Error::other("pty already in use"));
+        };
+        if let Some(term) = &s.term {
+            cmd.env("TERM", term);
         }
-        drop(stdin);
-    });
-    s.streams_open = 2;
-    spawn_reader(stdout, id, None, tx.clone());
-    spawn_reader(stderr, id, Some(1), tx.clone());
+        cmd.env("SSH_TTY", &pty.name)
+            .stdin(Stdio::from(slave.try_clone()?))
+            .stdout(Stdio::from(slave.try_clone()?))
+            .stderr(Stdio::from(slave));
+        // Before the switch to the user, as OpenSSH makes the controlling tty as root.
+        oxssh_sys::pty::controlling_tty(&mut cmd);
+    } else {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        oxssh_sys::pty::new_session(&mut cmd);
+    }
+    oxssh_sys::run_as_user(&mut cmd, &pw.name, pw.uid, pw.gid)?;
+    // The command (and with it our copies of the pty slave) is dropped right here, so
+    // the master reads EIO once the child's side is closed.
+    let mut child = tokio::process::Command::from(cmd).spawn()?;
+    s.pid = child.id();
+    if let Some(pty) = &mut s.pty {
+        s.streams_open = 1;
+        let (wtx, wrx) = mpsc::unbounded_channel::<Option<Vec<u8>>>();
+        s.stdin = Some(wtx);
+        pty.tasks
+            .push(spawn_pty_writer(pty.master.clone(), wrx, id, tx.clone()));
+        pty.tasks
+            .push(spawn_pty_reader(pty.master.clone(), id, tx.clone()));
+    } else {
+        let (Some(mut stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(std::io::Error::other("no pipes"));
+        };
+        // Child stdin writer.
+        let (wtx, mut wrx) = mpsc::unbounded_channel::<Option<Vec<u8>>>();
+        s.stdin = Some(wtx);
+        let t = tx.clone();
+        tokio::spawn(async move {
+            while let Some(Some(data)) = wrx.recv().await {
+                if stdin.write_all(&data).await.is_err() {
+                    // The child stopped reading: keep consuming so the peer is not stalled.
+                    let _ = t.send(FromChild::Consumed { id, n: data.len() });
+                    while let Some(Some(d)) = wrx.recv().await {
+                        let _ = t.send(FromChild::Consumed { id, n: d.len() });
+                    }
+                    break;
+                }
+                let _ = t.send(FromChild::Consumed { id, n: data.len() });
+            }
+            drop(stdin);
+        });
+        s.streams_open = 2;
+        spawn_reader(stdout, id, None, tx.clone());
+        spawn_reader(stderr, id, Some(1), tx.clone());
+    }
     let t = tx.clone();
     tokio::spawn(async move {
         use std::os::unix::process::ExitStatusExt;
@@ -461,6 +625,90 @@ fn spawn(
         let _ = t.send(FromChild::Exited { id, status, signal });
     });
     Ok(())
+}
+
+/// Allocate a pty for `pty-req`: owned by the user (tty group, 0620), with the
+/// client's modes and window size. Returns it and the TERM value to set.
+fn allocate_pty(
+    term: &[u8],
+    (cols, rows, xpixel, ypixel): (u32, u32, u32, u32),
+    modes: &[u8],
+    user: &User,
+) -> std::io::Result<(Pty, Option<String>)> {
+    let p = oxssh_sys::pty::open()?;
+    oxssh_sys::pty::set_owner(&p.name, user.pw.uid, user.pw.gid)?;
+    if let Err(e) = oxssh_sys::pty::apply_modes(p.slave.as_fd(), modes) {
+        // As OpenSSH: a terminal whose modes cannot be read is used as it is.
+        tracing::error!("tcgetattr: {e}");
+    }
+    oxssh_sys::pty::set_window_size(p.master.as_fd(), cols, rows, xpixel, ypixel)?;
+    // An environment value cannot hold NUL; OpenSSH's C string would end there.
+    let term = term.split(|&b| b == 0).next().unwrap_or_default();
+    let term = (!term.is_empty()).then(|| String::from_utf8_lossy(term).into_owned());
+    let pty = Pty {
+        master: Arc::new(AsyncMaster::new(p.master)?),
+        slave: Some(p.slave),
+        name: p.name,
+        tasks: Vec::new(),
+    };
+    Ok((pty, term))
+}
+
+/// Read the pty master until EIO (every slave descriptor closed: the child and all it
+/// left behind are gone), one chunk in flight, as normal channel data.
+fn spawn_pty_reader(
+    master: Arc<AsyncMaster>,
+    id: ChannelId,
+    tx: mpsc::UnboundedSender<FromChild>,
+) -> tokio::task::AbortHandle {
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match master.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let (ack, wait) = oneshot::channel();
+            let data = buf.get(..n).unwrap_or_default().to_vec();
+            if tx
+                .send(FromChild::Output {
+                    id,
+                    ext: None,
+                    data,
+                    ack,
+                })
+                .is_err()
+            {
+                return;
+            }
+            if wait.await.is_err() {
+                return;
+            }
+        }
+        let _ = tx.send(FromChild::OutputDone { id });
+    })
+    .abort_handle()
+}
+
+/// Write channel data to the pty master, reporting it consumed once written. After a
+/// write error (the terminal is gone) data is still consumed, so the peer never stalls.
+fn spawn_pty_writer(
+    master: Arc<AsyncMaster>,
+    mut rx: mpsc::UnboundedReceiver<Option<Vec<u8>>>,
+    id: ChannelId,
+    tx: mpsc::UnboundedSender<FromChild>,
+) -> tokio::task::AbortHandle {
+    tokio::spawn(async move {
+        let mut broken = false;
+        // Channel EOF (None) is not passed on: OpenSSH does not send VEOF either.
+        while let Some(Some(data)) = rx.recv().await {
+            if !broken && master.write_all(&data).await.is_err() {
+                broken = true;
+            }
+            let _ = tx.send(FromChild::Consumed { id, n: data.len() });
+        }
+    })
+    .abort_handle()
 }
 
 fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(

@@ -1,12 +1,20 @@
-//! oxssh-keys: the file formats around keys that every tool reads — known_hosts
-//! (sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT"), authorized_keys ("AUTHORIZED_KEYS FILE
-//! FORMAT") and host pattern matching. Key encodings themselves come from `ssh-key`.
+//! oxssh-keys: the file formats around keys that every tool reads — key files
+//! (`keyfile`), fingerprints and randomart (`fingerprint`), known_hosts (sshd(8)
+//! "SSH_KNOWN_HOSTS FILE FORMAT") and its ssh-keygen edits (`kh_edit`), authorized_keys
+//! ("AUTHORIZED_KEYS FILE FORMAT"), host pattern matching, and key generation rules
+//! (`generate`). Key encodings themselves come from `ssh-key`. Not yet here:
+//! certificate policy, KRL, allowed_signers.
 //!
 //! Parsing is pure: callers read the files and pass their text, so every parser here
-//! can be fed untrusted bytes in tests and fuzzers.
+//! can be fed untrusted bytes in tests and fuzzers. `keyfile` alone also writes files
+//! (atomically, with OpenSSH's modes).
 
 #![forbid(unsafe_code)]
 
 pub mod authorized_keys;
+pub mod fingerprint;
+pub mod generate;
+pub mod keyfile;
+pub mod kh_edit;
 pub mod known_hosts;
 pub mod pattern;
