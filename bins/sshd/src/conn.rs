@@ -13,12 +13,11 @@ use oxssh_keys::authorized_keys;
 use oxssh_net::Conn;
 use oxssh_proto::auth::{self, Method};
 use oxssh_proto::hostkey::{self, SigAlg};
-use oxssh_proto::kex::Algorithms;
 use oxssh_proto::transport::{Config, Role, Transport};
 use ssh_key::{HashAlg, PrivateKey, PublicKey};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::config::{PermitRootLogin, ServerConfig};
+use crate::config::{ConnSpec, PermitRootLogin, ServerConfig};
 
 /// The byte stream of one connection: a socket, or an inetd pipe pair.
 pub enum Stream {
@@ -93,6 +92,8 @@ impl Peer {
 pub struct User {
     pub pw: oxssh_sys::Passwd,
     pub forced_command: Option<String>,
+    /// The configuration with this connection's Match blocks applied.
+    pub cfg: Box<ServerConfig>,
 }
 
 fn stdin_stream() -> (Stream, Peer) {
@@ -125,7 +126,7 @@ fn stdin_stream() -> (Stream, Peer) {
 
 fn load_host_keys(cfg: &ServerConfig) -> Vec<PrivateKey> {
     let mut keys = Vec::new();
-    for p in &cfg.host_keys {
+    for p in &crate::config::host_key_files(cfg) {
         match PrivateKey::read_openssh_file(p) {
             Ok(k) if !k.is_encrypted() => keys.push(k),
             Ok(_) => tracing::error!("Unable to load host key \"{}\": encrypted", p.display()),
@@ -135,22 +136,6 @@ fn load_host_keys(cfg: &ServerConfig) -> Vec<PrivateKey> {
     keys
 }
 
-fn algorithms(cfg: &ServerConfig) -> Algorithms {
-    let mut a = Algorithms::default();
-    let pick = |spec: &Option<String>, d: &mut Vec<String>| {
-        if let Some(s) = spec {
-            if !s.starts_with(['+', '-', '^']) {
-                *d = s.split(',').map(str::to_owned).collect();
-            }
-        }
-    };
-    pick(&cfg.ciphers, &mut a.cipher);
-    pick(&cfg.macs, &mut a.mac);
-    pick(&cfg.kex, &mut a.kex);
-    pick(&cfg.host_key_algorithms, &mut a.host_key);
-    a
-}
-
 pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
     let (stream, peer) = stdin_stream();
     let keys = load_host_keys(&cfg);
@@ -158,7 +143,7 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
         return Err("sshd: no hostkeys available -- exiting.".into());
     }
     let mut tc = Config::new(format!("{} port {}", peer.ip(), peer.port()));
-    tc.algorithms = algorithms(&cfg);
+    tc.algorithms = crate::config::algorithms(&cfg);
     let t = Transport::new(Role::Server, tc, keys).map_err(|e| e.to_string())?;
     let mut conn = Conn::new(stream, t);
     let grace = cfg.login_grace_time;
@@ -170,7 +155,7 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
         authenticate(&mut conn, &cfg, &peer).await
     };
     let user = if grace > 0 {
-        match tokio::time::timeout(Duration::from_secs(grace), setup).await {
+        match tokio::time::timeout(Duration::from_secs(grace.max(0) as u64), setup).await {
             Ok(r) => r?,
             Err(_) => {
                 return Err(format!(
@@ -183,7 +168,7 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
     } else {
         setup.await?
     };
-    crate::session::run(conn, &cfg, &peer, &user).await
+    crate::session::run(conn, &user.cfg, &peer, &user).await
 }
 
 fn describe(e: &oxssh_net::Error, peer: &Peer, user: Option<&str>) -> String {
@@ -307,23 +292,15 @@ async fn authenticate(
     conn.send(&auth::service_accept(auth::SERVICE_USERAUTH))
         .await
         .map_err(|e| describe(&e, peer, None))?;
-    if let Some(b) = &cfg.banner {
+    if let Some(b) = cfg.banner.as_deref().filter(|b| *b != "none") {
         if let Ok(text) = std::fs::read_to_string(b) {
             conn.send(&auth::banner(&text))
                 .await
                 .map_err(|e| describe(&e, peer, None))?;
         }
     }
-    let mut methods: Vec<&str> = Vec::new();
-    if cfg.pubkey_auth {
-        methods.push("publickey");
-    }
-    if cfg.password_auth {
-        methods.push("password");
-    }
-    if cfg.kbd_auth {
-        methods.push("keyboard-interactive");
-    }
+    let base = cfg;
+    let mut matched: Option<(String, ServerConfig)> = None;
     let session_id = conn.t.session_id().map(<[u8]>::to_vec).unwrap_or_default();
     let mut failures = 0u32;
     let mut last_user: Option<String> = None;
@@ -343,6 +320,34 @@ async fn authenticate(
             );
         }
         last_user = Some(req.user.clone());
+        // The Match blocks for this connection and user (sshd's second pass),
+        // recomputed only when the client changes the user name.
+        if matched.as_ref().is_none_or(|(u, _)| *u != req.user) {
+            let spec = ConnSpec {
+                user: Some(req.user.clone()),
+                host: Some(peer.ip()),
+                addr: Some(peer.ip()),
+                laddr: Some(peer.local_ip()),
+                lport: i32::from(peer.local_port()),
+                rdomain: None,
+            };
+            let c =
+                crate::config::for_connection(base, &spec).map_err(|e| format!("{e} [preauth]"))?;
+            matched = Some((req.user.clone(), c));
+        }
+        let Some((_, cfg)) = matched.as_ref() else {
+            return Err("no configuration [preauth]".into());
+        };
+        let mut methods: Vec<&str> = Vec::new();
+        if cfg.pubkey_authentication {
+            methods.push("publickey");
+        }
+        if cfg.password_authentication {
+            methods.push("password");
+        }
+        if cfg.kbd_interactive_authentication {
+            methods.push("keyboard-interactive");
+        }
         let root_ok = |pw: &oxssh_sys::Passwd, method: &str| {
             pw.uid != 0
                 || match cfg.permit_root_login {
@@ -362,7 +367,7 @@ async fn authenticate(
                     signature,
                 },
                 Some(pw),
-            ) if cfg.pubkey_auth => {
+            ) if cfg.pubkey_authentication => {
                 let key = PublicKey::from_bytes(key_blob).ok();
                 let alg = SigAlg::from_name(alg);
                 let opts = match (&key, alg) {
@@ -406,11 +411,11 @@ async fn authenticate(
                                 conn.send(&auth::success())
                                     .await
                                     .map_err(|e| describe(&e, peer, Some(&req.user)))?;
+                                // ForceCommand in sshd_config overrides a key's command=.
                                 return Ok(User {
                                     pw: pw.clone(),
-                                    forced_command: opts
-                                        .command
-                                        .or_else(|| cfg.force_command.clone()),
+                                    forced_command: cfg.force_command.clone().or(opts.command),
+                                    cfg: Box::new(cfg.clone()),
                                 });
                             }
                             tracing::info!(
@@ -433,7 +438,7 @@ async fn authenticate(
                     new_password,
                 },
                 pw,
-            ) if cfg.password_auth => {
+            ) if cfg.password_authentication => {
                 if new_password.is_some() {
                     tracing::info!("password change not supported");
                 }
@@ -457,6 +462,7 @@ async fn authenticate(
                     return Ok(User {
                         pw: pw.clone(),
                         forced_command: cfg.force_command.clone(),
+                        cfg: Box::new(cfg.clone()),
                     });
                 }
             }
@@ -465,7 +471,7 @@ async fn authenticate(
         if counted {
             failures += 1;
         }
-        if failures >= cfg.max_auth_tries {
+        if failures >= cfg.max_auth_tries.max(0) as u32 {
             tracing::error!(
                 "maximum authentication attempts exceeded for {}{} from {} port {} ssh2 [preauth]",
                 if pw.is_none() { "invalid user " } else { "" },

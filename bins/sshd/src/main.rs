@@ -16,6 +16,7 @@ use std::process::{ExitCode, Stdio};
 
 use oxssh_cli::getopt::{Getopt, Item};
 use oxssh_cli::log::LogLevel;
+use oxssh_config::ServerCliArg;
 
 /// OpenSSH 9's sshd option string.
 const OPTSTRING: &str = "C:E:b:c:f:g:h:k:o:p:u:46DGQRTdeiqrtV";
@@ -23,9 +24,10 @@ const OPTSTRING: &str = "C:E:b:c:f:g:h:k:o:p:u:46DGQRTdeiqrtV";
 #[derive(Debug, Default, Clone)]
 pub struct Flags {
     pub config_file: Option<PathBuf>,
-    pub options: Vec<String>,
-    pub host_keys: Vec<PathBuf>,
-    pub ports: Vec<u16>,
+    /// Configuration-affecting options in argv order, for oxssh-config.
+    pub cli: Vec<ServerCliArg>,
+    /// The whole argument list, handed to each per-connection child with -R.
+    pub raw: Vec<std::ffi::OsString>,
     pub debug: u8,
     pub no_detach: bool,
     pub log_stderr: bool,
@@ -34,29 +36,40 @@ pub struct Flags {
     pub reexec_child: bool,
     pub quiet: bool,
     pub test: bool,
+    pub dump: bool,
+    pub conn_spec: Option<String>,
 }
 
-fn usage() -> String {
-    "usage: sshd [-46DdeGiqTtV] [-C connection_spec] [-c host_cert_file]\n            [-E log_file] [-f config_file] [-g login_grace_time]\n            [-h host_key_file] [-o option] [-p port] [-u len]".to_owned()
-}
+const USAGE: &str = "usage: sshd [-46DdeGiqTtV] [-C connection_spec] [-c host_cert_file]
+            [-E log_file] [-f config_file] [-g login_grace_time]
+            [-h host_key_file] [-o option] [-p port] [-u len]";
 
 fn parse(args: Vec<std::ffi::OsString>) -> Result<Flags, String> {
-    let mut f = Flags::default();
+    let mut f = Flags {
+        raw: args.clone(),
+        ..Flags::default()
+    };
     let mut g = Getopt::new(args, OPTSTRING);
     while let Some(item) = g.next_opt() {
-        let Item::Opt(c, a) = item.map_err(|e| format!("sshd: {e}\n{}", usage()))?;
+        let Item::Opt(c, a) = item.map_err(|e| format!("{e}\r\n{USAGE}"))?;
         let a = a
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         match c {
             'f' => f.config_file = Some(PathBuf::from(a)),
-            'o' => f.options.push(a),
-            'h' => f.host_keys.push(PathBuf::from(a)),
-            'p' => f.ports.push(
-                a.parse()
-                    .map_err(|_| format!("Bad port number.\n{}", usage()))?,
-            ),
+            'o' => f.cli.push(ServerCliArg::Option(a)),
+            'h' => f.cli.push(ServerCliArg::HostKey(a)),
+            'c' => f.cli.push(ServerCliArg::HostCertificate(a)),
+            'p' => f.cli.push(ServerCliArg::Port(a)),
+            'g' => f.cli.push(ServerCliArg::LoginGraceTime(a)),
+            '4' => f.cli.push(ServerCliArg::AddressFamily(
+                oxssh_config::AddressFamily::Inet,
+            )),
+            '6' => f.cli.push(ServerCliArg::AddressFamily(
+                oxssh_config::AddressFamily::Inet6,
+            )),
             'd' => {
+                f.cli.push(ServerCliArg::Debug);
                 f.debug = f.debug.saturating_add(1);
                 f.no_detach = true;
                 f.log_stderr = true;
@@ -66,8 +79,13 @@ fn parse(args: Vec<std::ffi::OsString>) -> Result<Flags, String> {
             'E' => f.log_file = Some(PathBuf::from(a)),
             'i' => f.inetd = true,
             'R' => f.reexec_child = true,
-            'q' => f.quiet = true,
-            't' | 'T' => f.test = true,
+            'q' => {
+                f.cli.push(ServerCliArg::Quiet);
+                f.quiet = true;
+            }
+            't' => f.test = true,
+            'T' => f.dump = true,
+            'C' => f.conn_spec = Some(a),
             'V' => {
                 eprintln!("oxssh_{}", env!("CARGO_PKG_VERSION"));
                 std::process::exit(0);
@@ -75,14 +93,8 @@ fn parse(args: Vec<std::ffi::OsString>) -> Result<Flags, String> {
             _ => {}
         }
     }
-    if !g.remaining().is_empty() {
-        return Err(format!(
-            "Extra argument {}.",
-            g.remaining()
-                .first()
-                .map(|s| s.to_string_lossy())
-                .unwrap_or_default()
-        ));
+    if let Some(extra) = g.remaining().first() {
+        return Err(format!("Extra argument {}.", extra.to_string_lossy()));
     }
     Ok(f)
 }
@@ -95,17 +107,45 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let cfg = match config::load(&flags) {
+    let cfg = match config::load(flags.config_file.as_ref(), flags.cli.clone()) {
         Ok(c) => c,
-        Err(m) => {
-            eprintln!("{m}");
-            return ExitCode::from(255);
+        Err((lines, code)) => {
+            oxssh_cli::log::eprint(&lines.join("\n"));
+            return ExitCode::from(code);
         }
     };
+    if flags.conn_spec.is_some() && !flags.dump {
+        oxssh_cli::log::eprint("sshd: -C without -T");
+        return ExitCode::from(255);
+    }
+    if flags.dump {
+        let spec = match flags
+            .conn_spec
+            .as_deref()
+            .map(config::ConnSpec::parse)
+            .transpose()
+        {
+            Ok(s) => s.unwrap_or_default(),
+            Err(m) => {
+                oxssh_cli::log::eprint(&m);
+                return ExitCode::from(255);
+            }
+        };
+        return match config::for_connection(&cfg, &spec) {
+            Ok(c) => {
+                print!("{}", c.dump());
+                ExitCode::SUCCESS
+            }
+            Err(m) => {
+                oxssh_cli::log::eprint(&m);
+                ExitCode::from(255)
+            }
+        };
+    }
     let level = if flags.quiet {
         LogLevel::Quiet
     } else {
-        LogLevel::from_verbosity(cfg.log_level, flags.debug)
+        LogLevel::from_verbosity(config::log_level(&cfg), flags.debug)
     };
     let log_file = flags.log_file.as_ref().and_then(|p| {
         std::fs::OpenOptions::new()
@@ -115,6 +155,16 @@ fn main() -> ExitCode {
             .ok()
     });
     oxssh_cli::log::init(level, log_file);
+    for d in &cfg.diagnostics {
+        use oxssh_config::Level;
+        match d.level {
+            Level::Error => tracing::error!("{}", d.message),
+            Level::Info => tracing::info!("{}", d.message),
+            Level::Verbose => tracing::info!("{}", d.message),
+            Level::Debug1 => tracing::debug!("{}", d.message),
+            _ => tracing::trace!("{}", d.message),
+        }
+    }
     if flags.test {
         return ExitCode::SUCCESS;
     }
@@ -144,34 +194,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The arguments a per-connection child gets: the same configuration, plus -R.
+/// The arguments a per-connection child gets: ours, plus -R.
 fn child_args(flags: &Flags) -> Vec<std::ffi::OsString> {
     let mut a: Vec<std::ffi::OsString> = vec!["-R".into()];
-    if let Some(f) = &flags.config_file {
-        a.push("-f".into());
-        a.push(f.into());
-    }
-    for o in &flags.options {
-        a.push("-o".into());
-        a.push(o.into());
-    }
-    for h in &flags.host_keys {
-        a.push("-h".into());
-        a.push(h.into());
-    }
-    for _ in 0..flags.debug {
-        a.push("-d".into());
-    }
-    if flags.log_stderr {
-        a.push("-e".into());
-    }
-    if let Some(f) = &flags.log_file {
-        a.push("-E".into());
-        a.push(f.into());
-    }
-    if flags.quiet {
-        a.push("-q".into());
-    }
+    a.extend(flags.raw.iter().cloned());
     a
 }
 
@@ -179,7 +205,7 @@ async fn listen(flags: Flags, cfg: config::ServerConfig) -> Result<(), String> {
     let exe = std::env::current_exe()
         .map_err(|e| format!("sshd re-exec requires execution with an absolute path: {e}"))?;
     let mut listeners = Vec::new();
-    for addr in &cfg.listen {
+    for addr in &config::listen_addrs(&cfg) {
         match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => {
                 tracing::info!("Server listening on {} port {}.", addr.ip(), addr.port());
@@ -191,9 +217,9 @@ async fn listen(flags: Flags, cfg: config::ServerConfig) -> Result<(), String> {
     if listeners.is_empty() {
         return Err("Cannot bind any address.".into());
     }
-    if let Some(pid) = &cfg.pid_file {
+    if let Some(pid) = cfg.pid_file.as_deref().filter(|p| *p != "none") {
         if let Err(e) = std::fs::write(pid, format!("{}\n", std::process::id())) {
-            tracing::error!("Couldn't create pid file \"{}\": {e}", pid.display());
+            tracing::error!("Couldn't create pid file \"{pid}\": {e}");
         }
     }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(tokio::net::TcpStream, SocketAddr)>(16);
@@ -270,7 +296,7 @@ async fn listen(flags: Flags, cfg: config::ServerConfig) -> Result<(), String> {
             break;
         }
     }
-    if let Some(pid) = &cfg.pid_file {
+    if let Some(pid) = cfg.pid_file.as_deref().filter(|p| *p != "none") {
         let _ = std::fs::remove_file(pid);
     }
     Ok(())

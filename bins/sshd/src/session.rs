@@ -455,8 +455,8 @@ fn handle_request(
                 },
                 "subsystem" => {
                     let Ok(sub) = r.utf8() else { return false };
-                    match cfg.subsystems.iter().find(|(n, _)| n == sub) {
-                        Some((_, cmd)) => Some(cmd.clone()),
+                    match cfg.subsystems.iter().find(|s| s.name == sub) {
+                        Some(s) => Some(s.args.clone()),
                         None => {
                             tracing::error!(
                                 "subsystem request for {sub} by user {} failed, subsystem not found",

@@ -101,7 +101,12 @@ fn every_cipher_kex_and_host_key_type() {
     if require_openssh("ssh-keygen").is_none() {
         return;
     }
-    let sshd = our_sshd(&[KeyType::Ed25519, KeyType::Ecdsa, KeyType::Rsa]);
+    // Finite-field DH is off by default on the server side (as in OpenSSH 10).
+    let sshd = Sshd::ours()
+        .host_keys(&[KeyType::Ed25519, KeyType::Ecdsa, KeyType::Rsa])
+        .config("KexAlgorithms +diffie-hellman-group-exchange-sha256,diffie-hellman-group14-sha256,diffie-hellman-group18-sha512")
+        .start();
+    sshd.authorize(Key::Ed25519);
     let home = TempHome::new();
     let cases: &[&[&str]] = &[
         &["Ciphers=chacha20-poly1305@openssh.com"],
@@ -165,17 +170,75 @@ fn unauthorized_key_is_denied() {
 }
 
 #[test]
-fn bad_config_refuses_to_start_with_file_and_line() {
+fn bad_config_refuses_to_start_exactly_as_openssh() {
+    let Some(theirs) = require_openssh("sshd") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("sshd_config");
     std::fs::write(&cfg, "Port 22\nPermitRootLogin maybe\n").unwrap();
-    let out = Cmd::new(oxssh_testkit::ours("sshd"))
+    let ours = Cmd::new(oxssh_testkit::ours("sshd"))
         .args(["-t", "-f"])
         .arg(&cfg)
         .run();
-    out.assert_code(255);
+    let reference = Cmd::new(theirs).args(["-t", "-f"]).arg(&cfg).run();
+    ours.assert_code(255);
+    assert_eq!(ours.stderr, reference.stderr, "{ours}\n{reference}");
     assert_eq!(
-        out.stderr_str(),
-        format!("{} line 2: unsupported option \"maybe\".\n", cfg.display())
+        ours.stderr_str(),
+        format!(
+            "{} line 2: unsupported option \"maybe\".\r\n",
+            cfg.display()
+        )
     );
+}
+
+#[test]
+fn dash_capital_t_with_match_matches_openssh_except_algorithm_defaults() {
+    let Some(theirs) = require_openssh("sshd") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("hostkey");
+    let out = Cmd::new(require_openssh("ssh-keygen").unwrap())
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .run();
+    out.assert_success();
+    let cfg = dir.path().join("sshd_config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "HostKey {}\nPort 2222\nPasswordAuthentication no\nMatch User alice Address 10.0.0.0/8\n  PasswordAuthentication yes\n  ForceCommand /bin/true\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    // Our defaults are OpenSSH 10's algorithm lists cut to what we implement.
+    let differs = ["ciphers", "macs", "kexalgorithms"];
+    let dump = |bin: std::path::PathBuf, spec: &str| {
+        let mut c = Cmd::new(bin).args(["-T", "-f"]).arg(&cfg);
+        if !spec.is_empty() {
+            c = c.args(["-C", spec]);
+        }
+        let out = c.run();
+        out.assert_success();
+        out.stdout_str()
+            .lines()
+            .filter(|l| !differs.contains(&l.split(' ').next().unwrap_or("")))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    };
+    for spec in [
+        "",
+        "user=alice,host=h,addr=10.1.2.3",
+        "user=alice,host=h,addr=192.0.2.1",
+        "user=bob,addr=10.1.2.3",
+    ] {
+        assert_eq!(
+            dump(oxssh_testkit::ours("sshd"), spec),
+            dump(theirs.clone(), spec),
+            "-C {spec}"
+        );
+    }
 }

@@ -95,6 +95,62 @@ fn lookup(
     None
 }
 
+/// Names of the groups `user` belongs to (primary first, then supplementary), as
+/// getgrouplist(3) reports them; None if the user does not exist.
+pub fn group_names(user: &str) -> Option<Vec<String>> {
+    let pw = getpwnam(user)?;
+    let name = std::ffi::CString::new(user).ok()?;
+    let mut n: libc::c_int = 64;
+    let mut gids: Vec<libc::gid_t> = Vec::new();
+    // Grow the list when getgrouplist says it needs more, up to a bound.
+    while n <= 65536 {
+        gids = vec![0; usize::try_from(n).ok()?];
+        let mut count = n;
+        // SAFETY: `name` is NUL-terminated; `gids` has room for `count` entries and
+        // getgrouplist writes at most that many, updating `count`.
+        let r = unsafe { libc::getgrouplist(name.as_ptr(), pw.gid, gids.as_mut_ptr(), &mut count) };
+        if r >= 0 {
+            gids.truncate(usize::try_from(count).ok()?);
+            break;
+        }
+        n = count.max(n.saturating_mul(2));
+    }
+    let mut out = Vec::new();
+    for gid in gids {
+        if let Some(g) = group_name(gid) {
+            if !out.contains(&g) {
+                out.push(g);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The name of group `gid`.
+pub fn group_name(gid: u32) -> Option<String> {
+    let mut size = 1024usize;
+    while size <= 1 << 20 {
+        let mut buf = vec![0u8; size];
+        // SAFETY: group is plain data; only read after getgrgid_r filled it in.
+        let mut gr: libc::group = unsafe { std::mem::zeroed() };
+        let mut res: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: all pointers refer to live storage for the call; `buf.len()` is its size.
+        let rc =
+            unsafe { libc::getgrgid_r(gid, &mut gr, buf.as_mut_ptr().cast(), buf.len(), &mut res) };
+        if rc == libc::ERANGE {
+            size *= 4;
+            continue;
+        }
+        if rc != 0 || res.is_null() {
+            return None;
+        }
+        // SAFETY: on success gr_name points to a NUL-terminated string inside `buf`.
+        let name = unsafe { CStr::from_ptr(gr.gr_name) };
+        return Some(name.to_string_lossy().into_owned());
+    }
+    None
+}
+
 /// Arrange for a child started from `cmd` to receive SIGKILL when this thread's process
 /// dies, however it dies. Test harnesses use it so no daemon outlives its test.
 pub fn kill_on_parent_death(cmd: &mut std::process::Command) {
@@ -167,6 +223,13 @@ mod tests {
         let me = getpwuid(getuid()).expect("current user in passwd");
         assert_eq!(me.uid, getuid());
         assert_eq!(getpwnam(&me.name), Some(me));
+    }
+
+    #[test]
+    fn root_is_in_group_root() {
+        assert_eq!(group_name(0).as_deref(), Some("root"));
+        assert!(group_names("root").unwrap().contains(&"root".to_owned()));
+        assert_eq!(group_names("no-such-user-oxssh"), None);
     }
 
     #[test]
