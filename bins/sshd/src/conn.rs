@@ -301,6 +301,7 @@ async fn authenticate(
     }
     let base = cfg;
     let mut matched: Option<(String, ServerConfig)> = None;
+    let mut refused: Vec<String> = Vec::new();
     let session_id = conn.t.session_id().map(<[u8]>::to_vec).unwrap_or_default();
     let mut failures = 0u32;
     let mut last_user: Option<String> = None;
@@ -309,7 +310,13 @@ async fn authenticate(
             .recv(&mut nov)
             .await
             .map_err(|e| describe(&e, peer, last_user.as_deref()))?;
-        let req = auth::parse_request(&p).map_err(|e| format!("{e} [preauth]"))?;
+        let mut req = auth::parse_request(&p).map_err(|e| format!("{e} [preauth]"))?;
+        // "user:style" names a BSD auth style; the account is the part before ':'.
+        // The signature covers the name as sent.
+        let wire_user = req.user.clone();
+        if let Some((name, _style)) = req.user.split_once(':') {
+            req.user = name.to_owned();
+        }
         let pw = oxssh_sys::getpwnam(&req.user);
         if pw.is_none() && last_user.as_deref() != Some(&req.user) {
             tracing::info!(
@@ -337,6 +344,18 @@ async fn authenticate(
         }
         let Some((_, cfg)) = matched.as_ref() else {
             return Err("no configuration [preauth]".into());
+        };
+        // A user refused by AllowUsers & co. is handled like a nonexistent one: the
+        // same work, the same failures, no oracle.
+        let pw = match pw {
+            Some(p) if !refused.contains(&req.user) && allowed_user(cfg, &p, peer) => Some(p),
+            Some(_) => {
+                if !refused.contains(&req.user) {
+                    refused.push(req.user.clone());
+                }
+                None
+            }
+            None => None,
         };
         let mut methods: Vec<&str> = Vec::new();
         if cfg.pubkey_authentication {
@@ -372,7 +391,12 @@ async fn authenticate(
                 let alg = SigAlg::from_name(alg);
                 let opts = match (&key, alg) {
                     (Some(k), Some(a))
-                        if SigAlg::for_key(k).contains(&a) && root_ok(pw, "publickey") =>
+                        if SigAlg::for_key(k).contains(&a)
+                            && cfg
+                                .pubkey_accepted_algorithms
+                                .split(',')
+                                .any(|n| n == a.name())
+                            && root_ok(pw, "publickey") =>
                     {
                         authorized(cfg, pw, k)
                     }
@@ -393,7 +417,7 @@ async fn authenticate(
                             };
                             let data = auth::publickey_signed_data(
                                 &session_id,
-                                &req.user,
+                                &wire_user,
                                 &req.service,
                                 alg.name(),
                                 key_blob,
@@ -525,4 +549,68 @@ fn password_ok(
     let allowed = pw.is_some_and(root_ok);
     let matched = oxssh_sys::passwd::check_password(pw.map(|p| p.name.as_str()), password);
     matched && allowed
+}
+
+/// OpenSSH's user@host pattern of AllowUsers/DenyUsers: the user part is a glob; the
+/// host part matches the client's address (a glob or a CIDR list; UseDNS is off).
+fn match_user(user: &str, ip: &str, pattern: &str) -> bool {
+    use oxssh_config::pattern::{addr_match_list, match_pattern};
+    match pattern.split_once('@') {
+        None => match_pattern(user, pattern),
+        Some((u, h)) => {
+            match_pattern(user, u) && (match_pattern(ip, h) || addr_match_list(Some(ip), h) == 1)
+        }
+    }
+}
+
+/// sshd's allowed_user(): AllowUsers/DenyUsers, AllowGroups/DenyGroups and a usable
+/// shell, with OpenSSH's log line when the answer is no.
+fn allowed_user(cfg: &ServerConfig, pw: &oxssh_sys::Passwd, peer: &Peer) -> bool {
+    let (user, ip) = (pw.name.as_str(), peer.ip());
+    let shell = if pw.shell.as_os_str().is_empty() {
+        std::path::PathBuf::from("/bin/sh")
+    } else {
+        pw.shell.clone()
+    };
+    let executable = std::fs::metadata(&shell).is_ok_and(|m| {
+        use std::os::unix::fs::PermissionsExt;
+        m.is_file() && m.permissions().mode() & 0o111 != 0
+    });
+    if !executable {
+        tracing::info!(
+            "User {user} not allowed because shell {} is not executable",
+            shell.display()
+        );
+        return false;
+    }
+    if cfg.deny_users.iter().any(|p| match_user(user, &ip, p)) {
+        tracing::info!("User {user} from {ip} not allowed because listed in DenyUsers");
+        return false;
+    }
+    if !cfg.allow_users.is_empty() && !cfg.allow_users.iter().any(|p| match_user(user, &ip, p)) {
+        tracing::info!("User {user} from {ip} not allowed because not listed in AllowUsers");
+        return false;
+    }
+    if !cfg.deny_groups.is_empty() || !cfg.allow_groups.is_empty() {
+        let groups = oxssh_sys::group_names(user).unwrap_or_default();
+        let any = |list: &[String]| {
+            groups.iter().any(|g| {
+                list.iter()
+                    .any(|p| oxssh_config::pattern::match_pattern(g, p))
+            })
+        };
+        if any(&cfg.deny_groups) {
+            tracing::info!(
+                "User {user} from {ip} not allowed because a group is listed in DenyGroups"
+            );
+            return false;
+        }
+        if !cfg.allow_groups.is_empty() && !any(&cfg.allow_groups) {
+            tracing::info!(
+                "User {user} from {ip} not allowed because none of user's groups are listed in AllowGroups"
+            );
+            return false;
+        }
+    }
+    true
 }

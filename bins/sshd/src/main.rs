@@ -168,6 +168,9 @@ fn main() -> ExitCode {
     if flags.test {
         return ExitCode::SUCCESS;
     }
+    if !(flags.no_detach || flags.inetd || flags.reexec_child) {
+        return daemonize(&flags);
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -194,6 +197,39 @@ fn main() -> ExitCode {
     }
 }
 
+/// Background by default, as OpenSSH: run ourselves again in the foreground (-D) in a
+/// new session with stdio on /dev/null, and return at once. The child writes the
+/// PidFile once it listens.
+fn daemonize(flags: &Flags) -> ExitCode {
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            oxssh_cli::log::eprint(&format!(
+                "sshd re-exec requires execution with an absolute path: {e}"
+            ));
+            return ExitCode::from(255);
+        }
+    };
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("-D")
+        .args(&flags.raw)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(if flags.log_stderr {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
+    oxssh_sys::new_session(&mut cmd);
+    match cmd.spawn() {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            oxssh_cli::log::eprint(&format!("daemon() failed: {e}"));
+            ExitCode::from(255)
+        }
+    }
+}
+
 /// The arguments a per-connection child gets: ours, plus -R.
 fn child_args(flags: &Flags) -> Vec<std::ffi::OsString> {
     let mut a: Vec<std::ffi::OsString> = vec!["-R".into()];
@@ -202,8 +238,14 @@ fn child_args(flags: &Flags) -> Vec<std::ffi::OsString> {
 }
 
 async fn listen(flags: Flags, cfg: config::ServerConfig) -> Result<(), String> {
-    let exe = std::env::current_exe()
-        .map_err(|e| format!("sshd re-exec requires execution with an absolute path: {e}"))?;
+    // /proc/self/exe still names our binary if the file was replaced or removed
+    // since we started (a package upgrade): connections keep working.
+    let exe = if std::path::Path::new("/proc/self/exe").exists() {
+        PathBuf::from("/proc/self/exe")
+    } else {
+        std::env::current_exe()
+            .map_err(|e| format!("sshd re-exec requires execution with an absolute path: {e}"))?
+    };
     let mut listeners = Vec::new();
     for addr in &config::listen_addrs(&cfg) {
         match tokio::net::TcpListener::bind(addr).await {

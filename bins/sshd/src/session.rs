@@ -487,7 +487,7 @@ fn spawn(
     id: ChannelId,
     command: Option<String>,
     is_subsystem: bool,
-    _cfg: &ServerConfig,
+    cfg: &ServerConfig,
     peer: &Peer,
     user: &User,
     tx: &mpsc::UnboundedSender<FromChild>,
@@ -552,6 +552,12 @@ fn spawn(
     }
     for (k, v) in &s.env {
         cmd.env(k, v);
+    }
+    // The server's SetEnv wins over anything the client sent.
+    for kv in &cfg.set_env {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
     }
     cmd.current_dir(&pw.dir);
     if let Some(pty) = &mut s.pty {

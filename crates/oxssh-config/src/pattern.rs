@@ -220,7 +220,7 @@ fn addr_netmatch(host: XAddr, net: XAddr, masklen: u32) -> bool {
 
 /// `addr_match_list`: 1 match, 0 none, -1 negated match, -2 invalid entry.
 /// With `addr == None` only validates the list.
-pub(crate) fn addr_match_list(addr: Option<&str>, list: &str) -> i32 {
+pub fn addr_match_list(addr: Option<&str>, list: &str) -> i32 {
     let try_addr = match addr {
         Some(a) => match addr_pton(a) {
             Some(x) => Some(x),

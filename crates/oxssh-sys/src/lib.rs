@@ -151,6 +151,22 @@ pub fn group_name(gid: u32) -> Option<String> {
     None
 }
 
+/// Start the child from `cmd` in a new session (setsid), detached from our
+/// controlling terminal: how a daemon leaves the shell that started it.
+pub fn new_session(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and calls only
+    // setsid(2), which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Arrange for a child started from `cmd` to receive SIGKILL when this thread's process
 /// dies, however it dies. Test harnesses use it so no daemon outlives its test.
 pub fn kill_on_parent_death(cmd: &mut std::process::Command) {
