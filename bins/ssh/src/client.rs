@@ -3,7 +3,7 @@
 //! keyboard-interactive), with OpenSSH's messages at each failure.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use oxssh_keys::known_hosts::{self, Check, KnownHosts};
@@ -12,11 +12,11 @@ use oxssh_proto::auth::{self, Pending, Reply};
 use oxssh_proto::hostkey::{self, SigAlg};
 use oxssh_proto::kex::Algorithms;
 use oxssh_proto::transport::{Config, Role, Transport};
-use ssh_key::{HashAlg, PrivateKey, PublicKey};
+use ssh_key::{HashAlg, PublicKey};
 use tokio::net::TcpStream;
 use zeroize::Zeroizing;
 
-use crate::session;
+use crate::{identity, session};
 use oxssh_config::{
     AddressFamily, ClientConfig as Options, PubkeyAuthentication, StrictHostKeyChecking,
 };
@@ -171,7 +171,14 @@ async fn connect(o: &Options, host: &str, port: u16) -> Result<TcpStream, Failur
         }
     };
     let mut last = None;
-    for a in &addrs {
+    // ConnectionAttempts: every address in turn, then again after a second's pause.
+    let attempts = o.connection_attempts.max(1);
+    let tries = (0..attempts).flat_map(|n| addrs.iter().enumerate().map(move |(i, a)| (n, i, a)));
+    for (n, i, a) in tries {
+        if n > 0 && i == 0 {
+            tracing::debug!("Trying again...");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
         tracing::debug!("Connecting to {host} [{}] port {port}.", a.ip());
         let attempt = TcpStream::connect(a);
         let r = match o.connect_timeout {
@@ -208,7 +215,7 @@ async fn connect(o: &Options, host: &str, port: u16) -> Result<TcpStream, Failur
 }
 
 /// strerror(3)-style text without Rust's " (os error N)" suffix.
-fn io_text(e: &std::io::Error) -> String {
+pub(crate) fn io_text(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s.get(..i).unwrap_or(&s).to_owned(),
@@ -271,7 +278,9 @@ pub async fn run(o: Options, command: Option<String>) -> Result<u8, Failure> {
 /// LocalCommand (with PermitLocalCommand yes): `%` tokens expanded, run with the
 /// user's shell once the connection is authenticated; ssh waits for it.
 fn local_command(o: &Options) {
-    let (true, Some(cmd)) = (o.permit_local_command, &o.local_command) else { return };
+    let (true, Some(cmd)) = (o.permit_local_command, &o.local_command) else {
+        return;
+    };
     let cmd = match o.expand(cmd, &[], None, false) {
         Ok(c) => c,
         Err(e) => {
@@ -279,9 +288,16 @@ fn local_command(o: &Options) {
             return;
         }
     };
-    let shell = std::env::var("SHELL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into());
+    let shell = std::env::var("SHELL")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/bin/sh".into());
     tracing::debug!("Executing command: '{cmd}'");
-    if let Err(e) = std::process::Command::new(shell).arg("-c").arg(&cmd).status() {
+    if let Err(e) = std::process::Command::new(shell)
+        .arg("-c")
+        .arg(&cmd)
+        .status()
+    {
         tracing::debug!("local command failed: {e}");
     }
 }
@@ -305,7 +321,10 @@ pub fn connection_error(e: &oxssh_net::Error, t: &Target) -> String {
                 }
                 _ => "Connection corrupted",
             };
-            format!("{e}\nssh_dispatch_run_fatal: Connection to {} port {}: {why}", t.host, t.port)
+            format!(
+                "{e}\nssh_dispatch_run_fatal: Connection to {} port {}: {why}",
+                t.host, t.port
+            )
         }
         e => format!("ssh: {e}"),
     }
@@ -359,12 +378,20 @@ fn check_host_key(o: &Options, t: &Target, blob: &[u8], _alg: SigAlg) -> Result<
         .into_iter()
         .chain(global_known_hosts(o))
         .collect();
+    let mut sources: Vec<KnownHosts> = files
+        .iter()
+        .filter_map(|f| {
+            let text = std::fs::read_to_string(f).ok()?;
+            Some(KnownHosts::parse(&f.display().to_string(), &text))
+        })
+        .collect();
+    // KnownHostsCommand runs after the files are read, whatever they said.
+    if let Some(template) = &o.known_hosts_command {
+        let text = crate::khcommand::run(o, template, "HOSTNAME", Some(&key), &name)?;
+        sources.push(KnownHosts::parse("KnownHostsCommand-HOSTNAME", &text));
+    }
     let mut changed: Option<(String, usize)> = None;
-    for f in &files {
-        let Ok(text) = std::fs::read_to_string(f) else {
-            continue;
-        };
-        let kh = KnownHosts::parse(&f.display().to_string(), &text);
+    for kh in &sources {
         match kh.check(&[&name], &key) {
             Check::Found { path, line } => {
                 tracing::debug!("Host '{name}' is known and matches the {label} host key.");
@@ -470,82 +497,26 @@ fn learn(o: &Options, t: &Target, name: &str, key: &PublicKey, label: &str) {
     }
 }
 
-struct Identity {
-    path: PathBuf,
-    public: PublicKey,
-}
-
-fn identities(o: &Options, _t: &Target) -> Vec<Identity> {
-    let files: Vec<PathBuf> = o
-        .identity_files
-        .iter()
-        .map(|f| expand_path(o, &f.path))
+/// The signature algorithm to use with a key or certificate, among those
+/// PubkeyAcceptedAlgorithms allows: for RSA, the best SHA-2 one the server announced in
+/// server-sig-algs (rsa-sha2-512 when it said nothing), as OpenSSH does.
+fn sig_alg_for(key: &PublicKey, server_sig_algs: Option<&str>, accepted: &str) -> Option<SigAlg> {
+    let algs: Vec<SigAlg> = SigAlg::for_key(key)
+        .into_iter()
+        .filter(|a| accepted.split(',').any(|n| n == a.name()))
         .collect();
-    let mut out = Vec::new();
-    for path in files {
-        let mut pub_path = path.clone().into_os_string();
-        pub_path.push(".pub");
-        let public = std::fs::read_to_string(&pub_path)
-            .ok()
-            .and_then(|s| PublicKey::from_openssh(s.trim()).ok())
-            .or_else(|| {
-                PrivateKey::read_openssh_file(&path)
-                    .ok()
-                    .map(|k| k.public_key().clone())
-            });
-        match public {
-            Some(public) => {
-                tracing::debug!(
-                    "identity file {} type {}",
-                    path.display(),
-                    public.algorithm()
-                );
-                out.push(Identity { path, public });
-            }
-            None => tracing::debug!("identity file {} type -1", path.display()),
-        }
-    }
-    out
-}
-
-fn load_private(path: &Path, o: &Options) -> Option<PrivateKey> {
-    let key = match PrivateKey::read_openssh_file(path) {
-        Ok(k) => k,
-        Err(e) => {
-            tracing::debug!("Load key \"{}\": {e}", path.display());
-            return None;
-        }
-    };
-    if !key.is_encrypted() {
-        return Some(key);
-    }
-    if o.batch_mode {
-        return None;
-    }
-    for _ in 0..3 {
-        let prompt = format!("Enter passphrase for key '{}': ", path.display());
-        let pass = Zeroizing::new(oxssh_sys::tty::read_passphrase(&prompt).ok()?);
-        if pass.is_empty() {
-            return None;
-        }
-        match key.decrypt(pass.as_bytes()) {
-            Ok(k) => return Some(k),
-            Err(_) => eprintln!("Bad passphrase, try again for {}", path.display()),
-        }
-    }
-    None
-}
-
-/// The signature algorithm to use with a key: for RSA, the best SHA-2 one the server
-/// announced in server-sig-algs (rsa-sha2-512 when it said nothing), as OpenSSH does.
-fn sig_alg_for(key: &PublicKey, server_sig_algs: Option<&str>) -> Option<SigAlg> {
-    let algs = SigAlg::for_key(key);
     if let Some(list) = server_sig_algs {
-        if let Some(a) = algs.iter().find(|a| list.split(',').any(|n| n == a.name())) {
+        if let Some(a) = algs
+            .iter()
+            .find(|a| list.split(',').any(|n| n == a.plain().name()))
+        {
             return Some(*a);
         }
     }
-    algs.into_iter().find(|a| *a != SigAlg::RsaSha1)
+    algs.iter()
+        .find(|a| a.plain() != SigAlg::RsaSha1)
+        .or(algs.first())
+        .copied()
 }
 
 async fn authenticate<S>(conn: &mut Conn<S>, o: &Options, t: &Target) -> Result<(), Failure>
@@ -605,7 +576,8 @@ where
     let host_key = conn.t.host_key().map(<[u8]>::to_vec).unwrap_or_default();
     let hostbound = conn.ext("publickey-hostbound@openssh.com") == Some(b"0");
     let mut tried: Vec<String> = Vec::new();
-    let mut ids = identities(o, t).into_iter();
+    let mut ids = identity::prepare(o).await;
+    let mut next_id = 0usize;
     let batch = o.batch_mode;
     let prompts = o.number_of_password_prompts.max(0) as u32;
     let mut password_tries = 0u32;
@@ -618,43 +590,63 @@ where
         tracing::debug!("Next authentication method: {method}");
         match method.as_str() {
             "publickey" if o.pubkey_authentication != PubkeyAuthentication::No => {
-                for id in ids.by_ref() {
-                    let Some(alg) = sig_alg_for(&id.public, server_sig_algs.as_deref()) else {
-                        continue;
-                    };
-                    let blob = hostkey::public_blob(&id.public);
-                    tracing::debug!(
-                        "Offering public key: {} {} {}",
-                        id.path.display(),
-                        key_type_label(&id.public),
-                        id.public.fingerprint(HashAlg::Sha256)
-                    );
-                    pending = Pending::PublicKey;
-                    conn.send(&auth::request_publickey_query(
-                        &t.user,
-                        service,
-                        alg.name(),
-                        &blob,
-                    ))
-                    .await
-                    .map_err(lost)?;
-                    match next_reply!() {
-                        Reply::PkOk { .. } => {}
-                        Reply::Failure { methods: m, .. } => {
-                            methods = m;
-                            continue;
+                while next_id < ids.list.len() {
+                    let i = next_id;
+                    next_id += 1;
+                    let Some(id) = ids.list.get(i) else { break };
+                    let (alg, blob) = match &id.key {
+                        Some(key) => {
+                            let Some(alg) = sig_alg_for(
+                                key,
+                                server_sig_algs.as_deref(),
+                                &o.pubkey_accepted_algorithms,
+                            ) else {
+                                continue;
+                            };
+                            tracing::debug!("Offering public key: {}", id.describe());
+                            let blob = hostkey::public_blob(key);
+                            pending = Pending::PublicKey;
+                            conn.send(&auth::request_publickey_query(
+                                &t.user,
+                                service,
+                                alg.name(),
+                                &blob,
+                            ))
+                            .await
+                            .map_err(lost)?;
+                            match next_reply!() {
+                                Reply::PkOk { .. } => {}
+                                Reply::Failure { methods: m, .. } => {
+                                    methods = m;
+                                    continue;
+                                }
+                                Reply::Success => return Ok(()),
+                                r => return fail(format!("ssh: unexpected reply {r:?}")),
+                            }
+                            tracing::debug!("Server accepts key: {}", id.describe());
+                            (alg, blob)
                         }
-                        Reply::Success => return Ok(()),
-                        r => return fail(format!("ssh: unexpected reply {r:?}")),
-                    }
-                    tracing::debug!(
-                        "Server accepts key: {} {} {}",
-                        id.path.display(),
-                        key_type_label(&id.public),
-                        id.public.fingerprint(HashAlg::Sha256)
-                    );
-                    let Some(private) = load_private(&id.path, o) else {
-                        continue;
+                        None => {
+                            // No public half on disk: load the private key to learn it.
+                            tracing::debug!("Trying private key: {}", id.filename);
+                            let path = std::path::Path::new(&id.filename);
+                            let Some(private) = identity::load_private(path, o, id.user_provided)
+                            else {
+                                continue;
+                            };
+                            let public = private.public_key().clone();
+                            let Some(alg) = sig_alg_for(
+                                &public,
+                                server_sig_algs.as_deref(),
+                                &o.pubkey_accepted_algorithms,
+                            ) else {
+                                continue;
+                            };
+                            if let Some(slot) = ids.list.get_mut(i) {
+                                slot.key = Some(public.clone());
+                            }
+                            (alg, hostkey::public_blob(&public))
+                        }
                     };
                     let data = auth::publickey_signed_data(
                         &session_id,
@@ -664,7 +656,11 @@ where
                         &blob,
                         hostbound.then_some(host_key.as_slice()),
                     );
-                    let sig = hostkey::sign(&private, alg, &data)?;
+                    let signer = identity::signer_for(&ids.list, i);
+                    let Some(sig) = identity::sign(&mut ids, signer, alg, &data, o).await else {
+                        continue;
+                    };
+                    pending = Pending::PublicKey;
                     conn.send(&auth::request_publickey_signed(&data, &sig)?)
                         .await
                         .map_err(lost)?;

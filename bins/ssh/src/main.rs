@@ -6,6 +6,8 @@
 //! of ssh's own.
 
 mod client;
+mod identity;
+mod khcommand;
 mod options;
 mod session;
 
@@ -34,9 +36,8 @@ fn main() -> ExitCode {
 /// `ssh -Q`: the algorithms this ssh implements, one per line.
 fn query(what: &str) -> ExitCode {
     use oxssh_proto::cipher::Cipher;
-    use oxssh_proto::hostkey::SigAlg;
     let lines: Vec<String> = match what {
-        "cipher" | "ciphers" => oxssh_cli::profile::ciphers()
+        w if w == "cipher" || w.eq_ignore_ascii_case("Ciphers") => oxssh_cli::profile::ciphers()
             .iter()
             .map(|s| (*s).to_owned())
             .collect(),
@@ -45,30 +46,33 @@ fn query(what: &str) -> ExitCode {
             .filter(|c| c.is_aead())
             .map(|c| c.name().to_owned())
             .collect(),
-        "mac" | "macs" => oxssh_cli::profile::macs()
+        w if w == "mac" || w.eq_ignore_ascii_case("MACs") => oxssh_cli::profile::macs()
             .iter()
             .map(|s| (*s).to_owned())
             .collect(),
-        "kex" | "kexalgorithms" => oxssh_cli::profile::kex()
+        w if w == "kex" || w.eq_ignore_ascii_case("KexAlgorithms") => oxssh_cli::profile::kex()
             .iter()
             .map(|s| (*s).to_owned())
             .collect(),
         "kex-gss" => Vec::new(),
-        "key" | "key-sig" | "sig" | "hostkeyalgorithms" | "pubkeyacceptedalgorithms" => SigAlg::ALL
+        "key" => key_algs(true, true, false),
+        "key-cert" => key_algs(false, true, false),
+        "key-plain" => key_algs(true, false, false),
+        "sig" => key_algs(true, false, true),
+        w if w == "key-sig"
+            || [
+                "PubkeyAcceptedKeyTypes",
+                "PubkeyAcceptedAlgorithms",
+                "HostKeyAlgorithms",
+                "HostbasedKeyTypes",
+                "HostbasedAcceptedKeyTypes",
+                "HostbasedAcceptedAlgorithms",
+            ]
             .iter()
-            .filter(|a| what != "sig" || !a.is_cert())
-            .map(|a| a.name().to_owned())
-            .collect(),
-        "key-cert" => SigAlg::ALL
-            .iter()
-            .filter(|a| a.is_cert())
-            .map(|a| a.name().to_owned())
-            .collect(),
-        "key-plain" => SigAlg::ALL
-            .iter()
-            .filter(|a| !a.is_cert())
-            .map(|a| a.name().to_owned())
-            .collect(),
+            .any(|n| n.eq_ignore_ascii_case(w)) =>
+        {
+            key_algs(true, true, true)
+        }
         "compression" => vec!["none".to_owned()],
         "protocol-version" => vec!["2".to_owned()],
         "help" => [
@@ -97,6 +101,41 @@ fn query(what: &str) -> ExitCode {
         println!("{l}");
     }
     ExitCode::SUCCESS
+}
+
+/// OpenSSH's key type table in its order: each plain type then its certificate; the
+/// `rsa-sha2-*` names are signature-only (listed by `key-sig` and `sig`, never as key
+/// types). Only the names oxssh-proto implements are listed.
+fn key_algs(plain: bool, certs: bool, sigonly: bool) -> Vec<String> {
+    use oxssh_proto::hostkey::SigAlg;
+    const ORDER: &[&str] = &[
+        "ssh-ed25519",
+        "sk-ssh-ed25519@openssh.com",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+        "ssh-rsa",
+        "rsa-sha2-256",
+        "rsa-sha2-512",
+    ];
+    let mut out = Vec::new();
+    for name in ORDER {
+        let Some(alg) = SigAlg::from_name(name) else {
+            continue;
+        };
+        if name.starts_with("rsa-sha2-") && !sigonly {
+            continue;
+        }
+        if plain {
+            out.push(alg.name().to_owned());
+        }
+        // `sig` lists no certificates, like OpenSSH's sshkey_alg_list(0, 1, 1).
+        if certs && alg.cert() != alg {
+            out.push(alg.cert().name().to_owned());
+        }
+    }
+    out
 }
 
 fn context() -> BasicContext {
@@ -151,6 +190,10 @@ fn run(inv: options::Invocation) -> u8 {
             return 255;
         }
     };
+    if inv.user_on_commandline && !options::valid_ruser(&cfg.user) {
+        oxssh_cli::log::eprint("remote username contains invalid characters");
+        return 255;
+    }
     let level = log_level(cfg.log_level);
     let log_file = match &inv.log_file {
         Some(p) => match std::fs::OpenOptions::new()

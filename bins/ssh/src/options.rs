@@ -37,6 +37,33 @@ pub struct Invocation {
     pub dump: bool,
     /// `-E log_file`.
     pub log_file: Option<PathBuf>,
+    /// Whether `-l` or `user@` named the remote user (which must then pass
+    /// [`valid_ruser`] once the configuration is read).
+    pub user_on_commandline: bool,
+}
+
+/// A destination host is refused when it holds shell metacharacters, whitespace or
+/// control characters, or starts with `-` (OpenSSH's CVE-2023-51385 hardening).
+pub fn valid_hostname(s: &str) -> bool {
+    !s.starts_with('-')
+        && !s
+            .chars()
+            .any(|c| "'`\"$\\;&<>|(){},".contains(c) || c.is_ascii_whitespace() || c.is_control())
+}
+
+/// A user name given on the command line is refused when it holds control characters
+/// or shell metacharacters, has `-` after whitespace, or ends in a backslash.
+pub fn valid_ruser(s: &str) -> bool {
+    if s.starts_with('-') || s.ends_with('\\') {
+        return false;
+    }
+    let b = s.as_bytes();
+    !b.iter().enumerate().any(|(i, &c)| {
+        c.is_ascii_control()
+            || b"'`\";&<>|(){}".contains(&c)
+            || (matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+                && b.get(i + 1) == Some(&b'-'))
+    })
 }
 
 pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
@@ -47,6 +74,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
     let mut dump = false;
     let mut log_file = None;
     let mut query = None;
+    let mut user_on_commandline = false;
     loop {
         while let Some(item) = g.next_opt() {
             let Item::Opt(c, arg) = item.map_err(|e| format!("{e}\r\n{USAGE}"))?;
@@ -93,7 +121,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
                 'I' => push(&mut cli, CliArg::Pkcs11(a)),
                 'o' => push(&mut cli, CliArg::Option(a)),
                 'p' => push(&mut cli, CliArg::Port(a)),
-                'l' => push(&mut cli, CliArg::User(a)),
+                'l' => {
+                    user_on_commandline = true;
+                    push(&mut cli, CliArg::User(a))
+                }
                 'F' => config_file = Some(a),
                 'G' => dump = true,
                 'E' => log_file = Some(PathBuf::from(a)),
@@ -113,6 +144,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
         };
         let dest = dest.to_string_lossy().into_owned();
         let d = parse_destination(&dest).ok_or_else(|| USAGE.to_owned())?;
+        user_on_commandline |= d.user.is_some();
         host = Some(d.host.clone());
         cli.push(CliArg::Destination(d));
         g.skip(1);
@@ -123,6 +155,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
     let Some(host) = host else {
         return Err(USAGE.to_owned());
     };
+    if !valid_hostname(&host) {
+        return Err("hostname contains invalid characters\r".into());
+    }
     let words: Vec<String> = g
         .remaining()
         .iter()
@@ -138,6 +173,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Parsed, String> {
         opts,
         dump,
         log_file,
+        user_on_commandline,
     })))
 }
 
@@ -177,6 +213,20 @@ mod tests {
             parse(vec![OsString::from("-Qcipher")]),
             Ok(Parsed::Query(q)) if q == "cipher"
         ));
+    }
+
+    #[test]
+    fn shell_and_control_characters_in_user_or_host_are_refused() {
+        assert!(valid_ruser("alice") && valid_ruser("a b") && valid_ruser("a$b"));
+        for bad in ["${FOO}", "x\u{7}y", "-x", "a -b", "a\\", "a;b"] {
+            assert!(!valid_ruser(bad), "{bad:?}");
+        }
+        assert!(valid_hostname("host.example") && valid_hostname("[::1]"));
+        for bad in ["a$b", "a,b", "a b", "x\u{7}y"] {
+            assert!(!valid_hostname(bad), "{bad:?}");
+        }
+        let e = parse(vec![OsString::from("a,b")]).err().unwrap();
+        assert_eq!(e, "hostname contains invalid characters\r");
     }
 
     #[test]

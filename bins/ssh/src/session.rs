@@ -158,7 +158,11 @@ fn send_env<S: AsyncRead + AsyncWrite + Unpin>(
     o: &Options,
 ) -> Result<(), Failure> {
     let mut sent: Vec<String> = Vec::new();
-    let mut req = |conn: &mut Conn<S>, chans: &mut Connection, name: &str, value: &str| -> Result<(), Failure> {
+    let mut req = |conn: &mut Conn<S>,
+                   chans: &mut Connection,
+                   name: &str,
+                   value: &str|
+     -> Result<(), Failure> {
         if sent.iter().any(|s| s == name) {
             return Ok(());
         }
@@ -200,6 +204,14 @@ fn open_failure_text(reason: u32) -> &'static str {
     }
 }
 
+/// Sleep until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     chans: &mut Connection,
@@ -220,6 +232,12 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
     let mut held: Vec<u8> = Vec::new();
     let mut exit: Option<u8> = None;
     let mut request_answered = false;
+    // ServerAliveInterval: with nothing from the server for that long, send a
+    // keepalive@openssh.com request; more than ServerAliveCountMax unanswered ends it.
+    let alive = (o.server_alive_interval > 0)
+        .then(|| std::time::Duration::from_secs(o.server_alive_interval as u64));
+    let mut alive_deadline = alive.map(|i| tokio::time::Instant::now() + i);
+    let mut alive_misses: i32 = 0;
     loop {
         // Deliver channel events.
         while let Some(ev) = chans.poll_event() {
@@ -315,6 +333,10 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 let nov = oxssh_net::no_host_keys;
                 while let Some(ev) = conn.t.poll_event() {
+                    if let Some(i) = alive {
+                        alive_misses = 0;
+                        alive_deadline = Some(tokio::time::Instant::now() + i);
+                    }
                     match ev {
                         oxssh_proto::transport::Event::Packet(p)
                             if p.first().is_some_and(|&t| (80..=100).contains(&t)) =>
@@ -328,6 +350,17 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                         _ => {}
                     }
                 }
+            }
+            () = sleep_until(alive_deadline), if alive_deadline.is_some() => {
+                alive_misses += 1;
+                if alive_misses > o.server_alive_count_max {
+                    return Err(Failure::Message(format!(
+                        "Timeout, server {} not responding.",
+                        t.host
+                    )));
+                }
+                chans.global_request(&mut conn.t, "keepalive@openssh.com", true, &[])?;
+                alive_deadline = alive.map(|i| tokio::time::Instant::now() + i);
             }
             r = stdin.read(&mut inbuf), if can_read_stdin => {
                 match r {

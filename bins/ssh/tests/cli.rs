@@ -99,3 +99,63 @@ fn bad_config_line_is_reported_as_openssh_does() {
     assert_eq!(a.code(), b.code());
     assert_eq!(a.stderr_str(), b.stderr_str());
 }
+
+#[test]
+fn query_lists_key_types_and_signature_algorithms_apart_like_openssh() {
+    let q = |what: &str| {
+        let out = Cmd::new(ours("ssh")).args(["-Q", what]).run();
+        out.assert_success();
+        out.stdout_str()
+    };
+    let plain = q("key-plain");
+    assert!(plain.lines().any(|l| l == "ssh-rsa"), "{plain}");
+    assert!(!plain.contains("rsa-sha2-"), "{plain}");
+    assert!(q("sig").lines().any(|l| l == "rsa-sha2-512"));
+    assert!(
+        q("key-cert")
+            .lines()
+            .all(|l| l.ends_with("-cert-v01@openssh.com"))
+    );
+    assert_eq!(q("HostKeyAlgorithms"), q("key-sig"));
+    let Some(theirs) = require_openssh("ssh") else {
+        return;
+    };
+    let out = Cmd::new(theirs).args(["-Q", "key-plain"]).run();
+    let known: Vec<String> = out.stdout_str().lines().map(str::to_owned).collect();
+    // OpenSSH also lists DSA, which we do not implement; otherwise the same, in order.
+    let theirs: Vec<&String> = known.iter().filter(|l| !l.contains("dss")).collect();
+    let ours: Vec<&str> = plain.lines().collect();
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn user_or_host_with_shell_characters_is_refused() {
+    let home = TempHome::new();
+    for args in [
+        vec!["-l", "${FOO}", "-G", "somehost"],
+        vec!["-G", "x\u{7}y@somehost"],
+        vec!["-G", "-l", "-oProxyCommand=x", "somehost"],
+    ] {
+        let out = Cmd::new(ours("ssh")).args(&args).envs(home.env()).run();
+        out.assert_code(255);
+        assert_eq!(
+            out.stderr_str(),
+            "remote username contains invalid characters\r\n",
+            "{args:?}"
+        );
+    }
+    let out = Cmd::new(ours("ssh"))
+        .args(["-G", "a;b"])
+        .envs(home.env())
+        .run();
+    out.assert_code(255);
+    assert_eq!(out.stderr_str(), "hostname contains invalid characters\r\n");
+    // A literal User in the configuration is not checked, as in OpenSSH.
+    let cfg = home.write_ssh_config("User we{ird}\n");
+    let out = Cmd::new(ours("ssh"))
+        .args(["-F".as_ref(), cfg.as_os_str(), "-G".as_ref(), "h".as_ref()])
+        .envs(home.env())
+        .run();
+    out.assert_success();
+    assert!(out.stdout_str().contains("\nuser we{ird}\n"));
+}
