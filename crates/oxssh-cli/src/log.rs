@@ -114,6 +114,9 @@ where
 
 /// Send diagnostics at `level` to stderr, or to `file` (the `-E` option) when given.
 pub fn init(level: LogLevel, file: Option<std::fs::File>) {
+    if let Some(f) = file.as_ref().and_then(|f| f.try_clone().ok()) {
+        let _ = LOG_FILE.set(f);
+    }
     let Some(max) = level.max_tracing() else {
         return;
     };
