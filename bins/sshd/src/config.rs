@@ -8,7 +8,11 @@ use std::path::PathBuf;
 
 use oxssh_cli::log::LogLevel;
 pub use oxssh_config::{ConnSpec, PermitRootLogin, ServerConfig};
-use oxssh_config::{RealFs, ServerCliArg, ServerContext, ServerOptions};
+use std::cell::RefCell;
+use std::io;
+use std::path::Path;
+
+use oxssh_config::{FileMeta, Fs, MemFs, RealFs, ServerCliArg, ServerContext, ServerOptions};
 use oxssh_proto::kex::Algorithms;
 
 /// The OS answers for Match Group, `~` and relative paths.
@@ -34,20 +38,103 @@ impl ServerContext for OsContext {
     }
 }
 
+/// The environment variable that carries the listener's configuration files to each
+/// per-connection process, so a connection is served with the configuration the
+/// daemon started with even if the files changed since (OpenSSH hands its re-executed
+/// children the configuration the same way).
+pub const SNAPSHOT_ENV: &str = "OXSSH_SSHD_CONFIG";
+/// Linux refuses single environment strings over 128 KiB; stay well below.
+const MAX_SNAPSHOT: usize = 96 * 1024;
+
+/// The real filesystem, remembering every file the configuration reader read.
+struct RecordingFs {
+    files: RefCell<Vec<(PathBuf, Vec<u8>)>>,
+}
+
+impl Fs for RecordingFs {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let data = RealFs.read(path)?;
+        self.files
+            .borrow_mut()
+            .push((path.to_path_buf(), data.clone()));
+        Ok(data)
+    }
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        RealFs.read_dir(path)
+    }
+    fn metadata(&self, path: &Path) -> io::Result<FileMeta> {
+        RealFs.metadata(path)
+    }
+}
+
+fn hex(data: &[u8]) -> String {
+    data.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    s.as_bytes()
+        .chunks_exact(2)
+        .map(|c| {
+            std::str::from_utf8(c)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect()
+}
+
+/// Serialize the files read: hex(path) '=' hex(contents), ';'-separated.
+fn encode_snapshot(files: &[(PathBuf, Vec<u8>)]) -> Option<String> {
+    let s = files
+        .iter()
+        .map(|(p, d)| format!("{}={}", hex(p.as_os_str().as_encoded_bytes()), hex(d)))
+        .collect::<Vec<_>>()
+        .join(";");
+    (s.len() <= MAX_SNAPSHOT).then_some(s)
+}
+
+fn decode_snapshot(s: &str) -> Option<MemFs> {
+    let mut fs = MemFs::new();
+    for item in s.split(';').filter(|i| !i.is_empty()) {
+        let (p, d) = item.split_once('=')?;
+        let path = String::from_utf8(unhex(p)?).ok()?;
+        fs.add(path, unhex(d)?);
+    }
+    Some(fs)
+}
+
 /// Read the configuration as sshd starts (`sshd -t` stops here). On error: the lines
-/// OpenSSH prints and its exit status.
+/// OpenSSH prints and its exit status. Also returns the files read, encoded for
+/// [`SNAPSHOT_ENV`] (None when too large to pass: the child then reads the files).
+/// A per-connection child started with the snapshot reads it instead of the disk.
 pub fn load(
     config_file: Option<&PathBuf>,
     args: Vec<ServerCliArg>,
-) -> Result<ServerConfig, (Vec<String>, u8)> {
+) -> Result<(ServerConfig, Option<String>), (Vec<String>, u8)> {
     let opts = ServerOptions {
         config_file: config_file
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|| "/etc/ssh/sshd_config".into()),
         args,
     };
-    ServerConfig::load_with(&opts, &RealFs, &OsContext, &oxssh_cli::profile::oxssh())
-        .map_err(|e| (e.stderr_lines(), e.sshd_exit_code()))
+    let profile = oxssh_cli::profile::oxssh();
+    if let Some(fs) = std::env::var(SNAPSHOT_ENV)
+        .ok()
+        .and_then(|s| decode_snapshot(&s))
+    {
+        return ServerConfig::load_with(&opts, &fs, &OsContext, &profile)
+            .map(|c| (c, None))
+            .map_err(|e| (e.stderr_lines(), e.sshd_exit_code()));
+    }
+    let fs = RecordingFs {
+        files: RefCell::new(Vec::new()),
+    };
+    let cfg = ServerConfig::load_with(&opts, &fs, &OsContext, &profile)
+        .map_err(|e| (e.stderr_lines(), e.sshd_exit_code()))?;
+    let snapshot = encode_snapshot(&fs.files.borrow());
+    Ok((cfg, snapshot))
 }
 
 /// The configuration with the Match blocks for one connection applied.

@@ -107,7 +107,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let cfg = match config::load(flags.config_file.as_ref(), flags.cli.clone()) {
+    let (cfg, snapshot) = match config::load(flags.config_file.as_ref(), flags.cli.clone()) {
         Ok(c) => c,
         Err((lines, code)) => {
             oxssh_cli::log::eprint(&lines.join("\n"));
@@ -184,7 +184,7 @@ fn main() -> ExitCode {
     let r = if flags.inetd || flags.reexec_child {
         rt.block_on(conn::serve_stdio(cfg))
     } else {
-        rt.block_on(listen(flags, cfg))
+        rt.block_on(listen(flags, cfg, snapshot))
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -237,7 +237,11 @@ fn child_args(flags: &Flags) -> Vec<std::ffi::OsString> {
     a
 }
 
-async fn listen(flags: Flags, cfg: config::ServerConfig) -> Result<(), String> {
+async fn listen(
+    flags: Flags,
+    cfg: config::ServerConfig,
+    snapshot: Option<String>,
+) -> Result<(), String> {
     // /proc/self/exe still names our binary if the file was replaced or removed
     // since we started (a package upgrade): connections keep working.
     let exe = if std::path::Path::new("/proc/self/exe").exists() {
@@ -316,6 +320,9 @@ async fn listen(flags: Flags, cfg: config::ServerConfig) -> Result<(), String> {
             }
         };
         let mut cmd = tokio::process::Command::new(&exe);
+        if let Some(snap) = &snapshot {
+            cmd.env(config::SNAPSHOT_ENV, snap);
+        }
         cmd.args(&child_args)
             .stdin(Stdio::from(std::os::fd::OwnedFd::from(rd)))
             .stdout(Stdio::from(std::os::fd::OwnedFd::from(wr)))

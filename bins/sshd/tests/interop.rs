@@ -249,13 +249,19 @@ fn deny_users_refuses_with_openssh_log_line() {
         return;
     }
     let user = current_user();
-    let sshd = Sshd::ours().config(format!("DenyUsers nobody {user}@127.0.0.*")).start();
+    let sshd = Sshd::ours()
+        .config(format!("DenyUsers nobody {user}@127.0.0.*"))
+        .start();
     sshd.authorize(Key::Ed25519);
     let home = TempHome::new();
-    let Some(out) = ssh(&sshd, &home, &[], "true") else { return };
+    let Some(out) = ssh(&sshd, &home, &[], "true") else {
+        return;
+    };
     out.assert_code(255);
     assert!(out.stderr_str().contains("Permission denied"), "{out}");
-    sshd.wait_for_log(&format!("User {user} from 127.0.0.1 not allowed because listed in DenyUsers"));
+    sshd.wait_for_log(&format!(
+        "User {user} from 127.0.0.1 not allowed because listed in DenyUsers"
+    ));
 }
 
 #[test]
@@ -265,10 +271,14 @@ fn match_block_applies_per_user_at_login() {
     }
     let user = current_user();
     // ForceCommand for this user only, through a Match block.
-    let sshd = Sshd::ours().config(format!("Match User {user}\n  ForceCommand echo forced")).start();
+    let sshd = Sshd::ours()
+        .config(format!("Match User {user}\n  ForceCommand echo forced"))
+        .start();
     sshd.authorize(Key::Ed25519);
     let home = TempHome::new();
-    let Some(out) = ssh(&sshd, &home, &[], "echo asked") else { return };
+    let Some(out) = ssh(&sshd, &home, &[], "echo asked") else {
+        return;
+    };
     out.assert_success();
     assert_eq!(out.stdout_str(), "forced\n");
 }
