@@ -92,6 +92,8 @@ impl Peer {
 pub struct User {
     pub pw: oxssh_sys::Passwd,
     pub forced_command: Option<String>,
+    /// The options of the authorized_keys line that let the user in, if any.
+    pub key_options: Option<authorized_keys::Options>,
     /// The configuration with this connection's Match blocks applied.
     pub cfg: Box<ServerConfig>,
 }
@@ -243,6 +245,7 @@ fn authorized(
     cfg: &ServerConfig,
     pw: &oxssh_sys::Passwd,
     key: &PublicKey,
+    peer: &Peer,
 ) -> Option<authorized_keys::Options> {
     for f in authorized_files(cfg, pw) {
         let Ok(text) = std::fs::read_to_string(&f) else {
@@ -253,9 +256,9 @@ fn authorized(
         for (line, why) in bad {
             tracing::debug!("{}:{line}: {why}", f.display());
         }
-        if let Some(e) = entries
+        for e in entries
             .into_iter()
-            .find(|e| !e.options.cert_authority && e.key.key_data() == key.key_data())
+            .filter(|e| !e.options.cert_authority && e.key.key_data() == key.key_data())
         {
             tracing::debug!(
                 "{}:{}: matching key found: {} {}",
@@ -264,7 +267,9 @@ fn authorized(
                 key_label(key),
                 key.fingerprint(HashAlg::Sha256)
             );
-            return Some(e.options);
+            if key_options_allow(&e.options, &pw.name, peer, &f, e.line) {
+                return Some(e.options);
+            }
         }
     }
     None
@@ -398,7 +403,7 @@ async fn authenticate(
                                 .any(|n| n == a.name())
                             && root_ok(pw, "publickey") =>
                     {
-                        authorized(cfg, pw, k)
+                        authorized(cfg, pw, k, peer)
                     }
                     _ => None,
                 };
@@ -438,7 +443,11 @@ async fn authenticate(
                                 // ForceCommand in sshd_config overrides a key's command=.
                                 return Ok(User {
                                     pw: pw.clone(),
-                                    forced_command: cfg.force_command.clone().or(opts.command),
+                                    forced_command: cfg
+                                        .force_command
+                                        .clone()
+                                        .or(opts.command.clone()),
+                                    key_options: Some(opts),
                                     cfg: Box::new(cfg.clone()),
                                 });
                             }
@@ -486,6 +495,7 @@ async fn authenticate(
                     return Ok(User {
                         pw: pw.clone(),
                         forced_command: cfg.force_command.clone(),
+                        key_options: None,
                         cfg: Box::new(cfg.clone()),
                     });
                 }
@@ -610,6 +620,44 @@ fn allowed_user(cfg: &ServerConfig, pw: &oxssh_sys::Passwd, peer: &Peer) -> bool
                 "User {user} from {ip} not allowed because none of user's groups are listed in AllowGroups"
             );
             return false;
+        }
+    }
+    true
+}
+
+/// The restrictions of an authorized_keys line that decide whether it applies to this
+/// login at all: `from=` (host patterns and CIDR against the client address; UseDNS is
+/// off) and `expiry-time=` (local time), with OpenSSH's log lines.
+fn key_options_allow(
+    o: &authorized_keys::Options,
+    user: &str,
+    peer: &Peer,
+    file: &std::path::Path,
+    line: usize,
+) -> bool {
+    let ip = peer.ip();
+    if let Some(from) = &o.from {
+        use oxssh_config::pattern::{addr_match_list, match_pattern_list};
+        let by_name = match_pattern_list(&ip, from, true);
+        let by_addr = addr_match_list(Some(&ip), from);
+        if by_name == -1 || by_addr == -1 || (by_name != 1 && by_addr != 1) {
+            tracing::info!(
+                "Authentication tried for {user} with correct key but not from a permitted host (host={ip}, ip={ip})."
+            );
+            return false;
+        }
+    }
+    if let Some(t) = &o.expiry_time {
+        match oxssh_sys::parse_local_time(t) {
+            Some(expiry) if expiry <= oxssh_sys::now_epoch() => {
+                tracing::info!("{}:{line}: key has expired", file.display());
+                return false;
+            }
+            Some(_) => {}
+            None => {
+                tracing::info!("{}:{line}: invalid expiry-time \"{t}\"", file.display());
+                return false;
+            }
         }
     }
     true

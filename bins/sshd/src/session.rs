@@ -385,6 +385,10 @@ fn handle_request(
             accepted
         }
         "pty-req" => {
+            if user.key_options.as_ref().is_some_and(|o| o.no_pty) {
+                tracing::debug!("Pty allocation disabled.");
+                return false;
+            }
             if s.pty.is_some() || s.started {
                 tracing::error!("session_pty_req: session {} already has a pty", id);
                 return false;

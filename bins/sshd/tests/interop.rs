@@ -282,3 +282,60 @@ fn match_block_applies_per_user_at_login() {
     out.assert_success();
     assert_eq!(out.stdout_str(), "forced\n");
 }
+
+#[test]
+fn authorized_keys_from_and_expiry_time_are_enforced() {
+    if require_openssh("ssh-keygen").is_none() {
+        return;
+    }
+    let key = Key::Ed25519.public();
+    let key = key.trim();
+    for (opts, log) in [
+        (
+            "from=\"10.0.0.0/8\"",
+            "with correct key but not from a permitted host (host=127.0.0.1, ip=127.0.0.1).",
+        ),
+        ("expiry-time=\"20200101\"", "key has expired"),
+    ] {
+        let sshd = Sshd::ours().start();
+        sshd.authorize_line(&format!("{opts} {key}"));
+        let home = TempHome::new();
+        let Some(out) = ssh(&sshd, &home, &[], "true") else {
+            return;
+        };
+        out.assert_code(255);
+        sshd.wait_for_log(log);
+    }
+    // Allowed source and a future expiry: in.
+    let sshd = Sshd::ours().start();
+    sshd.authorize_line(&format!(
+        "from=\"127.0.0.0/8,!10.1.1.1\",expiry-time=\"29991231\" {key}"
+    ));
+    let home = TempHome::new();
+    let Some(out) = ssh(&sshd, &home, &[], "echo in") else {
+        return;
+    };
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "in\n");
+}
+
+#[test]
+fn no_pty_key_option_refuses_a_terminal() {
+    if require_openssh("ssh-keygen").is_none() {
+        return;
+    }
+    let sshd = Sshd::ours().start();
+    sshd.authorize_line(&format!("no-pty {}", Key::Ed25519.public().trim()));
+    let home = TempHome::new();
+    let Some(out) = ssh(&sshd, &home, &["RequestTTY=force"], "tty || echo notty") else {
+        return;
+    };
+    // As with OpenSSH's sshd: a forced tty that the server refuses ends the session.
+    out.assert_code(255);
+    assert!(
+        out.stderr_str()
+            .contains("PTY allocation request failed on channel 0"),
+        "{out}"
+    );
+    assert_eq!(out.stdout_str(), "", "{out}");
+}

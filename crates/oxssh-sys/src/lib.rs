@@ -151,6 +151,38 @@ pub fn group_name(gid: u32) -> Option<String> {
     None
 }
 
+/// Seconds since the epoch, now.
+pub fn now_epoch() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Parse OpenSSH's `YYYYMMDD[HHMM[SS]]` (authorized_keys expiry-time) as local time,
+/// to seconds since the epoch; None if malformed.
+pub fn parse_local_time(s: &str) -> Option<i64> {
+    if !s.bytes().all(|b| b.is_ascii_digit()) || ![8, 12, 14].contains(&s.len()) {
+        return None;
+    }
+    let num = |a: usize, b: usize| s.get(a..b).and_then(|x| x.parse::<i32>().ok());
+    // SAFETY: tm is plain data; every field mktime reads is set below.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    tm.tm_year = num(0, 4)? - 1900;
+    tm.tm_mon = num(4, 6)? - 1;
+    tm.tm_mday = num(6, 8)?;
+    tm.tm_hour = if s.len() >= 12 { num(8, 10)? } else { 0 };
+    tm.tm_min = if s.len() >= 12 { num(10, 12)? } else { 0 };
+    tm.tm_sec = if s.len() == 14 { num(12, 14)? } else { 0 };
+    tm.tm_isdst = -1;
+    if !(0..12).contains(&tm.tm_mon) || !(1..=31).contains(&tm.tm_mday) {
+        return None;
+    }
+    // SAFETY: `tm` is a valid, initialised struct tm that mktime may normalise.
+    let t = unsafe { libc::mktime(&mut tm) };
+    (t != -1).then_some(t)
+}
+
 /// Start the child from `cmd` in a new session (setsid), detached from our
 /// controlling terminal: how a daemon leaves the shell that started it.
 pub fn new_session(cmd: &mut std::process::Command) {
@@ -239,6 +271,15 @@ mod tests {
         let me = getpwuid(getuid()).expect("current user in passwd");
         assert_eq!(me.uid, getuid());
         assert_eq!(getpwnam(&me.name), Some(me));
+    }
+
+    #[test]
+    fn expiry_times_parse_as_openssh_writes_them() {
+        assert!(parse_local_time("20200101").unwrap() < now_epoch());
+        assert!(parse_local_time("29991231235959").unwrap() > now_epoch());
+        assert_eq!(parse_local_time("2020010"), None);
+        assert_eq!(parse_local_time("20201301"), None);
+        assert_eq!(parse_local_time("2020x101"), None);
     }
 
     #[test]
