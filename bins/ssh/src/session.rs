@@ -227,7 +227,8 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
     if !stdin_open {
         chans.send_eof(&mut conn.t, id)?;
     }
-    let mut inbuf = vec![0u8; 64 * 1024];
+    // Large reads: each read of tokio's stdin is a round trip to its blocking pool.
+    let mut inbuf = vec![0u8; 256 * 1024];
     // Bytes read from stdin that the peer's window has not taken yet.
     let mut held: Vec<u8> = Vec::new();
     let mut exit: Option<u8> = None;

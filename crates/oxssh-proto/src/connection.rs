@@ -267,19 +267,38 @@ impl Connection {
         let max_packet = ch.remote_max_packet.clamp(1, DEFAULT_MAX_PACKET * 8) as usize;
         let n = data.len().min(ch.remote_window as usize);
         ch.remote_window -= n as u32;
-        let mut m = Vec::with_capacity(16 + max_packet.min(n));
         for chunk in data.get(..n).unwrap_or_default().chunks(max_packet) {
-            m.clear();
+            let len = (chunk.len() as u32).to_be_bytes();
+            let id = remote.to_be_bytes();
             match ext {
-                None => m.put_u8(msg::CHANNEL_DATA),
-                Some(_) => m.put_u8(msg::CHANNEL_EXTENDED_DATA),
+                None => {
+                    let [a, b, c, d] = id;
+                    let [e, f, g, h] = len;
+                    let hdr = [msg::CHANNEL_DATA, a, b, c, d, e, f, g, h];
+                    t.send_parts(&[&hdr, chunk])?;
+                }
+                Some(code) => {
+                    let [a, b, c, d] = id;
+                    let [e, f, g, h] = code.to_be_bytes();
+                    let [i, j, k, l] = len;
+                    let hdr = [
+                        msg::CHANNEL_EXTENDED_DATA,
+                        a,
+                        b,
+                        c,
+                        d,
+                        e,
+                        f,
+                        g,
+                        h,
+                        i,
+                        j,
+                        k,
+                        l,
+                    ];
+                    t.send_parts(&[&hdr, chunk])?;
+                }
             }
-            m.put_u32(remote);
-            if let Some(code) = ext {
-                m.put_u32(code);
-            }
-            m.put_string(chunk);
-            t.send(&m)?;
         }
         Ok(n)
     }

@@ -339,15 +339,23 @@ impl Transport {
     /// Send a message of the layers above. During a key exchange it is held back and
     /// sent, in order, after NEWKEYS (RFC 4253 §7.1).
     pub fn send(&mut self, payload: &[u8]) -> Result<(), Error> {
-        if payload.len() + 64 > MAX_PACKET {
-            return Err(Error::BadPacketLength(payload.len() as u32));
+        self.send_parts(&[payload])
+    }
+
+    /// [`send`](Self::send) a payload given in pieces (a message header and the data
+    /// it carries), written straight into the output buffer: the data path makes no
+    /// intermediate copy.
+    pub fn send_parts(&mut self, parts: &[&[u8]]) -> Result<(), Error> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len + 64 > MAX_PACKET {
+            return Err(Error::BadPacketLength(len as u32));
         }
         if self.kex_sending_blocked() {
-            self.deferred_bytes += payload.len();
-            self.deferred.push_back(payload.to_vec());
+            self.deferred_bytes += len;
+            self.deferred.push_back(parts.concat());
             return Ok(());
         }
-        self.write_packet(payload)?;
+        self.write_packet_parts(parts, len)?;
         if self.bytes_since_kex >= self.cfg.rekey_bytes && matches!(self.step, KexStep::Idle) {
             self.start_kex()?;
         }
@@ -558,23 +566,31 @@ impl Transport {
     }
 
     fn write_packet(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.write_packet_parts(&[payload], payload.len())
+    }
+
+    /// Pad, seal in place and append one packet whose payload is `parts` concatenated
+    /// (`len` bytes in all).
+    fn write_packet_parts(&mut self, parts: &[&[u8]], len: usize) -> Result<(), Error> {
         let bs = self.sealing.block_size().max(8);
         let head = if self.sealing.length_in_alignment() {
             4
         } else {
             0
         };
-        let mut pad = bs - (head + 1 + payload.len()) % bs;
+        let mut pad = bs - (head + 1 + len) % bs;
         if pad < 4 {
             pad += bs;
         }
-        let plen = 1 + payload.len() + pad;
+        let plen = 1 + len + pad;
         let tag = self.sealing.tag_len();
         let start = self.out.len();
         self.out.reserve(4 + plen + tag);
         self.out.put_u32(plen as u32);
         self.out.put_u8(pad as u8);
-        self.out.extend_from_slice(payload);
+        for p in parts {
+            self.out.extend_from_slice(p);
+        }
         let pad_at = self.out.len();
         self.out.resize(pad_at + pad + tag, 0);
         if let Some(p) = self.out.get_mut(pad_at..pad_at + pad) {
