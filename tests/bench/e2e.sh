@@ -16,15 +16,43 @@ trap cleanup EXIT
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/host"; ssh-keygen -q -t ed25519 -N '' -f "$tmp/id"
 cp "$tmp/id.pub" "$tmp/ak"; mkdir -p /run/sshd
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Memory of a server's sshd processes (the listener's descendants named sshd), in KiB
+# of PSS, so shared pages are counted once.
+server_pss() { python3 - "$1" <<'PY'
+import os, sys
+root = int(sys.argv[1])
+kids = {}
+for p in os.listdir('/proc'):
+    if p.isdigit():
+        try:
+            st = open(f'/proc/{p}/stat').read()
+            ppid = int(st.rsplit(')', 1)[1].split()[1])
+            kids.setdefault(ppid, []).append(int(p))
+        except OSError:
+            pass
+total, todo = 0, [root]
+while todo:
+    pid = todo.pop()
+    todo += kids.get(pid, [])
+    try:
+        if open(f'/proc/{pid}/comm').read().strip().startswith('sshd'):
+            for line in open(f'/proc/{pid}/smaps_rollup'):
+                if line.startswith('Pss:'):
+                    total += int(line.split()[1])
+    except OSError:
+        pass
+print(total)
+PY
+}
 start() { # binary -> sets $port (no subshell: the daemon and its pid stay ours)
   port=$(free_port)
   printf 'ListenAddress 127.0.0.1:%s\nHostKey %s\nAuthorizedKeysFile %s\nStrictModes no\nUsePAM no\nPermitRootLogin yes\nPidFile none\n' \
     "$port" "$tmp/host" "$tmp/ak" > "$tmp/cfg.$port"
-  "$1" -D -f "$tmp/cfg.$port" -E "$tmp/log.$port" & pids+=($!)
+  "$1" -D -f "$tmp/cfg.$port" -E "$tmp/log.$port" & pids+=($!); spid=$!
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 }
-start /usr/sbin/sshd; p_openssh=$port
-start "$ours/sshd"; p_ours=$port
+start /usr/sbin/sshd; p_openssh=$port; pid_openssh=$spid
+start "$ours/sshd"; p_ours=$port; pid_ours=$spid
 printf '[127.0.0.1]:%s %s\n[127.0.0.1]:%s %s\n' "$p_openssh" "$(cut -d' ' -f1,2 "$tmp/host.pub")" "$p_ours" "$(cut -d' ' -f1,2 "$tmp/host.pub")" > "$tmp/kh"
 sshargs=(-i "$tmp/id" -o UserKnownHostsFile="$tmp/kh" -o StrictHostKeyChecking=yes -o BatchMode=yes -o Ciphers="$CIPHER")
 now() { date +%s.%N; }
@@ -38,4 +66,24 @@ for pair in "/usr/bin/ssh:$p_openssh:OpenSSH -> OpenSSH" "$ours/ssh:$p_ours:ours
   lat=$(awk "BEGIN{print ($t1 - $t0) * 1000 / $RUNS}")
   [ -n "$base_tp" ] || { base_tp=$tp; base_lat=$lat; }
   printf '%-28s %10.1f %10.2f %10.1f %10.2f\n' "$label" "$tp" "$(awk "BEGIN{print $tp / $base_tp}")" "$lat" "$(awk "BEGIN{print $lat / $base_lat}")"
+done
+
+# Memory per idle session: N sessions running `sleep`, server-side PSS above the idle
+# listener, divided by N. Each server is measured with OpenSSH's client.
+N=10
+printf '\n%-28s %14s %10s\n' "server" "KiB/session" "ratio"
+base_mem=
+for pair in "$pid_openssh:$p_openssh:OpenSSH sshd" "$pid_ours:$p_ours:our sshd"; do
+  IFS=: read -r spid port label <<<"$pair"
+  idle=$(server_pss "$spid")
+  cpids=()
+  for _ in $(seq "$N"); do
+    /usr/bin/ssh "${sshargs[@]}" -p "$port" "$(id -un)@127.0.0.1" 'sleep 30' & cpids+=($!)
+  done
+  sleep 4
+  busy=$(server_pss "$spid")
+  kill "${cpids[@]}" 2>/dev/null || true; wait "${cpids[@]}" 2>/dev/null || true
+  per=$(( (busy - idle) / N ))
+  [ -n "$base_mem" ] || base_mem=$per
+  printf '%-28s %14d %10.2f\n' "$label" "$per" "$(awk "BEGIN{print $per / $base_mem}")"
 done

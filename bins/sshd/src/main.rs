@@ -242,14 +242,8 @@ async fn listen(
     cfg: config::ServerConfig,
     snapshot: Option<String>,
 ) -> Result<(), String> {
-    // /proc/self/exe still names our binary if the file was replaced or removed
-    // since we started (a package upgrade): connections keep working.
-    let exe = if std::path::Path::new("/proc/self/exe").exists() {
-        PathBuf::from("/proc/self/exe")
-    } else {
-        std::env::current_exe()
-            .map_err(|e| format!("sshd re-exec requires execution with an absolute path: {e}"))?
-    };
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("sshd re-exec requires execution with an absolute path: {e}"))?;
     let mut listeners = Vec::new();
     for addr in &config::listen_addrs(&cfg) {
         match tokio::net::TcpListener::bind(addr).await {
@@ -319,7 +313,15 @@ async fn listen(
                 continue;
             }
         };
-        let mut cmd = tokio::process::Command::new(&exe);
+        // Re-execute by our path, so the process is called sshd in ps and logs; if the
+        // file was removed or replaced since we started (a package upgrade),
+        // /proc/self/exe still names the binary we are running.
+        let path = if exe.exists() {
+            exe.clone()
+        } else {
+            PathBuf::from("/proc/self/exe")
+        };
+        let mut cmd = tokio::process::Command::new(&path);
         if let Some(snap) = &snapshot {
             cmd.env(config::SNAPSHOT_ENV, snap);
         }
