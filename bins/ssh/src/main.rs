@@ -6,6 +6,7 @@
 //! of ssh's own.
 
 mod client;
+mod escape;
 mod identity;
 mod khcommand;
 mod options;

@@ -144,7 +144,13 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     tracing::debug!("Sending command: {command}");
     chans.request(&mut conn.t, id, req, true, &data)?;
     conn.flush().await?;
-    let code = pump(&mut conn, &mut chans, id, o, t, what).await;
+    // Escapes work only in a session with a terminal, as in OpenSSH.
+    let escape = if tty {
+        o.escape_char.map(crate::escape::Escape::new)
+    } else {
+        None
+    };
+    let code = pump(&mut conn, &mut chans, id, o, t, what, escape).await;
     drop(raw_guard);
     code
 }
@@ -219,7 +225,10 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
     o: &Options,
     t: &Target,
     what: &str,
+    mut escape: Option<crate::escape::Escape>,
 ) -> Result<u8, Failure> {
+    let mut typed: Vec<u8> = Vec::new();
+    let mut actions = Vec::new();
     let mut stdin = tokio::io::stdin();
     let mut stdout = tokio::io::stdout();
     let mut stderr = tokio::io::stderr();
@@ -369,9 +378,37 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                         stdin_open = false;
                     }
                     Ok(n) => {
-                        let data = inbuf.get(..n).unwrap_or_default();
+                        let mut data = inbuf.get(..n).unwrap_or_default();
+                        if let Some(e) = escape.as_mut() {
+                            typed.clear();
+                            actions.clear();
+                            e.filter(data, &mut typed, &mut actions);
+                            data = &typed;
+                        }
                         let sent = chans.send_data(&mut conn.t, id, None, data)?;
                         held.extend_from_slice(data.get(sent..).unwrap_or_default());
+                        for a in actions.drain(..) {
+                            match a {
+                                crate::escape::Action::Disconnect => {
+                                    let _ = stdout.flush().await;
+                                    let _ = conn.t.send_disconnect(
+                                        oxssh_proto::msg::disconnect::BY_APPLICATION,
+                                        "disconnected by user",
+                                    );
+                                    let _ = conn.flush().await;
+                                    return Err(Failure::Message(format!("Connection to {} closed.", t.host)));
+                                }
+                                crate::escape::Action::Help => {
+                                    let _ = stderr.write_all(crate::escape::HELP.as_bytes()).await;
+                                }
+                                crate::escape::Action::Rekey => conn.t.rekey()?,
+                                crate::escape::Action::Break => {
+                                    let mut d = Vec::new();
+                                    d.put_u32(1000);
+                                    chans.request(&mut conn.t, id, "break", false, &d)?;
+                                }
+                            }
+                        }
                     }
                 }
             }

@@ -277,3 +277,34 @@ fn ours_against_ours() {
     out.assert_code(5);
     assert_eq!(out.stdout_str(), "ours\n");
 }
+
+#[test]
+fn tilde_dot_ends_a_terminal_session_as_openssh() {
+    let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else {
+        return;
+    };
+    let Some(theirs) = require_openssh("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let mut args = sshd.client(&home).option("RequestTTY force").args();
+    // `cat` would run forever: only the escape can end this session.
+    args.push("cat".into());
+    let run = |bin: std::path::PathBuf| {
+        Cmd::new(bin)
+            .args(args.clone())
+            .stdin(b"hello\n~.".to_vec())
+            .envs(home.env())
+            .timeout(std::time::Duration::from_secs(20))
+            .run()
+    };
+    let ours = run(ours("ssh"));
+    let reference = run(theirs);
+    assert_eq!(ours.code(), reference.code(), "{ours}\n{reference}");
+    assert_eq!(ours.code(), Some(255));
+    assert!(
+        ours.stderr_str()
+            .contains("Connection to 127.0.0.1 closed."),
+        "{ours}"
+    );
+}
