@@ -230,6 +230,22 @@ fn daemonize(flags: &Flags) -> ExitCode {
     }
 }
 
+/// Replace this process with a fresh sshd in the foreground with the same arguments;
+/// returns only on failure.
+fn restart(exe: &std::path::Path, flags: &Flags) -> std::io::Error {
+    use std::os::unix::process::CommandExt;
+    let path = if exe.exists() {
+        exe.to_path_buf()
+    } else {
+        PathBuf::from("/proc/self/exe")
+    };
+    let mut cmd = std::process::Command::new(path);
+    if !flags.no_detach {
+        cmd.arg("-D");
+    }
+    cmd.args(&flags.raw).exec()
+}
+
 /// The arguments a per-connection child gets: ours, plus -R.
 fn child_args(flags: &Flags) -> Vec<std::ffi::OsString> {
     let mut a: Vec<std::ffi::OsString> = vec!["-R".into()];
@@ -282,12 +298,22 @@ async fn listen(
     let child_args = child_args(&flags);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| e.to_string())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| e.to_string())?;
     loop {
         let (stream, peer) = tokio::select! {
             c = rx.recv() => match c { Some(c) => c, None => break },
             _ = term.recv() => {
                 tracing::info!("Received signal 15; terminating.");
                 break;
+            }
+            _ = hup.recv() => {
+                // As OpenSSH: re-execute ourselves (same pid) to read the configuration
+                // anew; connections in progress are other processes and carry on.
+                tracing::info!("Received SIGHUP; restarting.");
+                let e = restart(&exe, &flags);
+                tracing::error!("sshd restart failed: {e}");
+                continue;
             }
         };
         let local = stream.local_addr().ok();

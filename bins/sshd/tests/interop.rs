@@ -339,3 +339,38 @@ fn no_pty_key_option_refuses_a_terminal() {
     );
     assert_eq!(out.stdout_str(), "", "{out}");
 }
+
+#[test]
+fn sighup_rereads_the_configuration_and_keeps_serving() {
+    if require_openssh("ssh-keygen").is_none() {
+        return;
+    }
+    let sshd = our_sshd(&[KeyType::Ed25519]);
+    let home = TempHome::new();
+    let Some(out) = ssh(&sshd, &home, &[], "echo before") else {
+        return;
+    };
+    assert_eq!(out.stdout_str(), "before\n", "{out}");
+    let mut cfg = std::fs::read_to_string(sshd.config_path()).unwrap();
+    cfg.insert_str(0, "ForceCommand echo reloaded\n");
+    std::fs::write(sshd.config_path(), cfg).unwrap();
+    std::process::Command::new("kill")
+        .args(["-HUP", &sshd.pid().to_string()])
+        .status()
+        .unwrap();
+    sshd.wait_for_log("Received SIGHUP; restarting.");
+    // Same pid, listening again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while sshd.log().matches("Server listening on").count() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no restart:\n{}",
+            sshd.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let Some(out) = ssh(&sshd, &home, &[], "echo after") else {
+        return;
+    };
+    assert_eq!(out.stdout_str(), "reloaded\n", "{out}");
+}
