@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::{Fatal, Opts, fatal, log, prompt};
 
-fn strerror(e: &std::io::Error) -> String {
+pub fn strerror(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s.get(..i).unwrap_or(&s).to_owned(),
@@ -49,7 +49,7 @@ fn hash(o: &Opts) -> FpHash {
 }
 
 /// `-f`, or OpenSSH's `ask_filename` prompt on stdout with the default under ~/.ssh.
-fn identity_file(o: &Opts, question: &str) -> Result<String, Fatal> {
+pub fn identity_file(o: &Opts, question: &str) -> Result<String, Fatal> {
     if let Some(f) = &o.file {
         return Ok(f.clone());
     }
@@ -69,6 +69,39 @@ fn identity_file(o: &Opts, question: &str) -> Result<String, Fatal> {
         Some(s) if s.is_empty() => Ok(default),
         Some(s) => Ok(s),
     }
+}
+
+/// OpenSSH's `tilde_expand_filename`: `~/x` and `~user/x`.
+pub fn tilde(path: &str) -> String {
+    let Some(rest) = path.strip_prefix('~') else {
+        return path.to_owned();
+    };
+    let (user, tail) = match rest.find('/') {
+        Some(i) => (
+            rest.get(..i).unwrap_or_default(),
+            rest.get(i..).unwrap_or_default(),
+        ),
+        None => (rest, ""),
+    };
+    let home = if user.is_empty() {
+        me().ok().map(|m| m.home)
+    } else {
+        oxssh_sys::getpwnam(user).map(|p| p.dir)
+    };
+    match home {
+        Some(h) => format!("{}{tail}", h.to_string_lossy().trim_end_matches('/')),
+        None => path.to_owned(),
+    }
+}
+
+/// OpenSSH's `load_identity`: a private key, asking for its passphrase (or `-P`).
+pub fn load_identity(o: &Opts, path: &str) -> Result<(PrivateKey, Zeroizing<String>), Fatal> {
+    load_private(
+        path,
+        o.old_passphrase.as_deref(),
+        "Enter passphrase: ",
+        &format!("Load key \"{path}\""),
+    )
 }
 
 fn stat_or_fatal(path: &str) -> Result<(), Fatal> {
@@ -293,18 +326,25 @@ pub fn all_hostkeys(o: &Opts) -> Result<u8, Fatal> {
 }
 
 fn fp_line(o: &Opts, key: &ssh_key::public::KeyData, comment: &str) -> String {
+    fp_line_labelled(o, key, comment, fp::type_label(key))
+}
+
+/// A `-l` line with an explicit type label (`ECDSA-CERT` for a certificate, whose
+/// fingerprint is that of the certified key).
+fn fp_line_labelled(
+    o: &Opts,
+    key: &ssh_key::public::KeyData,
+    comment: &str,
+    label: &str,
+) -> String {
     let f = if o.bubblebabble {
         fp::bubblebabble(key)
     } else {
         fp::fingerprint(key, hash(o))
     };
-    let mut s = format!(
-        "{} {f} {comment} ({})\n",
-        fp::bits(key),
-        fp::type_label(key)
-    );
+    let mut s = format!("{} {f} {comment} ({label})\n", fp::bits(key));
     if o.verbose > 0 {
-        s.push_str(&fp::randomart(key, hash(o), fp::type_label(key)));
+        s.push_str(&fp::randomart(key, hash(o), label));
         s.push('\n');
     }
     s
@@ -347,6 +387,19 @@ pub fn fingerprint(o: &Opts) -> Result<u8, Fatal> {
     for line in text.lines() {
         let l = line.trim_start_matches([' ', '\t']);
         if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let ty = l.split([' ', '\t']).next().unwrap_or_default();
+        if oxssh_keys::cert::is_cert_name(ty) {
+            if let Ok((c, comment)) = oxssh_keys::cert::Certificate::from_line(l) {
+                let kd = c.key.key_data();
+                let comment = if comment.is_empty() {
+                    "no comment".to_owned()
+                } else {
+                    comment
+                };
+                out.push_str(&fp_line_labelled(o, kd, &comment, &fp::cert_type_label(kd)));
+            }
             continue;
         }
         if let Some((key, comment)) = key_in_line(l) {
@@ -674,6 +727,76 @@ pub fn known_hosts(o: &Opts) -> Result<u8, Fatal> {
         flush();
         log(&format!("WARNING: {old} contains unhashed entries"));
         log("Delete this file to ensure privacy of hostnames");
+    }
+    Ok(0)
+}
+
+/// `-r host [-g] [-f file]`: SSHFP resource records (RFC 4255, RFC 6594, RFC 7479)
+/// for a public key, or for every host key under /etc/ssh.
+pub fn sshfp(o: &Opts, host: &str) -> Result<u8, Fatal> {
+    let one = |path: &str| -> Result<bool, Fatal> {
+        if let Err(e) = std::fs::metadata(path) {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                return Ok(false);
+            }
+            return fatal(format!("{path}: {}", strerror(&e)));
+        }
+        let key = match crate::certs::load_public(path) {
+            Ok((Ok(k), _)) => k,
+            Ok((Err(_), _)) => {
+                // Certificates have no SSHFP algorithm number.
+                crate::flush();
+                log("export_dns_rr: unsupported algorithm and/or digest_type");
+                return Ok(true);
+            }
+            Err(e) => {
+                return fatal(format!("Failed to read v2 public key from \"{path}\": {e}"));
+            }
+        };
+        use ssh_key::public::KeyData;
+        let alg = match key.key_data() {
+            KeyData::Rsa(_) => 1,
+            KeyData::Dsa(_) => 2,
+            KeyData::Ecdsa(_) => 3,
+            KeyData::Ed25519(_) => 4,
+            _ => 0,
+        };
+        if alg == 0 {
+            crate::flush();
+            log("export_dns_rr: unsupported algorithm and/or digest_type");
+            return Ok(true);
+        }
+        let blob = fp::blob(key.key_data());
+        for (dtype, digest) in [
+            (1u8, fp::raw_digest(FpHash::Sha1, &blob)),
+            (2u8, fp::raw_digest(FpHash::Sha256, &blob)),
+        ] {
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            if o.generic_rr {
+                println!(
+                    "{host} IN TYPE44 \\# {} {alg:02x} {dtype:02x} {hex}",
+                    2 + digest.len()
+                );
+            } else {
+                println!("{host} IN SSHFP {alg} {dtype} {hex}");
+            }
+        }
+        Ok(true)
+    };
+    if let Some(f) = &o.file {
+        if !one(f)? {
+            return fatal(format!("{f}: No such file or directory"));
+        }
+        return Ok(0);
+    }
+    let mut n = 0;
+    for t in ["rsa", "dsa", "ecdsa", "ed25519", "xmss"] {
+        if one(&format!("/etc/ssh/ssh_host_{t}_key"))? {
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return fatal("no keys found.");
     }
     Ok(0)
 }

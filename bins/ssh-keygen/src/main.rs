@@ -1,18 +1,26 @@
 //! `ssh-keygen`: OpenSSH's key tool. This file parses the command line with
 //! OpenSSH's getopt string and picks the operation in OpenSSH's order; `cmd` wires
-//! files and prompts to `oxssh-keys`. Not yet: certificates (`-s`, `-L`), `-Y`
-//! signatures, KRLs (`-k`, `-Q`), SSHFP (`-r`), moduli (`-M`), PKCS#11 and FIDO keys.
+//! files and prompts to `oxssh-keys`; `certs` does certificates (`-s`, `-L`), `sig`
+//! SSH signatures (`-Y`), `krl` revocation lists (`-k`, `-Q`).
+//! `cmd::sshfp` prints SSHFP records (`-r`), `moduli` screens DH moduli (`-M screen`).
+//! Not yet: `-M generate`, PKCS#11 and FIDO keys.
 
 use std::process::ExitCode;
 
 use oxssh_cli::getopt::{Getopt, Item};
 
+mod agent;
+mod certs;
 mod cmd;
+mod krl;
+mod moduli;
 mod prompt;
+mod sig;
 
 const OPTSTRING: &str = "ABHKLQUXceghiklopquvyC:D:E:F:I:M:N:O:P:R:V:Y:Z:a:b:f:g:m:n:r:s:t:w:z:";
 
-const USAGE: &str = "usage: ssh-keygen [-q] [-a rounds] [-b bits] [-C comment] [-f output_keyfile]
+pub const USAGE: &str =
+    "usage: ssh-keygen [-q] [-a rounds] [-b bits] [-C comment] [-f output_keyfile]
                   [-m format] [-N new_passphrase] [-O option]
                   [-t dsa | ecdsa | ecdsa-sk | ed25519 | ed25519-sk | rsa]
                   [-w provider] [-Z cipher]
@@ -84,9 +92,24 @@ pub struct Opts {
     pub rounds: Option<u32>,
     pub sign_op: Option<String>,
     pub moduli: bool,
+    /// `-M screen` (else `-M generate`).
+    pub moduli_screen: bool,
     pub pkcs11: bool,
     pub download_sk: bool,
     pub operands: Vec<String>,
+    /// `-V`: (valid_after, valid_before).
+    pub validity: Option<(u64, u64)>,
+    /// `-z`: certificate serial (or KRL version).
+    pub serial: u64,
+    pub serial_autoinc: bool,
+    /// `-h`: host certificate.
+    pub cert_host: bool,
+    /// `-U`: the CA key is in the agent.
+    pub prefer_agent: bool,
+    /// `-u`: update a KRL.
+    pub update_krl: bool,
+    /// `-g`: generic DNS resource records.
+    pub generic_rr: bool,
 }
 
 /// A fatal error: OpenSSH's message and exit status.
@@ -100,6 +123,12 @@ pub fn fatal<T>(msg: impl Into<String>) -> Result<T, Fatal> {
 fn usage<T>() -> Result<T, Fatal> {
     eprint!("{USAGE}");
     Err(Fatal(String::new(), 1))
+}
+
+/// Flush stdout before writing to stderr, so the two interleave as OpenSSH's do.
+pub fn flush() {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
 }
 
 /// OpenSSH's log functions end stderr lines with CRLF; plain fprintf(stderr) does not.
@@ -146,7 +175,12 @@ fn parse(args: Vec<std::ffi::OsString>) -> Result<Opts, Fatal> {
             'p' => o.change_passphrase = true,
             'c' => o.change_comment = true,
             'f' => o.file = Some(a),
-            'g' | 'U' | 'u' | 'w' | 'V' | 'z' => {}
+            'g' => o.generic_rr = true,
+            'w' => {}
+            'U' => o.prefer_agent = true,
+            'u' => o.update_krl = true,
+            'V' => o.validity = Some(certs::parse_validity(&a)?),
+            'z' => (o.serial, o.serial_autoinc) = certs::parse_serial(&a)?,
             'K' => o.download_sk = true,
             'P' => o.old_passphrase = Some(a),
             'N' => o.new_passphrase = Some(a),
@@ -159,7 +193,7 @@ fn parse(args: Vec<std::ffi::OsString>) -> Result<Opts, Fatal> {
             'C' => o.comment = Some(a),
             'q' => o.quiet = true,
             'e' => o.export = true,
-            'h' => {}
+            'h' => o.cert_host = true,
             'k' => o.gen_krl = true,
             'i' | 'X' => o.import = true,
             'y' => o.print_public = true,
@@ -174,7 +208,11 @@ fn parse(args: Vec<std::ffi::OsString>) -> Result<Opts, Fatal> {
             },
             'Y' => o.sign_op = Some(a),
             'M' => match a.as_str() {
-                "generate" | "screen" => o.moduli = true,
+                "generate" => o.moduli = true,
+                "screen" => {
+                    o.moduli = true;
+                    o.moduli_screen = true;
+                }
                 _ => return fatal(format!("Unsupported moduli option {a}")),
             },
             _ => return usage(),
@@ -189,10 +227,15 @@ fn parse(args: Vec<std::ffi::OsString>) -> Result<Opts, Fatal> {
 }
 
 fn run(o: Opts) -> Result<u8, Fatal> {
-    if o.sign_op.is_some() {
-        return fatal("ssh-keygen -Y: signatures are not implemented in oxssh yet");
+    if let Some(op) = &o.sign_op {
+        return sig::run(&o, op);
     }
-    if o.ca_key.is_none() && !o.operands.is_empty() && !o.gen_krl && !o.check_krl && !o.moduli {
+    if o.ca_key.is_some() {
+        if o.operands.is_empty() && !o.gen_krl {
+            log("Too few arguments.");
+            return usage();
+        }
+    } else if !o.operands.is_empty() && !o.gen_krl && !o.check_krl && !o.moduli {
         log("Too many arguments.");
         return usage();
     }
@@ -204,17 +247,17 @@ fn run(o: Opts) -> Result<u8, Fatal> {
         log("Cannot use -l with -H or -R.");
         return usage();
     }
-    if o.gen_krl || o.check_krl {
-        return fatal("KRLs (-k, -Q) are not implemented in oxssh yet");
+    if o.gen_krl {
+        return krl::generate(&o);
+    }
+    if o.check_krl {
+        return krl::check(&o);
     }
     if o.ca_key.is_some() {
-        if o.key_id.is_none() {
-            return fatal("Must specify key id (-I) when certifying");
-        }
-        return fatal("certificate signing (-s) is not implemented in oxssh yet");
+        return certs::ca_sign(&o);
     }
     if o.show_cert {
-        return fatal("certificate printing (-L) is not implemented in oxssh yet");
+        return certs::show_cert(&o);
     }
     if o.delete_host.is_some() || o.hash_hosts || o.find_host.is_some() {
         return cmd::known_hosts(&o);
@@ -243,11 +286,20 @@ fn run(o: Opts) -> Result<u8, Fatal> {
     if o.print_public {
         return cmd::print_public(&o);
     }
-    if o.rr_host.is_some() {
-        return fatal("SSHFP records (-r) are not implemented in oxssh yet");
+    if let Some(host) = &o.rr_host {
+        return cmd::sshfp(&o, host);
     }
     if o.moduli {
-        return fatal("moduli generation and screening (-M) are not implemented in oxssh yet");
+        if o.operands.is_empty() {
+            return fatal("No output file specified");
+        }
+        if o.operands.len() > 1 {
+            return fatal("Too many output files specified");
+        }
+        if o.moduli_screen {
+            return moduli::screen(&o);
+        }
+        return moduli::generate(&o);
     }
     if o.all_hostkeys {
         return cmd::all_hostkeys(&o);

@@ -1,23 +1,26 @@
 //! One connection, in its own process: key exchange with our host keys, then user
-//! authentication (publickey against AuthorizedKeysFile), with OpenSSH's log lines so
-//! fail2ban and log tooling keep working.
+//! authentication (`userauth`: publickey against AuthorizedKeysFile and
+//! AuthorizedKeysCommand, password, keyboard-interactive, AuthenticationMethods), with
+//! OpenSSH's log lines so fail2ban and log tooling keep working, within
+//! LoginGraceTime; then the session.
 
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use oxssh_keys::authorized_keys;
 use oxssh_net::Conn;
-use oxssh_proto::auth::{self, Method};
-use oxssh_proto::hostkey::{self, SigAlg};
 use oxssh_proto::transport::{Config, Role, Transport};
-use ssh_key::{HashAlg, PrivateKey, PublicKey};
+use ssh_key::{PrivateKey, PublicKey};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::config::{ConnSpec, PermitRootLogin, ServerConfig};
+use crate::config::ServerConfig;
+
+mod keys_command;
+mod methods;
+mod userauth;
 
 /// The byte stream of one connection: a socket, or an inetd pipe pair.
 pub enum Stream {
@@ -96,6 +99,9 @@ pub struct User {
     pub key_options: Option<authorized_keys::Options>,
     /// The configuration with this connection's Match blocks applied.
     pub cfg: Box<ServerConfig>,
+    /// ExposeAuthInfo: the methods (and keys) that succeeded, one per line, as
+    /// OpenSSH writes them to the file SSH_USER_AUTH names.
+    pub auth_info: String,
 }
 
 fn stdin_stream() -> (Stream, Peer) {
@@ -154,7 +160,7 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
         conn.handshake(&mut nov)
             .await
             .map_err(|e| describe(&e, &peer, None))?;
-        authenticate(&mut conn, &cfg, &peer).await
+        userauth::authenticate(&mut conn, &cfg, &peer).await
     };
     let user = if grace > 0 {
         match tokio::time::timeout(Duration::from_secs(grace.max(0) as u64), setup).await {
@@ -173,9 +179,11 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
     crate::session::run(conn, &user.cfg, &peer, &user).await
 }
 
-fn describe(e: &oxssh_net::Error, peer: &Peer, user: Option<&str>) -> String {
-    let who = match user {
-        Some(u) => format!("authenticating user {u} "),
+/// The log line for a connection that ended before authentication; `who` is OpenSSH's
+/// preamble ("authenticating user bob", "invalid user bob") once a user was named.
+fn describe(e: &oxssh_net::Error, peer: &Peer, who: Option<&str>) -> String {
+    let who = match who {
+        Some(w) => format!("{w} "),
         None => String::new(),
     };
     match e {
@@ -206,333 +214,6 @@ fn key_label(k: &PublicKey) -> &'static str {
         ssh_key::Algorithm::SkEd25519 => "ED25519-SK",
         ssh_key::Algorithm::SkEcdsaSha2NistP256 => "ECDSA-SK",
         _ => "UNKNOWN",
-    }
-}
-
-/// AuthorizedKeysFile entries with %h, %u, %% expanded; relative paths are under home.
-fn authorized_files(cfg: &ServerConfig, pw: &oxssh_sys::Passwd) -> Vec<PathBuf> {
-    cfg.authorized_keys_files
-        .iter()
-        .filter(|f| f.as_str() != "none")
-        .map(|f| {
-            let mut out = String::new();
-            let mut it = f.chars();
-            while let Some(c) = it.next() {
-                if c == '%' {
-                    match it.next() {
-                        Some('h') => out.push_str(&pw.dir.to_string_lossy()),
-                        Some('u') => out.push_str(&pw.name),
-                        Some('U') => out.push_str(&pw.uid.to_string()),
-                        Some('%') => out.push('%'),
-                        Some(o) => {
-                            out.push('%');
-                            out.push(o);
-                        }
-                        None => out.push('%'),
-                    }
-                } else {
-                    out.push(c);
-                }
-            }
-            let p = PathBuf::from(out);
-            if p.is_absolute() { p } else { pw.dir.join(p) }
-        })
-        .collect()
-}
-
-/// Find `key` in the user's authorized_keys files: its options if present.
-fn authorized(
-    cfg: &ServerConfig,
-    pw: &oxssh_sys::Passwd,
-    key: &PublicKey,
-    peer: &Peer,
-) -> Option<authorized_keys::Options> {
-    for f in authorized_files(cfg, pw) {
-        let Ok(text) = std::fs::read_to_string(&f) else {
-            continue;
-        };
-        tracing::debug!("trying public key file {}", f.display());
-        let (entries, bad) = authorized_keys::parse(&text);
-        for (line, why) in bad {
-            tracing::debug!("{}:{line}: {why}", f.display());
-        }
-        for e in entries
-            .into_iter()
-            .filter(|e| !e.options.cert_authority && e.key.key_data() == key.key_data())
-        {
-            tracing::debug!(
-                "{}:{}: matching key found: {} {}",
-                f.display(),
-                e.line,
-                key_label(key),
-                key.fingerprint(HashAlg::Sha256)
-            );
-            if key_options_allow(&e.options, &pw.name, peer, &f, e.line) {
-                return Some(e.options);
-            }
-        }
-    }
-    None
-}
-
-async fn authenticate(
-    conn: &mut Conn<Stream>,
-    cfg: &ServerConfig,
-    peer: &Peer,
-) -> Result<User, String> {
-    let mut nov = oxssh_net::no_host_keys;
-    let p = conn
-        .recv(&mut nov)
-        .await
-        .map_err(|e| describe(&e, peer, None))?;
-    if p.first() != Some(&oxssh_proto::msg::SERVICE_REQUEST)
-        || auth::parse_service(&p).ok().as_deref() != Some(auth::SERVICE_USERAUTH)
-    {
-        return Err(format!(
-            "Disconnecting {} port {}: bad service request [preauth]",
-            peer.ip(),
-            peer.port()
-        ));
-    }
-    conn.send(&auth::service_accept(auth::SERVICE_USERAUTH))
-        .await
-        .map_err(|e| describe(&e, peer, None))?;
-    if let Some(b) = cfg.banner.as_deref().filter(|b| *b != "none") {
-        if let Ok(text) = std::fs::read_to_string(b) {
-            conn.send(&auth::banner(&text))
-                .await
-                .map_err(|e| describe(&e, peer, None))?;
-        }
-    }
-    let base = cfg;
-    let mut matched: Option<(String, ServerConfig)> = None;
-    let mut refused: Vec<String> = Vec::new();
-    let session_id = conn.t.session_id().map(<[u8]>::to_vec).unwrap_or_default();
-    let mut failures = 0u32;
-    let mut last_user: Option<String> = None;
-    loop {
-        let p = conn
-            .recv(&mut nov)
-            .await
-            .map_err(|e| describe(&e, peer, last_user.as_deref()))?;
-        let mut req = auth::parse_request(&p).map_err(|e| format!("{e} [preauth]"))?;
-        // "user:style" names a BSD auth style; the account is the part before ':'.
-        // The signature covers the name as sent.
-        let wire_user = req.user.clone();
-        if let Some((name, _style)) = req.user.split_once(':') {
-            req.user = name.to_owned();
-        }
-        let pw = oxssh_sys::getpwnam(&req.user);
-        if pw.is_none() && last_user.as_deref() != Some(&req.user) {
-            tracing::info!(
-                "Invalid user {} from {} port {}",
-                req.user,
-                peer.ip(),
-                peer.port()
-            );
-        }
-        last_user = Some(req.user.clone());
-        // The Match blocks for this connection and user (sshd's second pass),
-        // recomputed only when the client changes the user name.
-        if matched.as_ref().is_none_or(|(u, _)| *u != req.user) {
-            let spec = ConnSpec {
-                user: Some(req.user.clone()),
-                host: Some(peer.ip()),
-                addr: Some(peer.ip()),
-                laddr: Some(peer.local_ip()),
-                lport: i32::from(peer.local_port()),
-                rdomain: None,
-            };
-            let c =
-                crate::config::for_connection(base, &spec).map_err(|e| format!("{e} [preauth]"))?;
-            matched = Some((req.user.clone(), c));
-        }
-        let Some((_, cfg)) = matched.as_ref() else {
-            return Err("no configuration [preauth]".into());
-        };
-        // A user refused by AllowUsers & co. is handled like a nonexistent one: the
-        // same work, the same failures, no oracle.
-        let pw = match pw {
-            Some(p) if !refused.contains(&req.user) && allowed_user(cfg, &p, peer) => Some(p),
-            Some(_) => {
-                if !refused.contains(&req.user) {
-                    refused.push(req.user.clone());
-                }
-                None
-            }
-            None => None,
-        };
-        let mut methods: Vec<&str> = Vec::new();
-        if cfg.pubkey_authentication {
-            methods.push("publickey");
-        }
-        if cfg.password_authentication {
-            methods.push("password");
-        }
-        if cfg.kbd_interactive_authentication {
-            methods.push("keyboard-interactive");
-        }
-        let root_ok = |pw: &oxssh_sys::Passwd, method: &str| {
-            pw.uid != 0
-                || match cfg.permit_root_login {
-                    PermitRootLogin::Yes => true,
-                    PermitRootLogin::ProhibitPassword => method == "publickey",
-                    PermitRootLogin::ForcedCommandsOnly | PermitRootLogin::No => false,
-                }
-        };
-        let mut counted = true;
-        match (&req.method, &pw) {
-            (Method::None, _) => counted = false,
-            (
-                Method::PublicKey {
-                    alg,
-                    key_blob,
-                    hostbound,
-                    signature,
-                },
-                Some(pw),
-            ) if cfg.pubkey_authentication => {
-                let key = PublicKey::from_bytes(key_blob).ok();
-                let alg = SigAlg::from_name(alg);
-                let opts = match (&key, alg) {
-                    (Some(k), Some(a))
-                        if SigAlg::for_key(k).contains(&a)
-                            && cfg
-                                .pubkey_accepted_algorithms
-                                .split(',')
-                                .any(|n| n == a.name())
-                            && root_ok(pw, "publickey") =>
-                    {
-                        authorized(cfg, pw, k, peer)
-                    }
-                    _ => None,
-                };
-                if let (Some(key), Some(alg), Some(opts)) = (key, alg, opts) {
-                    match signature {
-                        None => {
-                            conn.send(&auth::pk_ok(alg.name(), key_blob))
-                                .await
-                                .map_err(|e| describe(&e, peer, Some(&req.user)))?;
-                            continue;
-                        }
-                        Some(sig) => {
-                            let hb_ok = match hostbound {
-                                Some(hk) => conn.t.host_key() == Some(hk.as_slice()),
-                                None => true,
-                            };
-                            let data = auth::publickey_signed_data(
-                                &session_id,
-                                &wire_user,
-                                &req.service,
-                                alg.name(),
-                                key_blob,
-                                hostbound.as_deref(),
-                            );
-                            if hb_ok && hostkey::verify(alg, key_blob, &data, sig).is_ok() {
-                                tracing::info!(
-                                    "Accepted publickey for {} from {} port {} ssh2: {} {}",
-                                    req.user,
-                                    peer.ip(),
-                                    peer.port(),
-                                    key_label(&key),
-                                    key.fingerprint(HashAlg::Sha256)
-                                );
-                                conn.send(&auth::success())
-                                    .await
-                                    .map_err(|e| describe(&e, peer, Some(&req.user)))?;
-                                // ForceCommand in sshd_config overrides a key's command=.
-                                return Ok(User {
-                                    pw: pw.clone(),
-                                    forced_command: cfg
-                                        .force_command
-                                        .clone()
-                                        .or(opts.command.clone()),
-                                    key_options: Some(opts),
-                                    cfg: Box::new(cfg.clone()),
-                                });
-                            }
-                            tracing::info!(
-                                "Failed publickey for {} from {} port {} ssh2: {} {}",
-                                req.user,
-                                peer.ip(),
-                                peer.port(),
-                                key_label(&key),
-                                key.fingerprint(HashAlg::Sha256)
-                            );
-                        }
-                    }
-                } else if signature.is_none() {
-                    counted = false;
-                }
-            }
-            (
-                Method::Password {
-                    password,
-                    new_password,
-                },
-                pw,
-            ) if cfg.password_authentication => {
-                if new_password.is_some() {
-                    tracing::info!("password change not supported");
-                }
-                let ok = new_password.is_none()
-                    && password_ok(cfg, pw.as_ref(), password, |pw| root_ok(pw, "password"));
-                let (verdict, invalid) = match (ok, pw) {
-                    (true, _) => ("Accepted", ""),
-                    (false, Some(_)) => ("Failed", ""),
-                    (false, None) => ("Failed", "invalid user "),
-                };
-                tracing::info!(
-                    "{verdict} password for {invalid}{} from {} port {} ssh2",
-                    req.user,
-                    peer.ip(),
-                    peer.port()
-                );
-                if let (true, Some(pw)) = (ok, pw) {
-                    conn.send(&auth::success())
-                        .await
-                        .map_err(|e| describe(&e, peer, Some(&req.user)))?;
-                    return Ok(User {
-                        pw: pw.clone(),
-                        forced_command: cfg.force_command.clone(),
-                        key_options: None,
-                        cfg: Box::new(cfg.clone()),
-                    });
-                }
-            }
-            _ => {}
-        }
-        if counted {
-            failures += 1;
-        }
-        if failures >= cfg.max_auth_tries.max(0) as u32 {
-            tracing::error!(
-                "maximum authentication attempts exceeded for {}{} from {} port {} ssh2 [preauth]",
-                if pw.is_none() { "invalid user " } else { "" },
-                req.user,
-                peer.ip(),
-                peer.port()
-            );
-            let _ = conn.t.send_disconnect(
-                oxssh_proto::msg::disconnect::NO_MORE_AUTH_METHODS_AVAILABLE,
-                "Too many authentication failures",
-            );
-            let _ = conn.flush().await;
-            return Err(format!(
-                "Disconnecting {}user {} {} port {}: Too many authentication failures [preauth]",
-                if pw.is_none() {
-                    "invalid "
-                } else {
-                    "authenticating "
-                },
-                req.user,
-                peer.ip(),
-                peer.port()
-            ));
-        }
-        conn.send(&auth::failure(&methods, false))
-            .await
-            .map_err(|e| describe(&e, peer, Some(&req.user)))?;
     }
 }
 

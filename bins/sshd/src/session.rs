@@ -11,6 +11,9 @@
 //! writer task and is reported consumed (window adjust) once written. The exit status
 //! is sent once all output is (a pty is drained until EIO).
 //!
+//! With ExposeAuthInfo, `SSH_USER_AUTH` names a file listing the methods the user
+//! authenticated with (`authinfo`), removed when the connection ends.
+//!
 //! Not yet: utmp/wtmp/lastlog, motd, PermitTTY and the `no-pty` key option, X11 and
 //! agent forwarding.
 
@@ -30,6 +33,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::ServerConfig;
 use crate::conn::{Peer, Stream, User};
+
+mod authinfo;
 
 /// Messages from the per-child tasks to the connection loop.
 enum FromChild {
@@ -93,6 +98,8 @@ struct Session {
     streams_open: u8,
     exit: Option<(Option<i32>, Option<String>)>,
     closed: bool,
+    /// ExposeAuthInfo: the file for SSH_USER_AUTH.
+    auth_info: Option<PathBuf>,
 }
 
 fn signal_name(sig: i32) -> String {
@@ -158,6 +165,17 @@ pub async fn run(
     peer: &Peer,
     user: &User,
 ) -> Result<(), String> {
+    // Lives as long as the connection: dropping it removes the file.
+    let auth_file = if cfg.expose_auth_info {
+        authinfo::AuthInfoFile::create(
+            std::path::Path::new("/tmp"),
+            &user.auth_info,
+            user.pw.uid,
+            user.pw.gid,
+        )
+    } else {
+        None
+    };
     let mut chans = Connection::new();
     let mut sessions: HashMap<ChannelId, Session> = HashMap::new();
     let (tx, mut rx) = mpsc::unbounded_channel::<FromChild>();
@@ -169,7 +187,14 @@ pub async fn run(
                 ChannelEvent::OpenRequest { id, kind, .. } => {
                     if kind == "session" && sessions.len() < 10 {
                         chans.accept(&mut conn.t, id).map_err(err)?;
-                        sessions.insert(id, Session::default());
+                        let auth_info = auth_file.as_ref().map(|f| f.path().to_path_buf());
+                        sessions.insert(
+                            id,
+                            Session {
+                                auth_info,
+                                ..Session::default()
+                            },
+                        );
                     } else if kind == "session" {
                         chans
                             .reject(
@@ -556,6 +581,9 @@ fn spawn(
     }
     for (k, v) in &s.env {
         cmd.env(k, v);
+    }
+    if let Some(f) = &s.auth_info {
+        cmd.env("SSH_USER_AUTH", f);
     }
     // The server's SetEnv wins over anything the client sent.
     for kv in &cfg.set_env {

@@ -54,6 +54,11 @@ pub fn blob(key: &KeyData) -> Vec<u8> {
     v
 }
 
+/// The raw digest of `data` (a key blob) with `hash`, as SSHFP records and KRLs use.
+pub fn raw_digest(hash: FpHash, data: &[u8]) -> Vec<u8> {
+    digest(hash, data)
+}
+
 fn digest(hash: FpHash, data: &[u8]) -> Vec<u8> {
     match hash {
         FpHash::Md5 => Md5::digest(data).to_vec(),
@@ -127,7 +132,13 @@ const SYMBOLS: &[u8] = b" .o+=*BOX@%&#/^SE";
 /// The randomart picture for `key`, exactly as ssh-keygen draws it (no trailing newline).
 pub fn randomart(key: &KeyData, hash: FpHash, title_label: &str) -> String {
     let d = digest(hash, &blob(key));
-    let title = format!("[{} {}]", title_label, bits(key));
+    let mut title = format!("[{} {}]", title_label, bits(key));
+    // OpenSSH's title buffer holds FLDSIZE_X bytes: "[type size]" that does not fit
+    // becomes "[type]" (so "[ED25519-CERT]"), cut to what the buffer holds.
+    if title.len() > FLD_X {
+        title = format!("[{title_label}]");
+        title.truncate(FLD_X - 1);
+    }
     draw(&d, &title, &format!("[{}]", hash.label()))
 }
 

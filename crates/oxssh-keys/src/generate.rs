@@ -19,8 +19,13 @@ pub enum KeyKind {
 /// Parse `-t` (short names and full key type names, as `sshkey_type_from_name`).
 /// Returns the kind and, for full ECDSA names, the curve size they imply.
 pub fn parse_type(name: &str) -> Option<(KeyKind, Option<u32>)> {
-    Some(match name {
-        "rsa" | "ssh-rsa" => (KeyKind::Rsa, None),
+    let short = name.to_ascii_lowercase();
+    let short = match short.as_str() {
+        "rsa" | "dsa" | "ecdsa" | "ed25519" | "ecdsa-sk" | "ed25519-sk" => short.as_str(),
+        _ => name,
+    };
+    Some(match short {
+        "rsa" | "ssh-rsa" | "rsa-sha2-256" | "rsa-sha2-512" => (KeyKind::Rsa, None),
         "dsa" | "ssh-dss" => (KeyKind::Dsa, None),
         "ecdsa" => (KeyKind::Ecdsa, None),
         "ecdsa-sha2-nistp256" => (KeyKind::Ecdsa, Some(256)),

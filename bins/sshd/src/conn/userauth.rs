@@ -1,0 +1,826 @@
+//! The server side of user authentication (RFC 4252, RFC 4256) as OpenSSH's auth2.c,
+//! auth2-pubkey.c and auth2-chall.c behave: one user and service per connection,
+//! `AuthenticationMethods` with partial success, `MaxAuthTries` counted the way OpenSSH
+//! counts (every failed request but an initial "none" and partial successes; an
+//! unauthorized key offered without signature counts too), PermitRootLogin checked
+//! after a method succeeds (`forced-commands-only`: only a key with command=), keys
+//! never accepted twice, and the `Accepted`/`Partial`/`Failed`/`Postponed` log lines
+//! OpenSSH writes for the same attempts.
+//!
+//! keyboard-interactive has the devices OpenSSH has on Linux: with `UsePAM no` none, so
+//! the method fails at once without a prompt, exactly as OpenSSH's; with `UsePAM yes`
+//! the "pam" device, which stands in for PAM's conversation with pam_unix (one
+//! "Password: " prompt, echo off, checked against the shadow file) until real PAM
+//! exists. Secrets (passwords, answers) are wiped on drop and never logged.
+
+use std::path::PathBuf;
+
+use oxssh_keys::authorized_keys;
+use oxssh_net::Conn;
+use oxssh_proto::auth::{self, Method};
+use oxssh_proto::hostkey::{self, SigAlg};
+use oxssh_proto::msg;
+use ssh_key::{HashAlg, PublicKey};
+
+use super::methods::Lists;
+use super::{Peer, Stream, User, describe, key_label, key_options_allow, password_ok};
+use crate::config::{ConnSpec, PermitRootLogin, ServerConfig};
+
+/// OpenSSH disconnects after this many requests whatever MaxAuthTries says.
+const MAX_ATTEMPTS: u32 = 1024;
+
+/// The prompt of the "pam" device (pam_unix's).
+const PASSWORD_PROMPT: &str = "Password: ";
+
+/// A keyboard-interactive exchange waiting for USERAUTH_INFO_RESPONSE.
+struct Challenge {
+    device: &'static str,
+    nreq: usize,
+}
+
+/// What a method did with one request.
+enum Res {
+    /// Authenticated (a key's options are in the context by now).
+    Ok,
+    Fail,
+    /// PK_OK or INFO_REQUEST sent: the exchange goes on.
+    Postponed,
+}
+
+/// One request's outcome, with what OpenSSH would log about it.
+struct Attempt {
+    res: Res,
+    submethod: Option<&'static str>,
+    /// The key for the log line and the ExposeAuthInfo record (sshkey_format_text).
+    key: Option<PublicKey>,
+    /// Whether OpenSSH writes an auth_log line for this request (its monitor logs
+    /// password, key verification and kbd-int results; its network child only
+    /// postponements).
+    logged: bool,
+}
+
+impl Attempt {
+    fn fail() -> Attempt {
+        Attempt {
+            res: Res::Fail,
+            submethod: None,
+            key: None,
+            logged: false,
+        }
+    }
+}
+
+/// Authctxt: the state of authentication for the connection.
+struct Ctx<'a> {
+    peer: &'a Peer,
+    user: String,
+    service: String,
+    cfg: ServerConfig,
+    /// Some for a valid user (exists, allowed, service ssh-connection).
+    pw: Option<oxssh_sys::Passwd>,
+    lists: Lists,
+    attempt: u32,
+    failures: u32,
+    prev_keys: Vec<PublicKey>,
+    /// ExposeAuthInfo: one line per method that succeeded.
+    info: String,
+    key_opts: Option<authorized_keys::Options>,
+    challenge: Option<Challenge>,
+}
+
+impl Ctx<'_> {
+    /// "authenticating user bob" / "invalid user bob", as OpenSSH's log preamble.
+    fn who(&self) -> String {
+        format!(
+            "{} user {}",
+            if self.pw.is_some() {
+                "authenticating"
+            } else {
+                "invalid"
+            },
+            self.user
+        )
+    }
+
+    fn max_tries(&self) -> u32 {
+        self.cfg.max_auth_tries.max(0) as u32
+    }
+
+    fn enabled(&self) -> Vec<&'static str> {
+        let c = &self.cfg;
+        let mut m = Vec::new();
+        if c.pubkey_authentication {
+            m.push("publickey");
+        }
+        if c.password_authentication {
+            m.push("password");
+        }
+        if c.kbd_interactive_authentication {
+            m.push("keyboard-interactive");
+        }
+        m
+    }
+
+    /// auth_log: "Accepted publickey for bob from 10.0.0.1 port 5 ssh2: ED25519 SHA256:…".
+    fn log(&self, verdict: &str, method: &str, submethod: Option<&str>, key: Option<&PublicKey>) {
+        let extra = key
+            .map(|k| format!(": {} {}", key_label(k), k.fingerprint(HashAlg::Sha256)))
+            .unwrap_or_default();
+        let tail = if verdict == "Postponed" {
+            " [preauth]"
+        } else {
+            ""
+        };
+        tracing::info!(
+            "{verdict} {method}{}{} for {}{} from {} port {} ssh2{extra}{tail}",
+            if submethod.is_some() { "/" } else { "" },
+            submethod.unwrap_or_default(),
+            if self.pw.is_some() {
+                ""
+            } else {
+                "invalid user "
+            },
+            self.user,
+            self.peer.ip(),
+            self.peer.port()
+        );
+    }
+
+    /// auth_root_allowed, with its log lines.
+    fn root_allowed(&self, method: &str) -> bool {
+        match self.cfg.permit_root_login {
+            PermitRootLogin::Yes => return true,
+            PermitRootLogin::ProhibitPassword if method == "publickey" => return true,
+            PermitRootLogin::ForcedCommandsOnly
+                if self.key_opts.as_ref().is_some_and(|o| o.command.is_some()) =>
+            {
+                tracing::info!("Root login accepted for forced command.");
+                return true;
+            }
+            _ => {}
+        }
+        tracing::info!(
+            "ROOT LOGIN REFUSED FROM {} port {}",
+            self.peer.ip(),
+            self.peer.port()
+        );
+        false
+    }
+}
+
+/// auth_activate_options for a second key: the restrictions add up; two different
+/// forced commands cannot both hold.
+fn merge_options(
+    prev: Option<&authorized_keys::Options>,
+    new: authorized_keys::Options,
+) -> Option<authorized_keys::Options> {
+    let Some(p) = prev else { return Some(new) };
+    let mut m = new;
+    match (&p.command, &m.command) {
+        (Some(a), Some(b)) if a != b => return None,
+        (Some(a), None) => m.command = Some(a.clone()),
+        _ => {}
+    }
+    m.no_pty |= p.no_pty;
+    m.no_port_forwarding |= p.no_port_forwarding;
+    m.no_agent_forwarding |= p.no_agent_forwarding;
+    m.no_x11_forwarding |= p.no_x11_forwarding;
+    m.no_user_rc |= p.no_user_rc;
+    let mut env = p.environment.clone();
+    env.append(&mut m.environment);
+    m.environment = env;
+    if m.permitopen.is_empty() {
+        m.permitopen = p.permitopen.clone();
+    }
+    if m.permitlisten.is_empty() {
+        m.permitlisten = p.permitlisten.clone();
+    }
+    Some(m)
+}
+
+/// AuthorizedKeysFile entries with %h, %u, %U, %% expanded; relative paths are under
+/// home.
+fn authorized_files(cfg: &ServerConfig, pw: &oxssh_sys::Passwd) -> Vec<PathBuf> {
+    cfg.authorized_keys_files
+        .iter()
+        .filter(|f| !f.eq_ignore_ascii_case("none"))
+        .map(|f| {
+            let mut out = String::new();
+            let mut it = f.chars();
+            while let Some(c) = it.next() {
+                if c == '%' {
+                    match it.next() {
+                        Some('h') => out.push_str(&pw.dir.to_string_lossy()),
+                        Some('u') => out.push_str(&pw.name),
+                        Some('U') => out.push_str(&pw.uid.to_string()),
+                        Some('%') => out.push('%'),
+                        Some(o) => {
+                            out.push('%');
+                            out.push(o);
+                        }
+                        None => out.push('%'),
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            let p = PathBuf::from(out);
+            if p.is_absolute() { p } else { pw.dir.join(p) }
+        })
+        .collect()
+}
+
+/// Find `key` in authorized_keys text read from `source`: its options if present and
+/// its from=/expiry-time= let this login in.
+fn find_key(
+    text: &str,
+    source: &str,
+    pw: &oxssh_sys::Passwd,
+    key: &PublicKey,
+    peer: &Peer,
+) -> Option<authorized_keys::Options> {
+    let (entries, bad) = authorized_keys::parse(text);
+    for (line, why) in bad {
+        tracing::debug!("{source}:{line}: {why}");
+    }
+    for e in entries
+        .into_iter()
+        .filter(|e| !e.options.cert_authority && e.key.key_data() == key.key_data())
+    {
+        tracing::debug!(
+            "{source}:{}: matching key found: {} {}",
+            e.line,
+            key_label(key),
+            key.fingerprint(HashAlg::Sha256)
+        );
+        if key_options_allow(
+            &e.options,
+            &pw.name,
+            peer,
+            std::path::Path::new(source),
+            e.line,
+        ) {
+            return Some(e.options);
+        }
+    }
+    None
+}
+
+/// user_key_allowed: the AuthorizedKeysFile files, then AuthorizedKeysCommand.
+async fn key_allowed(
+    cfg: &ServerConfig,
+    pw: &oxssh_sys::Passwd,
+    key: &PublicKey,
+    peer: &Peer,
+) -> Option<authorized_keys::Options> {
+    for f in authorized_files(cfg, pw) {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        tracing::debug!("trying public key file {}", f.display());
+        if let Some(o) = find_key(&text, &f.display().to_string(), pw, key, peer) {
+            return Some(o);
+        }
+    }
+    let command = cfg.authorized_keys_command.as_deref()?;
+    let text = super::keys_command::run(cfg, pw, key).await?;
+    find_key(&text, command, pw, key, peer)
+}
+
+pub(super) async fn authenticate(
+    conn: &mut Conn<Stream>,
+    base: &ServerConfig,
+    peer: &Peer,
+) -> Result<User, String> {
+    let mut nov = oxssh_net::no_host_keys;
+    let p = conn
+        .recv(&mut nov)
+        .await
+        .map_err(|e| describe(&e, peer, None))?;
+    if p.first() != Some(&msg::SERVICE_REQUEST)
+        || auth::parse_service(&p).ok().as_deref() != Some(auth::SERVICE_USERAUTH)
+    {
+        return Err(format!(
+            "Disconnecting {} port {}: bad service request [preauth]",
+            peer.ip(),
+            peer.port()
+        ));
+    }
+    conn.send(&auth::service_accept(auth::SERVICE_USERAUTH))
+        .await
+        .map_err(|e| describe(&e, peer, None))?;
+    let session_id = conn.t.session_id().map(<[u8]>::to_vec).unwrap_or_default();
+    let mut ctx: Option<Ctx> = None;
+    loop {
+        let who = ctx.as_ref().map(Ctx::who);
+        let p = conn
+            .recv(&mut nov)
+            .await
+            .map_err(|e| describe(&e, peer, who.as_deref()))?;
+        if p.first() == Some(&msg::USERAUTH_INFO_RESPONSE) {
+            let Some(c) = ctx.as_mut() else {
+                tracing::debug!("unexpected USERAUTH_INFO_RESPONSE [preauth]");
+                continue;
+            };
+            let Some(ch) = c.challenge.take() else {
+                tracing::debug!("USERAUTH_INFO_RESPONSE without a challenge [preauth]");
+                continue;
+            };
+            let answers = match auth::parse_info_response(&p, ch.nreq) {
+                Ok(a) => a,
+                Err(e) => {
+                    return Err(
+                        fatal(conn, c, &format!("input_userauth_info_response: {e}")).await,
+                    );
+                }
+            };
+            // The "pam" device: one password prompt.
+            let ok = c.pw.is_some()
+                && answers.first().is_some_and(|a| {
+                    password_ok(&c.cfg, c.pw.as_ref(), a, |pw| {
+                        pw.uid != 0 || c.cfg.permit_root_login == PermitRootLogin::Yes
+                    })
+                });
+            let att = Attempt {
+                res: if ok { Res::Ok } else { Res::Fail },
+                submethod: Some(ch.device),
+                key: None,
+                logged: true,
+            };
+            if let Some(u) = finish(conn, c, "keyboard-interactive", att).await? {
+                return Ok(u);
+            }
+            continue;
+        }
+        let req = auth::parse_request(&p).map_err(|e| format!("{e} [preauth]"))?;
+        let wire_user = req.user.clone();
+        // "user:style" names a BSD auth style; the account is the part before ':'.
+        let user = req
+            .user
+            .split_once(':')
+            .map_or(req.user.as_str(), |(u, _)| u);
+        let user = user.to_owned();
+        tracing::debug!(
+            "userauth-request for user {user} service {} method {} [preauth]",
+            req.service,
+            req.method_name()
+        );
+        let c = match ctx.as_mut() {
+            None => {
+                let c = ctx.insert(start(base, peer, &user, &req.service)?);
+                if let Some(b) = c.cfg.banner.as_deref().filter(|b| *b != "none") {
+                    if let Ok(text) = std::fs::read_to_string(b) {
+                        conn.send(&auth::banner(&text))
+                            .await
+                            .map_err(|e| describe(&e, peer, Some(&c.who())))?;
+                    }
+                }
+                c
+            }
+            Some(c) => {
+                if c.user != user || c.service != req.service {
+                    let m = format!(
+                        "Change of username or service not allowed: ({},{}) -> ({user},{})",
+                        c.user, c.service, req.service
+                    );
+                    return Err(fatal(conn, c, &m).await);
+                }
+                c
+            }
+        };
+        if c.attempt >= MAX_ATTEMPTS {
+            return Err(maxtries_exceeded(conn, c).await);
+        }
+        c.attempt += 1;
+        // A new request abandons a keyboard-interactive exchange.
+        c.challenge = None;
+        let method = match &req.method {
+            Method::PublicKey { .. } => "publickey",
+            _ => req.method_name(),
+        };
+        let enabled = match method {
+            "none" => true,
+            m => c.enabled().contains(&m),
+        };
+        let usable = enabled && c.lists.allowed(method, None) && c.failures < c.max_tries();
+        if !usable {
+            tracing::trace!("method {method} not enabled or not allowed [preauth]");
+        }
+        let att = match (&req.method, usable) {
+            (_, false) => Attempt::fail(),
+            (Method::None, _) => none(c),
+            (
+                Method::Password {
+                    password,
+                    new_password,
+                },
+                _,
+            ) => {
+                if new_password.is_some() {
+                    tracing::info!("password change not supported");
+                }
+                let ok = new_password.is_none()
+                    && password_ok(&c.cfg, c.pw.as_ref(), password, |pw| {
+                        pw.uid != 0 || c.cfg.permit_root_login == PermitRootLogin::Yes
+                    })
+                    && c.pw.is_some();
+                Attempt {
+                    res: if ok { Res::Ok } else { Res::Fail },
+                    submethod: None,
+                    key: None,
+                    logged: true,
+                }
+            }
+            (
+                Method::PublicKey {
+                    alg,
+                    key_blob,
+                    hostbound,
+                    signature,
+                },
+                _,
+            ) => {
+                let q = PubkeyRequest {
+                    wire_method: req.method_name(),
+                    wire_user: &wire_user,
+                    alg,
+                    key_blob,
+                    hostbound: hostbound.as_deref(),
+                    signature: signature.as_deref(),
+                    session_id: &session_id,
+                };
+                pubkey(conn, c, q).await?
+            }
+            (Method::KeyboardInteractive { submethods }, _) => kbdint(conn, c, submethods).await?,
+            _ => Attempt::fail(),
+        };
+        let name = match (&att.res, &req.method) {
+            // The query's postponement is logged under the method name as sent.
+            (Res::Postponed, Method::PublicKey { .. }) => req.method_name(),
+            _ => method,
+        };
+        let name = name.to_owned();
+        if let Some(u) = finish(conn, c, &name, att).await? {
+            return Ok(u);
+        }
+    }
+}
+
+/// The first request: the user, the Match blocks for it, the method lists.
+fn start<'a>(
+    base: &ServerConfig,
+    peer: &'a Peer,
+    user: &str,
+    service: &str,
+) -> Result<Ctx<'a>, String> {
+    let spec = ConnSpec {
+        user: Some(user.to_owned()),
+        host: Some(peer.ip()),
+        addr: Some(peer.ip()),
+        laddr: Some(peer.local_ip()),
+        lport: i32::from(peer.local_port()),
+        rdomain: None,
+    };
+    let cfg = crate::config::for_connection(base, &spec).map_err(|e| format!("{e} [preauth]"))?;
+    // getpwnamallow: unknown users and users AllowUsers & co. refuse are handled
+    // alike afterwards: the same work, the same failures, no oracle.
+    let pw = match oxssh_sys::getpwnam(user) {
+        None => {
+            tracing::info!(
+                "Invalid user {user} from {} port {}",
+                peer.ip(),
+                peer.port()
+            );
+            None
+        }
+        Some(pw) => super::allowed_user(&cfg, &pw, peer).then_some(pw),
+    };
+    let pw = pw.filter(|_| service == auth::SERVICE_CONNECTION);
+    let enabled = |m: &str| match m {
+        "none" => true,
+        "publickey" => cfg.pubkey_authentication,
+        "password" => cfg.password_authentication,
+        "keyboard-interactive" => cfg.kbd_interactive_authentication,
+        "hostbased" => cfg.hostbased_authentication,
+        "gssapi-with-mic" => cfg.gssapi_authentication,
+        _ => false,
+    };
+    let lists = Lists::setup(&cfg.authentication_methods, enabled);
+    let mut c = Ctx {
+        peer,
+        user: user.to_owned(),
+        service: service.to_owned(),
+        cfg,
+        pw,
+        lists: Lists::default(),
+        attempt: 0,
+        failures: 0,
+        prev_keys: Vec::new(),
+        info: String::new(),
+        key_opts: None,
+        challenge: None,
+    };
+    match lists {
+        Ok(l) => c.lists = l,
+        Err(()) => {
+            return Err(format!(
+                "Disconnecting {} {} port {}: no authentication methods enabled [preauth]",
+                c.who(),
+                peer.ip(),
+                peer.port()
+            ));
+        }
+    }
+    Ok(c)
+}
+
+/// userauth_none: only with PermitEmptyPasswords does "none" try the empty password.
+fn none(c: &Ctx) -> Attempt {
+    if !(c.cfg.permit_empty_passwords && c.cfg.password_authentication) {
+        return Attempt::fail();
+    }
+    let ok = c.pw.is_some()
+        && password_ok(&c.cfg, c.pw.as_ref(), b"", |pw| {
+            pw.uid != 0 || c.cfg.permit_root_login == PermitRootLogin::Yes
+        });
+    Attempt {
+        res: if ok { Res::Ok } else { Res::Fail },
+        submethod: None,
+        key: None,
+        logged: true,
+    }
+}
+
+struct PubkeyRequest<'r> {
+    wire_method: &'r str,
+    wire_user: &'r str,
+    alg: &'r str,
+    key_blob: &'r [u8],
+    hostbound: Option<&'r [u8]>,
+    signature: Option<&'r [u8]>,
+    session_id: &'r [u8],
+}
+
+/// userauth_pubkey.
+async fn pubkey(
+    conn: &mut Conn<Stream>,
+    c: &mut Ctx<'_>,
+    q: PubkeyRequest<'_>,
+) -> Result<Attempt, String> {
+    let Some(alg) = SigAlg::from_name(q.alg) else {
+        tracing::info!(
+            "userauth_pubkey: unsupported public key algorithm: {} [preauth]",
+            q.alg
+        );
+        return Ok(Attempt::fail());
+    };
+    let key = match PublicKey::from_bytes(q.key_blob) {
+        Ok(k) if SigAlg::for_key(&k).contains(&alg) => k,
+        Ok(_) => {
+            tracing::error!("userauth_pubkey: type mismatch for decoded key [preauth]");
+            return Ok(Attempt::fail());
+        }
+        Err(_) => {
+            tracing::error!("userauth_pubkey: parse key: invalid format [preauth]");
+            return Ok(Attempt::fail());
+        }
+    };
+    if c.prev_keys.iter().any(|k| k.key_data() == key.key_data()) {
+        tracing::info!("refusing previously-used {} key [preauth]", key_label(&key));
+        return Ok(Attempt::fail());
+    }
+    let accepted =
+        oxssh_config::pattern::match_pattern_list(q.alg, &c.cfg.pubkey_accepted_algorithms, false)
+            == 1;
+    if !accepted {
+        tracing::info!(
+            "userauth_pubkey: signature algorithm {} not in PubkeyAcceptedAlgorithms [preauth]",
+            q.alg
+        );
+        return Ok(Attempt::fail());
+    }
+    let Some(pw) = c.pw.clone() else {
+        tracing::debug!("userauth_pubkey: disabled because of invalid user [preauth]");
+        return Ok(Attempt::fail());
+    };
+    let Some(sig) = q.signature else {
+        if key_allowed(&c.cfg, &pw, &key, c.peer).await.is_some() {
+            conn.send(&auth::pk_ok(q.alg, q.key_blob))
+                .await
+                .map_err(|e| describe(&e, c.peer, Some(&c.who())))?;
+            return Ok(Attempt {
+                res: Res::Postponed,
+                submethod: None,
+                key: None,
+                logged: true,
+            });
+        }
+        return Ok(Attempt::fail());
+    };
+    if let Some(hk) = q.hostbound {
+        if conn.t.host_key() != Some(hk) {
+            let m = format!(
+                "userauth_pubkey: {} packet contained wrong host key",
+                q.wire_method
+            );
+            return Err(fatal(conn, c, &m).await);
+        }
+    }
+    let Some(opts) = key_allowed(&c.cfg, &pw, &key, c.peer).await else {
+        return Ok(Attempt::fail());
+    };
+    let data = auth::publickey_signed_data(
+        q.session_id,
+        q.wire_user,
+        &c.service,
+        alg.name(),
+        q.key_blob,
+        q.hostbound,
+    );
+    let verified = hostkey::verify(alg, q.key_blob, &data, sig).is_ok();
+    let res = if verified {
+        c.prev_keys.push(key.clone());
+        match merge_options(c.key_opts.as_ref(), opts) {
+            Some(m) => {
+                c.key_opts = Some(m);
+                Res::Ok
+            }
+            None => {
+                tracing::debug!("userauth_pubkey: key options inconsistent with existing");
+                Res::Fail
+            }
+        }
+    } else {
+        Res::Fail
+    };
+    Ok(Attempt {
+        res,
+        submethod: None,
+        key: Some(key),
+        logged: true,
+    })
+}
+
+/// userauth_kbdint / auth2_challenge: pick the first device the client asks for (all,
+/// if it names none) that exists and AuthenticationMethods allows, and send its
+/// prompts.
+async fn kbdint(
+    conn: &mut Conn<Stream>,
+    c: &mut Ctx<'_>,
+    submethods: &str,
+) -> Result<Attempt, String> {
+    tracing::debug!("keyboard-interactive devs {submethods} [preauth]");
+    // OpenSSH on Linux has the PAM device only, and drops it with UsePAM no.
+    let devices: &[&'static str] = if c.cfg.use_pam { &["pam"] } else { &[] };
+    let wanted: Vec<&str> = if submethods.is_empty() {
+        devices.to_vec()
+    } else {
+        submethods.split(',').collect()
+    };
+    let device = wanted.iter().filter(|w| !w.is_empty()).find_map(|w| {
+        devices
+            .iter()
+            .find(|d| d.starts_with(*w) && c.lists.allowed("keyboard-interactive", Some(d)))
+    });
+    let Some(&device) = device else {
+        return Ok(Attempt::fail());
+    };
+    tracing::debug!("auth2_challenge_start: trying authentication method '{device}' [preauth]");
+    conn.send(&auth::info_request("", "", &[(PASSWORD_PROMPT, false)]))
+        .await
+        .map_err(|e| describe(&e, c.peer, Some(&c.who())))?;
+    c.challenge = Some(Challenge { device, nreq: 1 });
+    Ok(Attempt {
+        res: Res::Postponed,
+        submethod: None,
+        key: None,
+        logged: true,
+    })
+}
+
+/// userauth_finish: root policy, AuthenticationMethods, the log line, and the answer.
+async fn finish(
+    conn: &mut Conn<Stream>,
+    c: &mut Ctx<'_>,
+    method: &str,
+    att: Attempt,
+) -> Result<Option<User>, String> {
+    let mut authenticated = matches!(att.res, Res::Ok) && c.pw.is_some();
+    let postponed = matches!(att.res, Res::Postponed);
+    let mut partial = false;
+    if authenticated && c.pw.as_ref().is_some_and(|p| p.uid == 0) && !c.root_allowed(method) {
+        authenticated = false;
+    }
+    if authenticated && !c.lists.update(method, att.submethod) {
+        authenticated = false;
+        partial = true;
+    }
+    if att.logged {
+        let verdict = if postponed {
+            "Postponed"
+        } else if partial {
+            "Partial"
+        } else if authenticated {
+            "Accepted"
+        } else {
+            "Failed"
+        };
+        c.log(verdict, method, att.submethod, att.key.as_ref());
+    }
+    if authenticated || partial {
+        c.info.push_str(method);
+        if let Some(s) = att.submethod {
+            c.info.push('/');
+            c.info.push_str(s);
+        }
+        if let Some(k) = &att.key {
+            if let Ok(text) = k.to_openssh() {
+                let mut w = text.split_whitespace();
+                if let (Some(t), Some(b)) = (w.next(), w.next()) {
+                    c.info.push_str(&format!(" {t} {b}"));
+                }
+            }
+        }
+        c.info.push('\n');
+    }
+    if postponed {
+        return Ok(None);
+    }
+    if let (true, Some(pw)) = (authenticated, &c.pw) {
+        conn.send(&auth::success())
+            .await
+            .map_err(|e| describe(&e, c.peer, Some(&c.who())))?;
+        // ForceCommand in sshd_config overrides a key's command=.
+        let key_options = c.key_opts.clone();
+        return Ok(Some(User {
+            pw: pw.clone(),
+            forced_command: c
+                .cfg
+                .force_command
+                .clone()
+                .or_else(|| key_options.as_ref().and_then(|o| o.command.clone())),
+            key_options,
+            cfg: Box::new(c.cfg.clone()),
+            auth_info: std::mem::take(&mut c.info),
+        }));
+    }
+    // The client's first "none" is free; so is a partial success.
+    if !partial && (c.attempt > 1 || method != "none") {
+        c.failures += 1;
+    }
+    if c.failures >= c.max_tries() {
+        return Err(maxtries_exceeded(conn, c).await);
+    }
+    let enabled = c.enabled();
+    let offer = c.lists.offer(&enabled);
+    tracing::trace!(
+        "userauth_finish: failure partial={} next methods=\"{}\" [preauth]",
+        u8::from(partial),
+        offer.join(",")
+    );
+    conn.send(&auth::failure(&offer, partial))
+        .await
+        .map_err(|e| describe(&e, c.peer, Some(&c.who())))?;
+    Ok(None)
+}
+
+/// ssh_packet_disconnect during authentication: DISCONNECT (protocol error) with the
+/// reason, and OpenSSH's log line as the error to return.
+async fn fatal(conn: &mut Conn<Stream>, c: &Ctx<'_>, why: &str) -> String {
+    let _ = conn.t.send_disconnect(msg::disconnect::PROTOCOL_ERROR, why);
+    let _ = conn.flush().await;
+    format!(
+        "Disconnecting {} {} port {}: {why} [preauth]",
+        c.who(),
+        c.peer.ip(),
+        c.peer.port()
+    )
+}
+
+/// auth_maxtries_exceeded.
+async fn maxtries_exceeded(conn: &mut Conn<Stream>, c: &Ctx<'_>) -> String {
+    tracing::error!(
+        "maximum authentication attempts exceeded for {}{} from {} port {} ssh2 [preauth]",
+        if c.pw.is_some() { "" } else { "invalid user " },
+        c.user,
+        c.peer.ip(),
+        c.peer.port()
+    );
+    fatal(conn, c, "Too many authentication failures").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_key_options_add_up_and_commands_must_agree() {
+        let a = authorized_keys::parse_options("command=\"x\",no-pty").unwrap();
+        let b = authorized_keys::parse_options("no-agent-forwarding").unwrap();
+        let m = merge_options(Some(&a), b).unwrap();
+        assert_eq!(m.command.as_deref(), Some("x"));
+        assert!(m.no_pty && m.no_agent_forwarding);
+        let c = authorized_keys::parse_options("command=\"y\"").unwrap();
+        assert!(merge_options(Some(&a), c).is_none());
+    }
+}
