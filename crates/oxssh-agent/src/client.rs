@@ -63,3 +63,61 @@ impl Client {
         }
     }
 }
+
+/// The same client over a blocking socket, for tools without an async runtime
+/// (`ssh-keygen -U`, `-Y sign`).
+pub mod blocking {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::{Error, Identity, Request, Response, frame_len};
+
+    #[derive(Debug)]
+    pub struct Client {
+        stream: UnixStream,
+    }
+
+    impl Client {
+        /// Connect to the agent on `path`; an agent that stalls fails after 30 s.
+        pub fn connect(path: impl AsRef<Path>) -> Result<Client, Error> {
+            let stream = UnixStream::connect(path)?;
+            stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+            Ok(Client { stream })
+        }
+
+        pub fn call(&mut self, req: &Request) -> Result<Response, Error> {
+            self.stream.write_all(&req.encode())?;
+            let mut header = [0u8; 4];
+            self.stream.read_exact(&mut header)?;
+            let mut body = vec![0u8; frame_len(header)?];
+            self.stream.read_exact(&mut body)?;
+            Response::decode(&body)
+        }
+
+        pub fn identities(&mut self) -> Result<Vec<Identity>, Error> {
+            match self.call(&Request::RequestIdentities)? {
+                Response::Identities(ids) => Ok(ids),
+                Response::Failure => Err(Error::Refused),
+                _ => Err(Error::Unexpected(crate::SSH_AGENT_SUCCESS)),
+            }
+        }
+
+        pub fn sign(&mut self, key_blob: &[u8], data: &[u8], flags: u32) -> Result<Vec<u8>, Error> {
+            let req = Request::Sign {
+                key_blob: key_blob.to_vec(),
+                data: data.to_vec(),
+                flags,
+            };
+            match self.call(&req)? {
+                Response::Signature(sig) => Ok(sig),
+                Response::Failure => Err(Error::Refused),
+                Response::Success => Err(Error::Unexpected(crate::SSH_AGENT_SUCCESS)),
+                Response::Identities(_) => {
+                    Err(Error::Unexpected(crate::SSH_AGENT_IDENTITIES_ANSWER))
+                }
+            }
+        }
+    }
+}

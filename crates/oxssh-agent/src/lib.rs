@@ -15,7 +15,7 @@
 
 mod client;
 
-pub use client::Client;
+pub use client::{Client, blocking};
 
 use oxssh_proto::wire::{Put, Reader};
 
