@@ -186,3 +186,15 @@ pub fn algorithms(cfg: &ServerConfig) -> Algorithms {
         compression: vec!["none".to_owned()],
     }
 }
+
+/// The syslog facility number of SyslogFacility (LOG_AUTH = 4 by default).
+pub fn syslog_facility(cfg: &ServerConfig) -> u8 {
+    use oxssh_config::SyslogFacility as F;
+    match cfg.syslog_facility {
+        F::Daemon => 3,
+        F::User => 1,
+        F::Auth => 4,
+        F::AuthPriv => 10,
+        F::Local(n) => 16 + n.min(7),
+    }
+}

@@ -154,7 +154,13 @@ fn main() -> ExitCode {
             .open(p)
             .ok()
     });
-    oxssh_cli::log::init(level, log_file);
+    // As OpenSSH: -E file, or -e / -d stderr, else syslog (facility AUTH unless
+    // SyslogFacility says otherwise).
+    if log_file.is_some() || flags.log_stderr {
+        oxssh_cli::log::init(level, log_file);
+    } else {
+        oxssh_cli::log::init_syslog(level, "sshd", config::syslog_facility(&cfg));
+    }
     for d in &cfg.diagnostics {
         use oxssh_config::Level;
         match d.level {

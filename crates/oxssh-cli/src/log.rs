@@ -129,6 +129,93 @@ pub fn init(level: LogLevel, file: Option<std::fs::File>) {
     };
 }
 
+/// Send diagnostics to syslog (the `/dev/log` socket) as `<PRI>ident[pid]: message`,
+/// as OpenSSH's sshd does unless `-e`, `-E` or `-D`-with-stderr say otherwise. The
+/// text of each line is what fail2ban's stock sshd filter reads.
+pub fn init_syslog(level: LogLevel, ident: &'static str, facility: u8) {
+    let Some(max) = level.max_tracing() else {
+        return;
+    };
+    let socket = std::os::unix::net::UnixDatagram::unbound()
+        .and_then(|s| s.connect("/dev/log").map(|()| s))
+        .ok();
+    let writer = Syslog {
+        socket: socket.map(std::sync::Arc::new),
+        ident,
+        facility,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(max)
+        .event_format(OpenSshFormat)
+        .with_writer(writer)
+        .try_init();
+}
+
+/// The syslog priority of a tracing level (LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG).
+fn severity(level: &Level) -> u8 {
+    match *level {
+        Level::ERROR => 3,
+        Level::WARN => 4,
+        Level::INFO => 6,
+        _ => 7,
+    }
+}
+
+#[derive(Clone)]
+struct Syslog {
+    socket: Option<std::sync::Arc<std::os::unix::net::UnixDatagram>>,
+    ident: &'static str,
+    facility: u8,
+}
+
+/// One message being formatted; sent as one datagram when dropped.
+struct SyslogLine {
+    socket: Option<std::sync::Arc<std::os::unix::net::UnixDatagram>>,
+    prefix: String,
+    buf: Vec<u8>,
+}
+
+impl Write for SyslogLine {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for SyslogLine {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.buf);
+        let text = text.trim_end_matches(['\r', '\n']);
+        if let Some(s) = &self.socket {
+            let _ = s.send(format!("{}{text}", self.prefix).as_bytes());
+        }
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Syslog {
+    type Writer = SyslogLine;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.line(6)
+    }
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        self.line(severity(meta.level()))
+    }
+}
+
+impl Syslog {
+    fn line(&self, sev: u8) -> SyslogLine {
+        let pri = u32::from(self.facility) * 8 + u32::from(sev);
+        SyslogLine {
+            socket: self.socket.clone(),
+            prefix: format!("<{pri}>{}[{}]: ", self.ident, std::process::id()),
+            buf: Vec::with_capacity(128),
+        }
+    }
+}
+
 /// stderr, written unbuffered line by line.
 #[derive(Clone, Copy)]
 struct StderrRaw;
