@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::config::ServerConfig;
 
+mod cert;
 mod keys_command;
 mod methods;
 mod userauth;

@@ -5,6 +5,8 @@
 //! be an absolute path owned by root in directories writable only by root, and it runs
 //! as `AuthorizedKeysCommandUser` with a minimal environment, stdin and stderr on
 //! /dev/null. Its output is authorized_keys text, used only if it exits 0.
+//! `AuthorizedPrincipalsCommand` runs the same way (as its own user, with the
+//! certificate's tokens, no legacy user-name argument); its output is principals lines.
 //!
 //! Output is read up to [`MAX_OUTPUT`]; a command that writes more is killed and its
 //! keys are not used, so a runaway command cannot make sshd allocate without bound.
@@ -126,69 +128,110 @@ pub async fn run(cfg: &ServerConfig, user: &oxssh_sys::Passwd, key: &PublicKey) 
         .authorized_keys_command
         .as_deref()
         .filter(|c| *c != "none")?;
-    let Some(runas) = cfg.authorized_keys_command_user.as_deref() else {
-        tracing::error!("No user for AuthorizedKeysCommand specified, skipping");
-        return None;
-    };
-    let runas = expand(runas, &[('u', &user.name)]).unwrap_or_else(|| runas.to_owned());
-    let Some(runas_pw) = oxssh_sys::getpwnam(&runas) else {
-        tracing::error!(
-            "AuthorizedKeysCommandUser \"{runas}\" not found: No such file or directory"
-        );
-        return None;
-    };
     let fp = key.fingerprint(HashAlg::Sha256).to_string();
     let text = key.to_openssh().ok()?;
     let mut words = text.split_whitespace();
     let (Some(ktype), Some(kb64)) = (words.next(), words.next()) else {
         return None;
     };
+    let tokens = [('t', ktype), ('f', fp.as_str()), ('k', kb64)];
+    let runas = cfg.authorized_keys_command_user.as_deref();
+    helper("AuthorizedKeysCommand", command, runas, user, &tokens).await
+}
+
+/// AuthorizedPrincipalsCommand (match_principals_command) for a certificate: its
+/// output (`[options] principal` lines), if it exited 0. The tokens are OpenSSH's:
+/// %t %f %k of the certificate, %T %F %K of its CA, %i its key ID, %s its serial.
+pub async fn run_principals(
+    cfg: &ServerConfig,
+    user: &oxssh_sys::Passwd,
+    cert: &oxssh_keys::cert::Certificate,
+) -> Option<String> {
+    let command = cfg
+        .authorized_principals_command
+        .as_deref()
+        .filter(|c| *c != "none")?;
+    let ca = &cert.signature_key;
+    let f = cert.key.fingerprint(HashAlg::Sha256).to_string();
+    let ca_f = ca.fingerprint(HashAlg::Sha256).to_string();
+    let line = cert.to_line("");
+    let k = line.split_whitespace().nth(1).unwrap_or_default();
+    let ca_line = ca.to_openssh().ok()?;
+    let mut ca_words = ca_line.split_whitespace();
+    let (Some(ca_t), Some(ca_k)) = (ca_words.next(), ca_words.next()) else {
+        return None;
+    };
+    let serial = cert.serial.to_string();
+    let tokens = [
+        ('t', cert.type_name),
+        ('T', ca_t),
+        ('f', f.as_str()),
+        ('F', ca_f.as_str()),
+        ('k', k),
+        ('K', ca_k),
+        ('i', cert.key_id.as_str()),
+        ('s', serial.as_str()),
+    ];
+    let runas = cfg.authorized_principals_command_user.as_deref();
+    helper("AuthorizedPrincipalsCommand", command, runas, user, &tokens).await
+}
+
+/// subprocess() for either command (`tag`): `%U %u %h %%` and `extra` tokens in every
+/// argument but the first; run as `runas`; the output if it exited 0.
+async fn helper(
+    tag: &str,
+    command: &str,
+    runas: Option<&str>,
+    user: &oxssh_sys::Passwd,
+    extra: &[(char, &str)],
+) -> Option<String> {
+    let Some(runas) = runas else {
+        tracing::error!("No user for {tag} specified, skipping");
+        return None;
+    };
+    let runas = expand(runas, &[('u', &user.name)]).unwrap_or_else(|| runas.to_owned());
+    let Some(runas_pw) = oxssh_sys::getpwnam(&runas) else {
+        tracing::error!("{tag}User \"{runas}\" not found: No such file or directory");
+        return None;
+    };
     let Some(mut av) = argv_split(command) else {
-        tracing::error!("AuthorizedKeysCommand \"{command}\" contains invalid quotes");
+        tracing::error!("{tag} \"{command}\" contains invalid quotes");
         return None;
     };
     if av.is_empty() {
-        tracing::error!("AuthorizedKeysCommand \"{command}\" yielded no arguments");
+        tracing::error!("{tag} \"{command}\" yielded no arguments");
         return None;
     }
     let uid = user.uid.to_string();
     let home = user.dir.to_string_lossy();
-    let tokens = [
-        ('U', uid.as_str()),
-        ('u', user.name.as_str()),
-        ('h', &home),
-        ('t', ktype),
-        ('f', fp.as_str()),
-        ('k', kb64),
-    ];
+    let mut tokens = vec![('U', uid.as_str()), ('u', user.name.as_str()), ('h', &home)];
+    tokens.extend_from_slice(extra);
     for a in av.iter_mut().skip(1) {
         match expand(a, &tokens) {
             Some(e) => *a = e,
             None => {
-                tracing::error!("AuthorizedKeysCommand \"{command}\": unknown % token in \"{a}\"");
+                tracing::error!("{tag} \"{command}\": unknown % token in \"{a}\"");
                 return None;
             }
         }
     }
-    if av.len() == 1 {
+    // The legacy form: a keys command without arguments gets the user name.
+    if av.len() == 1 && tag == "AuthorizedKeysCommand" {
         av.push(user.name.clone());
     }
     let shown = av.join(" ");
     let (program, args) = av.split_first()?;
     tracing::trace!(
-        "subprocess: AuthorizedKeysCommand command \"{shown}\" running as {}",
+        "subprocess: {tag} command \"{shown}\" running as {}",
         runas_pw.name
     );
     let program = Path::new(program);
     if !program.is_absolute() {
-        tracing::error!("AuthorizedKeysCommand path is not absolute");
+        tracing::error!("{tag} path is not absolute");
         return None;
     }
     if let Err(why) = safe_path(program) {
-        tracing::error!(
-            "Unsafe AuthorizedKeysCommand \"{}\": {why}",
-            program.display()
-        );
+        tracing::error!("Unsafe {tag} \"{}\": {why}", program.display());
         return None;
     }
     let mut cmd = std::process::Command::new(program);
@@ -205,7 +248,7 @@ pub async fn run(cfg: &ServerConfig, user: &oxssh_sys::Passwd, key: &PublicKey) 
         cmd.env("LANG", lang);
     }
     if let Err(e) = oxssh_sys::run_as_user(&mut cmd, &runas_pw.name, runas_pw.uid, runas_pw.gid) {
-        tracing::error!("AuthorizedKeysCommand: {e}");
+        tracing::error!("{tag}: {e}");
         return None;
     }
     let mut child = match tokio::process::Command::from(cmd)
@@ -214,7 +257,7 @@ pub async fn run(cfg: &ServerConfig, user: &oxssh_sys::Passwd, key: &PublicKey) 
     {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!("AuthorizedKeysCommand execve \"{shown}\": {e}");
+            tracing::error!("{tag} execve \"{shown}\": {e}");
             return None;
         }
     };
@@ -232,17 +275,17 @@ pub async fn run(cfg: &ServerConfig, user: &oxssh_sys::Passwd, key: &PublicKey) 
     }
     let status = child.wait().await.ok()?;
     if too_much {
-        tracing::error!("AuthorizedKeysCommand {shown}: output over {MAX_OUTPUT} bytes, ignored");
+        tracing::error!("{tag} {shown}: output over {MAX_OUTPUT} bytes, ignored");
         return None;
     }
     use std::os::unix::process::ExitStatusExt;
     if let Some(sig) = status.signal() {
-        tracing::error!("AuthorizedKeysCommand {shown} exited on signal {sig}");
+        tracing::error!("{tag} {shown} exited on signal {sig}");
         return None;
     }
     if !status.success() {
         tracing::error!(
-            "AuthorizedKeysCommand {shown} failed, status {}",
+            "{tag} {shown} failed, status {}",
             status.code().unwrap_or(255)
         );
         return None;

@@ -16,6 +16,7 @@
 use std::path::PathBuf;
 
 use oxssh_keys::authorized_keys;
+use oxssh_keys::cert::Certificate;
 use oxssh_net::Conn;
 use oxssh_proto::auth::{self, Method};
 use oxssh_proto::hostkey::{self, SigAlg};
@@ -53,6 +54,8 @@ struct Attempt {
     submethod: Option<&'static str>,
     /// The key for the log line and the ExposeAuthInfo record (sshkey_format_text).
     key: Option<PublicKey>,
+    /// The certificate the key came in, for the log line and ExposeAuthInfo.
+    cert: Option<Certificate>,
     /// Whether OpenSSH writes an auth_log line for this request (its monitor logs
     /// password, key verification and kbd-int results; its network child only
     /// postponements).
@@ -65,6 +68,7 @@ impl Attempt {
             res: Res::Fail,
             submethod: None,
             key: None,
+            cert: None,
             logged: false,
         }
     }
@@ -122,10 +126,12 @@ impl Ctx<'_> {
     }
 
     /// auth_log: "Accepted publickey for bob from 10.0.0.1 port 5 ssh2: ED25519 SHA256:…".
-    fn log(&self, verdict: &str, method: &str, submethod: Option<&str>, key: Option<&PublicKey>) {
-        let extra = key
-            .map(|k| format!(": {} {}", key_label(k), k.fingerprint(HashAlg::Sha256)))
-            .unwrap_or_default();
+    fn log(&self, verdict: &str, method: &str, submethod: Option<&str>, att: &Attempt) {
+        let extra = match (&att.cert, &att.key) {
+            (Some(c), _) => format!(": {}", super::cert::describe(c)),
+            (None, Some(k)) => format!(": {} {}", key_label(k), k.fingerprint(HashAlg::Sha256)),
+            (None, None) => String::new(),
+        };
         let tail = if verdict == "Postponed" {
             " [preauth]"
         } else {
@@ -170,7 +176,7 @@ impl Ctx<'_> {
 
 /// auth_activate_options for a second key: the restrictions add up; two different
 /// forced commands cannot both hold.
-fn merge_options(
+pub(super) fn merge_options(
     prev: Option<&authorized_keys::Options>,
     new: authorized_keys::Options,
 ) -> Option<authorized_keys::Options> {
@@ -266,13 +272,21 @@ fn find_key(
     None
 }
 
-/// user_key_allowed: the AuthorizedKeysFile files, then AuthorizedKeysCommand.
+/// user_key_allowed: RevokedKeys, then (for a certificate, see `cert`) the
+/// AuthorizedKeysFile files, then AuthorizedKeysCommand.
 async fn key_allowed(
     cfg: &ServerConfig,
     pw: &oxssh_sys::Passwd,
     key: &PublicKey,
+    cert: Option<&Certificate>,
     peer: &Peer,
 ) -> Option<authorized_keys::Options> {
+    if let Some(c) = cert {
+        return super::cert::allowed(cfg, pw, c, &authorized_files(cfg, pw), peer).await;
+    }
+    if super::cert::is_revoked(cfg, key, None) {
+        return None;
+    }
     for f in authorized_files(cfg, pw) {
         let Ok(text) = std::fs::read_to_string(&f) else {
             continue;
@@ -345,6 +359,7 @@ pub(super) async fn authenticate(
                 res: if ok { Res::Ok } else { Res::Fail },
                 submethod: Some(ch.device),
                 key: None,
+                cert: None,
                 logged: true,
             };
             if let Some(u) = finish(conn, c, "keyboard-interactive", att).await? {
@@ -428,6 +443,7 @@ pub(super) async fn authenticate(
                     res: if ok { Res::Ok } else { Res::Fail },
                     submethod: None,
                     key: None,
+                    cert: None,
                     logged: true,
                 }
             }
@@ -547,6 +563,7 @@ fn none(c: &Ctx) -> Attempt {
         res: if ok { Res::Ok } else { Res::Fail },
         submethod: None,
         key: None,
+        cert: None,
         logged: true,
     }
 }
@@ -574,8 +591,29 @@ async fn pubkey(
         );
         return Ok(Attempt::fail());
     };
-    let key = match PublicKey::from_bytes(q.key_blob) {
-        Ok(k) if SigAlg::for_key(&k).contains(&alg) => k,
+    // A certificate is parsed (and its CA signature checked) field by field, so that
+    // options ssh-key would refuse still reach the policy checks and their log lines.
+    let cert = if alg.is_cert() {
+        match Certificate::from_blob(q.key_blob) {
+            Ok(c) if c.type_name == alg.key_type_name() => Some(c),
+            Ok(_) => {
+                tracing::error!("userauth_pubkey: type mismatch for decoded key [preauth]");
+                return Ok(Attempt::fail());
+            }
+            Err(e) => {
+                tracing::error!("userauth_pubkey: parse key: {e} [preauth]");
+                return Ok(Attempt::fail());
+            }
+        }
+    } else {
+        None
+    };
+    let parsed = match &cert {
+        Some(c) => Ok(c.key.clone()),
+        None => PublicKey::from_bytes(q.key_blob),
+    };
+    let key = match parsed {
+        Ok(k) if cert.is_some() || SigAlg::for_key(&k).contains(&alg) => k,
         Ok(_) => {
             tracing::error!("userauth_pubkey: type mismatch for decoded key [preauth]");
             return Ok(Attempt::fail());
@@ -586,7 +624,10 @@ async fn pubkey(
         }
     };
     if c.prev_keys.iter().any(|k| k.key_data() == key.key_data()) {
-        tracing::info!("refusing previously-used {} key [preauth]", key_label(&key));
+        let label = cert
+            .as_ref()
+            .map_or_else(|| key_label(&key).to_owned(), super::cert::cert_label);
+        tracing::info!("refusing previously-used {label} key [preauth]");
         return Ok(Attempt::fail());
     }
     let accepted =
@@ -604,7 +645,10 @@ async fn pubkey(
         return Ok(Attempt::fail());
     };
     let Some(sig) = q.signature else {
-        if key_allowed(&c.cfg, &pw, &key, c.peer).await.is_some() {
+        if key_allowed(&c.cfg, &pw, &key, cert.as_ref(), c.peer)
+            .await
+            .is_some()
+        {
             conn.send(&auth::pk_ok(q.alg, q.key_blob))
                 .await
                 .map_err(|e| describe(&e, c.peer, Some(&c.who())))?;
@@ -612,6 +656,7 @@ async fn pubkey(
                 res: Res::Postponed,
                 submethod: None,
                 key: None,
+                cert: None,
                 logged: true,
             });
         }
@@ -626,7 +671,7 @@ async fn pubkey(
             return Err(fatal(conn, c, &m).await);
         }
     }
-    let Some(opts) = key_allowed(&c.cfg, &pw, &key, c.peer).await else {
+    let Some(opts) = key_allowed(&c.cfg, &pw, &key, cert.as_ref(), c.peer).await else {
         return Ok(Attempt::fail());
     };
     let data = auth::publickey_signed_data(
@@ -657,6 +702,7 @@ async fn pubkey(
         res,
         submethod: None,
         key: Some(key),
+        cert,
         logged: true,
     })
 }
@@ -694,6 +740,7 @@ async fn kbdint(
         res: Res::Postponed,
         submethod: None,
         key: None,
+        cert: None,
         logged: true,
     })
 }
@@ -725,7 +772,7 @@ async fn finish(
         } else {
             "Failed"
         };
-        c.log(verdict, method, att.submethod, att.key.as_ref());
+        c.log(verdict, method, att.submethod, &att);
     }
     if authenticated || partial {
         c.info.push_str(method);
@@ -733,7 +780,10 @@ async fn finish(
             c.info.push('/');
             c.info.push_str(s);
         }
-        if let Some(k) = &att.key {
+        if let Some(cert) = &att.cert {
+            c.info.push(' ');
+            c.info.push_str(&cert.to_line(""));
+        } else if let Some(k) = &att.key {
             if let Ok(text) = k.to_openssh() {
                 let mut w = text.split_whitespace();
                 if let (Some(t), Some(b)) = (w.next(), w.next()) {
