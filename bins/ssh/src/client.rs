@@ -330,15 +330,9 @@ pub fn connection_error(e: &oxssh_net::Error, t: &Target) -> String {
     }
 }
 
+/// OpenSSH's key type label (`ED25519`, `ECDSA`, `RSA`, …) for messages and logs.
 fn key_type_label(key: &PublicKey) -> &'static str {
-    match key.algorithm() {
-        ssh_key::Algorithm::Ed25519 => "ED25519",
-        ssh_key::Algorithm::Ecdsa { .. } => "ECDSA",
-        ssh_key::Algorithm::Rsa { .. } => "RSA",
-        ssh_key::Algorithm::SkEd25519 => "ED25519-SK",
-        ssh_key::Algorithm::SkEcdsaSha2NistP256 => "ECDSA-SK",
-        _ => "UNKNOWN",
-    }
+    oxssh_keys::fingerprint::type_label(key.key_data())
 }
 
 /// A path keyword's value with `~` and `%` tokens expanded, as OpenSSH does at use.

@@ -163,20 +163,6 @@ fn context() -> BasicContext {
     ctx
 }
 
-fn log_level(l: oxssh_config::LogLevel) -> LogLevel {
-    use oxssh_config::LogLevel as C;
-    match l {
-        C::Quiet => LogLevel::Quiet,
-        C::Fatal => LogLevel::Fatal,
-        C::Error => LogLevel::Error,
-        C::Info => LogLevel::Info,
-        C::Verbose => LogLevel::Verbose,
-        C::Debug1 => LogLevel::Debug1,
-        C::Debug2 => LogLevel::Debug2,
-        _ => LogLevel::Debug3,
-    }
-}
-
 fn run(inv: options::Invocation) -> u8 {
     let ctx = context();
     let cfg = match ClientConfig::load_with_profile(
@@ -195,7 +181,7 @@ fn run(inv: options::Invocation) -> u8 {
         oxssh_cli::log::eprint("remote username contains invalid characters");
         return 255;
     }
-    let level = log_level(cfg.log_level);
+    let level = LogLevel::from(cfg.log_level);
     let log_file = match &inv.log_file {
         Some(p) => match std::fs::OpenOptions::new()
             .create(true)

@@ -161,17 +161,7 @@ pub fn host_key_files(cfg: &ServerConfig) -> Vec<PathBuf> {
 }
 
 pub fn log_level(cfg: &ServerConfig) -> LogLevel {
-    use oxssh_config::LogLevel as C;
-    match cfg.log_level {
-        C::Quiet => LogLevel::Quiet,
-        C::Fatal => LogLevel::Fatal,
-        C::Error => LogLevel::Error,
-        C::Info => LogLevel::Info,
-        C::Verbose => LogLevel::Verbose,
-        C::Debug1 => LogLevel::Debug1,
-        C::Debug2 => LogLevel::Debug2,
-        _ => LogLevel::Debug3,
-    }
+    LogLevel::from(cfg.log_level)
 }
 
 /// Negotiable algorithms: the configured lists (already resolved by the config crate),

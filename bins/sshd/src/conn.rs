@@ -207,15 +207,9 @@ fn describe(e: &oxssh_net::Error, peer: &Peer, who: Option<&str>) -> String {
     }
 }
 
+/// OpenSSH's key type label (`ED25519`, `ECDSA`, `RSA`, …) for messages and logs.
 fn key_label(k: &PublicKey) -> &'static str {
-    match k.algorithm() {
-        ssh_key::Algorithm::Ed25519 => "ED25519",
-        ssh_key::Algorithm::Ecdsa { .. } => "ECDSA",
-        ssh_key::Algorithm::Rsa { .. } => "RSA",
-        ssh_key::Algorithm::SkEd25519 => "ED25519-SK",
-        ssh_key::Algorithm::SkEcdsaSha2NistP256 => "ECDSA-SK",
-        _ => "UNKNOWN",
-    }
+    oxssh_keys::fingerprint::type_label(k.key_data())
 }
 
 /// OpenSSH's `auth_password` with `UsePAM no` (PAM is a later step): passwords over

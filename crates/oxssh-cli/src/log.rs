@@ -43,6 +43,23 @@ pub enum LogLevel {
     Debug3,
 }
 
+impl From<oxssh_config::LogLevel> for LogLevel {
+    /// The LogLevel keyword of ssh_config / sshd_config.
+    fn from(l: oxssh_config::LogLevel) -> LogLevel {
+        use oxssh_config::LogLevel as C;
+        match l {
+            C::Quiet => LogLevel::Quiet,
+            C::Fatal => LogLevel::Fatal,
+            C::Error => LogLevel::Error,
+            C::Info => LogLevel::Info,
+            C::Verbose => LogLevel::Verbose,
+            C::Debug1 => LogLevel::Debug1,
+            C::Debug2 => LogLevel::Debug2,
+            _ => LogLevel::Debug3,
+        }
+    }
+}
+
 impl LogLevel {
     /// INFO raised by `-v` count, as ssh's `-v` flag does.
     pub fn from_verbosity(base: LogLevel, v: u8) -> LogLevel {
