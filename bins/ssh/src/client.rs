@@ -343,7 +343,7 @@ fn expand_path(o: &Options, p: &str) -> PathBuf {
     )
 }
 
-fn user_known_hosts(o: &Options, _t: &Target) -> Vec<PathBuf> {
+pub(crate) fn user_known_hosts(o: &Options, _t: &Target) -> Vec<PathBuf> {
     o.user_known_hosts_files
         .iter()
         .map(|p| expand_path(o, p))
@@ -357,15 +357,20 @@ fn global_known_hosts(o: &Options) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The name the host is recorded under in known_hosts. HostKeyAlias replaces the
+/// whole name: no `[host]:port` decoration.
+pub(crate) fn known_hosts_name(o: &Options, t: &Target) -> String {
+    match &o.host_key_alias {
+        Some(alias) => alias.clone(),
+        None => known_hosts::lookup_name(&t.host, t.port),
+    }
+}
+
 /// StrictHostKeyChecking against the known_hosts files, with OpenSSH's messages.
 fn check_host_key(o: &Options, t: &Target, blob: &[u8], _alg: SigAlg) -> Result<(), Failure> {
     let key = PublicKey::from_bytes(blob)
         .map_err(|e| Failure::Message(format!("ssh: bad host key: {e}")))?;
-    // HostKeyAlias replaces the whole lookup name: no `[host]:port` decoration.
-    let name = match &o.host_key_alias {
-        Some(alias) => alias.clone(),
-        None => known_hosts::lookup_name(&t.host, t.port),
-    };
+    let name = known_hosts_name(o, t);
     let fp = key.fingerprint(HashAlg::Sha256);
     let label = key_type_label(&key);
     let files: Vec<PathBuf> = user_known_hosts(o, t)
@@ -459,7 +464,13 @@ fn learn(o: &Options, t: &Target, name: &str, key: &PublicKey, label: &str) {
     let Some(file) = user_known_hosts(o, t).into_iter().next() else {
         return;
     };
-    let Some(line) = known_hosts::format_line(name, key) else {
+    let mut salt = crate::hostkeys::salt;
+    let hash: Option<&mut dyn FnMut() -> [u8; 20]> = if o.hash_known_hosts {
+        Some(&mut salt)
+    } else {
+        None
+    };
+    let Some(line) = oxssh_keys::kh_update::host_entry(name, None, key, &mut { hash }) else {
         return;
     };
     let r = (|| -> std::io::Result<()> {

@@ -63,7 +63,7 @@ pub fn argv_split(s: &str) -> Option<Vec<String>> {
     }
 }
 
-fn fp_hash(h: FingerprintHash) -> FpHash {
+pub(crate) fn fp_hash(h: FingerprintHash) -> FpHash {
     match h {
         FingerprintHash::Md5 => FpHash::Md5,
         FingerprintHash::Sha1 => FpHash::Sha1,

@@ -7,6 +7,7 @@
 
 mod client;
 mod escape;
+mod hostkeys;
 mod identity;
 mod khcommand;
 mod options;

@@ -35,20 +35,92 @@ fn pty_request(term: &str, size: (u32, u32, u32, u32)) -> Vec<u8> {
     d
 }
 
+/// Global requests from the server and the answers to ours, for the whole connection.
+struct Globals {
+    hostkeys: crate::hostkeys::Updater,
+    /// Our requests awaiting an answer, in order: true for hostkeys-prove-00.
+    pending: std::collections::VecDeque<bool>,
+}
+
+impl Globals {
+    fn new(o: &Options, t: &Target) -> Globals {
+        Globals {
+            hostkeys: crate::hostkeys::Updater::new(o, t),
+            pending: Default::default(),
+        }
+    }
+
+    fn request<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        conn: &mut Conn<S>,
+        chans: &mut Connection,
+        name: &str,
+        want_reply: bool,
+        data: &[u8],
+    ) -> Result<(), Failure> {
+        tracing::debug!(
+            "client_input_global_request: rtype {name} want_reply {}",
+            u8::from(want_reply)
+        );
+        let mut ok = false;
+        if name == "hostkeys-00@openssh.com" {
+            ok = true;
+            if let Some(body) = self.hostkeys.on_hostkeys(data)? {
+                chans.global_request(&mut conn.t, "hostkeys-prove-00@openssh.com", true, &body)?;
+                self.pending.push_back(true);
+            }
+        }
+        if want_reply {
+            chans.global_reply(&mut conn.t, ok, &[])?;
+        }
+        Ok(())
+    }
+
+    fn keepalive<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        conn: &mut Conn<S>,
+        chans: &mut Connection,
+    ) -> Result<(), Failure> {
+        chans.global_request(&mut conn.t, "keepalive@openssh.com", true, &[])?;
+        self.pending.push_back(false);
+        Ok(())
+    }
+
+    fn result<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        conn: &Conn<S>,
+        success: bool,
+        data: &[u8],
+    ) {
+        if self.pending.pop_front() == Some(true) {
+            let sid = conn.t.session_id().unwrap_or_default();
+            self.hostkeys
+                .on_prove_reply(success, data, sid, conn.host_key_alg);
+        }
+    }
+}
+
 /// Wait for one specific channel event, handling nothing else but errors.
 async fn expect_event<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     chans: &mut Connection,
     t: &Target,
+    g: &mut Globals,
 ) -> Result<ChannelEvent, Failure> {
     let mut nov = oxssh_net::no_host_keys;
     loop {
         match chans.poll_event() {
-            // Global requests (hostkeys-00@openssh.com…) need an answer only if asked.
-            Some(ChannelEvent::GlobalRequest { want_reply, .. }) => {
-                if want_reply {
-                    chans.global_reply(&mut conn.t, false, &[])?;
-                }
+            Some(ChannelEvent::GlobalRequest {
+                name,
+                want_reply,
+                data,
+            }) => {
+                g.request(conn, chans, &name, want_reply, &data)?;
+                conn.flush().await?;
+                continue;
+            }
+            Some(ChannelEvent::GlobalResult { success, data }) => {
+                g.result(conn, success, &data);
                 continue;
             }
             Some(ev) => return Ok(ev),
@@ -70,18 +142,19 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     t: &Target,
 ) -> Result<u8, Failure> {
     let mut chans = Connection::new();
+    let mut g = Globals::new(o, t);
     if o.session_type == SessionType::None {
         // -N: keep the connection (for forwarding, once it exists) until it ends.
-        let mut nov = oxssh_net::no_host_keys;
         loop {
-            if conn.recv(&mut nov).await.is_err() {
-                return Ok(255);
+            match expect_event(&mut conn, &mut chans, t, &mut g).await {
+                Ok(_) => {}
+                Err(_) => return Ok(255),
             }
         }
     }
     let id = chans.open(&mut conn.t, "session", &[])?;
     conn.flush().await?;
-    match expect_event(&mut conn, &mut chans, t).await? {
+    match expect_event(&mut conn, &mut chans, t, &mut g).await? {
         ChannelEvent::Opened { .. } => {}
         ChannelEvent::OpenFailed {
             description,
@@ -114,7 +187,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             oxssh_sys::tty::window_size(std::io::stdin().as_raw_fd()).unwrap_or((80, 24, 0, 0));
         chans.request(&mut conn.t, id, "pty-req", true, &pty_request(&term, size))?;
         conn.flush().await?;
-        match expect_event(&mut conn, &mut chans, t).await? {
+        match expect_event(&mut conn, &mut chans, t, &mut g).await? {
             ChannelEvent::RequestResult { success: true, .. } => {}
             _ => oxssh_cli::log::eprint("PTY allocation request failed on channel 0"),
         }
@@ -150,7 +223,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     } else {
         None
     };
-    let code = pump(&mut conn, &mut chans, id, o, t, what, escape).await;
+    let code = pump(&mut conn, &mut chans, id, o, t, what, escape, &mut g).await;
     drop(raw_guard);
     code
 }
@@ -218,6 +291,8 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
+// The session loop's state is its arguments: bundling them would only rename them.
+#[allow(clippy::too_many_arguments)]
 async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     chans: &mut Connection,
@@ -226,6 +301,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
     t: &Target,
     what: &str,
     mut escape: Option<crate::escape::Escape>,
+    g: &mut Globals,
 ) -> Result<u8, Failure> {
     let mut typed: Vec<u8> = Vec::new();
     let mut actions = Vec::new();
@@ -312,10 +388,11 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                     return Ok(exit.unwrap_or(255));
                 }
                 ChannelEvent::GlobalRequest {
-                    want_reply: true, ..
-                } => {
-                    chans.global_reply(&mut conn.t, false, &[])?;
-                }
+                    name,
+                    want_reply,
+                    data,
+                } => g.request(conn, chans, &name, want_reply, &data)?,
+                ChannelEvent::GlobalResult { success, data } => g.result(conn, success, &data),
                 _ => {}
             }
         }
@@ -369,7 +446,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                         t.host
                     )));
                 }
-                chans.global_request(&mut conn.t, "keepalive@openssh.com", true, &[])?;
+                g.keepalive(conn, chans)?;
                 alive_deadline = alive.map(|i| tokio::time::Instant::now() + i);
             }
             r = stdin.read(&mut inbuf), if can_read_stdin => {

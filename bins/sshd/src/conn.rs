@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::config::ServerConfig;
 
 mod cert;
+pub(crate) mod hostkeys;
 mod keys_command;
 mod methods;
 mod userauth;
@@ -153,7 +154,7 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
     }
     let mut tc = Config::new(format!("{} port {}", peer.ip(), peer.port()));
     tc.algorithms = crate::config::algorithms(&cfg);
-    let t = Transport::new(Role::Server, tc, keys).map_err(|e| e.to_string())?;
+    let t = Transport::new(Role::Server, tc, keys.clone()).map_err(|e| e.to_string())?;
     let mut conn = Conn::new(stream, t);
     let grace = cfg.login_grace_time;
     let setup = async {
@@ -177,7 +178,15 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
     } else {
         setup.await?
     };
-    crate::session::run(conn, &user.cfg, &peer, &user).await
+    if let Some(body) = hostkeys::announcement(&keys, conn.t.peer_version()) {
+        let mut m = Vec::new();
+        m.push(oxssh_proto::msg::GLOBAL_REQUEST);
+        oxssh_proto::wire::Put::put_str(&mut m, "hostkeys-00@openssh.com");
+        m.push(0);
+        m.extend_from_slice(&body);
+        conn.send(&m).await.map_err(|e| e.to_string())?;
+    }
+    crate::session::run(conn, &user.cfg, &peer, &user, &keys).await
 }
 
 /// The log line for a connection that ended before authentication; `who` is OpenSSH's

@@ -164,6 +164,7 @@ pub async fn run(
     cfg: &ServerConfig,
     peer: &Peer,
     user: &User,
+    host_keys: &[ssh_key::PrivateKey],
 ) -> Result<(), String> {
     // Lives as long as the connection: dropping it removes the file.
     let auth_file = if cfg.expose_auth_info {
@@ -260,15 +261,25 @@ pub async fn run(
                     }
                 }
                 ChannelEvent::GlobalRequest {
-                    name, want_reply, ..
+                    name,
+                    want_reply,
+                    data,
                 } => {
-                    // keepalive@openssh.com and unknown requests get a failure reply.
                     tracing::debug!(
                         "server_input_global_request: rtype {name} want_reply {}",
                         u8::from(want_reply)
                     );
+                    // keepalive@openssh.com and unknown requests get a failure reply.
+                    let proof = (name == "hostkeys-prove-00@openssh.com")
+                        .then(|| {
+                            let sid = conn.t.session_id().unwrap_or_default();
+                            crate::conn::hostkeys::prove(host_keys, &data, sid, conn.host_key_alg)
+                        })
+                        .flatten();
                     if want_reply {
-                        chans.global_reply(&mut conn.t, false, &[]).map_err(err)?;
+                        let ok = proof.is_some();
+                        let body = proof.unwrap_or_default();
+                        chans.global_reply(&mut conn.t, ok, &body).map_err(err)?;
                     }
                 }
                 _ => {}

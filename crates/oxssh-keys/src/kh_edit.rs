@@ -10,13 +10,13 @@ use crate::known_hosts::hashed_name;
 use crate::pattern::{ListMatch, match_list};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Marker {
+pub(crate) enum Marker {
     None,
     Ca,
     Revoked,
 }
 
-enum Kind<'a> {
+pub(crate) enum Kind<'a> {
     /// Blank or comment line.
     Other,
     Invalid,
@@ -38,7 +38,7 @@ fn split_field(s: &str) -> Option<(&str, &str)> {
     Some((a, b.trim_start_matches([' ', '\t'])))
 }
 
-fn classify(line: &str) -> Kind<'_> {
+pub(crate) fn classify(line: &str) -> Kind<'_> {
     let t = line.trim_start_matches([' ', '\t']);
     if t.is_empty() || t.starts_with('#') {
         return Kind::Other;
@@ -74,7 +74,7 @@ fn classify(line: &str) -> Kind<'_> {
     }
 }
 
-fn host_matches(hosts: &str, name: &str) -> bool {
+pub(crate) fn host_matches(hosts: &str, name: &str) -> bool {
     if hosts.starts_with("|1|") {
         let kh = crate::known_hosts::KnownHosts::parse(
             "",

@@ -18,6 +18,7 @@ pub mod fingerprint;
 pub mod generate;
 pub mod keyfile;
 pub mod kh_edit;
+pub mod kh_update;
 pub mod known_hosts;
 pub mod krl;
 pub mod moduli;

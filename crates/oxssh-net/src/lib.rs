@@ -64,6 +64,8 @@ pub struct Conn<S> {
     eof: bool,
     /// EXT_INFO extensions the peer sent (name, value).
     pub ext_info: Vec<(String, Vec<u8>)>,
+    /// The host key algorithm of the first key exchange (set by [`Conn::handshake`]).
+    pub host_key_alg: Option<SigAlg>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
@@ -75,6 +77,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             buf: vec![0; READ_CHUNK],
             eof: false,
             ext_info: Vec::new(),
+            host_key_alg: None,
         }
     }
 
@@ -171,7 +174,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.flush().await?;
         loop {
             match self.next_event(verify).await? {
-                Event::KexDone { first: true, .. } => return Ok(()),
+                Event::KexDone {
+                    first: true,
+                    negotiated,
+                } => {
+                    self.host_key_alg = Some(negotiated.host_key);
+                    return Ok(());
+                }
                 Event::Packet(p) => {
                     return Err(Error::Proto(ProtoError::Unexpected {
                         got: p.first().copied().unwrap_or(0),
