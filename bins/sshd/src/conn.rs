@@ -22,6 +22,7 @@ mod cert;
 pub(crate) mod hostkeys;
 mod keys_command;
 mod methods;
+pub(crate) mod pam;
 mod userauth;
 
 /// The byte stream of one connection: a socket, or an inetd pipe pair.
@@ -93,7 +94,7 @@ impl Peer {
 }
 
 /// The authenticated user.
-#[derive(Clone, Debug)]
+// Not Clone: it owns the PAM transaction.
 pub struct User {
     pub pw: oxssh_sys::Passwd,
     pub forced_command: Option<String>,
@@ -104,6 +105,10 @@ pub struct User {
     /// ExposeAuthInfo: the methods (and keys) that succeeded, one per line, as
     /// OpenSSH writes them to the file SSH_USER_AUTH names.
     pub auth_info: String,
+    /// UsePAM: the transaction that authenticated the user, for the PAM session.
+    pub pam: Option<oxssh_sys::pam::Pam>,
+    /// UsePAM: the PAM session's environment, for the user's processes.
+    pub pam_env: Vec<(String, String)>,
 }
 
 fn stdin_stream() -> (Stream, Peer) {
@@ -186,6 +191,16 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
         m.extend_from_slice(&body);
         conn.send(&m).await.map_err(|e| e.to_string())?;
     }
+    let mut user = user;
+    // The PAM session lives as long as the connection (closed when this returns).
+    let pam_session = match user.pam.take() {
+        Some(p) => Some(pam::Session::open(p)?),
+        None => None,
+    };
+    user.pam_env = pam_session
+        .as_ref()
+        .map(pam::Session::environment)
+        .unwrap_or_default();
     crate::session::run(conn, &user.cfg, &peer, &user, &keys).await
 }
 

@@ -593,6 +593,10 @@ fn spawn(
     for (k, v) in &s.env {
         cmd.env(k, v);
     }
+    // UsePAM: what the session modules (pam_env, …) put in the PAM environment.
+    for (k, v) in &user.pam_env {
+        cmd.env(k, v);
+    }
     if let Some(f) = &s.auth_info {
         cmd.env("SSH_USER_AUTH", f);
     }

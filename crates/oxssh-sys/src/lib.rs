@@ -4,6 +4,7 @@
 //! block says in a `// SAFETY:` comment why it is sound. Everything else in the
 //! workspace is `#![forbid(unsafe_code)]` and reaches the OS only through here or std.
 
+pub mod pam;
 pub mod passwd;
 pub mod pty;
 pub mod tty;

@@ -9,9 +9,10 @@
 //!
 //! keyboard-interactive has the devices OpenSSH has on Linux: with `UsePAM no` none, so
 //! the method fails at once without a prompt, exactly as OpenSSH's; with `UsePAM yes`
-//! the "pam" device, which stands in for PAM's conversation with pam_unix (one
-//! "Password: " prompt, echo off, checked against the shadow file) until real PAM
-//! exists. Secrets (passwords, answers) are wiped on drop and never logged.
+//! the "pam" device: the PAM stack's own conversation, one prompt per round (see
+//! `pam`). With UsePAM, passwords are checked by PAM too and account modules run after
+//! every successful method. Secrets (passwords, answers) are wiped on drop and never
+//! logged.
 
 use std::path::PathBuf;
 
@@ -29,9 +30,6 @@ use crate::config::{ConnSpec, PermitRootLogin, ServerConfig};
 
 /// OpenSSH disconnects after this many requests whatever MaxAuthTries says.
 const MAX_ATTEMPTS: u32 = 1024;
-
-/// The prompt of the "pam" device (pam_unix's).
-const PASSWORD_PROMPT: &str = "Password: ";
 
 /// A keyboard-interactive exchange waiting for USERAUTH_INFO_RESPONSE.
 struct Challenge {
@@ -74,6 +72,23 @@ impl Attempt {
     }
 }
 
+/// Where a keyboard-interactive PAM exchange stands (OpenSSH's `pam_done`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KbdOutcome {
+    /// A prompt is out; the answer goes to PAM.
+    Prompting,
+    /// PAM said yes: the empty round's answer completes the method.
+    Succeeded,
+    /// PAM said no after showing messages: the empty round's answer fails it.
+    Failed,
+}
+
+/// A keyboard-interactive exchange with the PAM stack.
+struct Kbd {
+    it: super::pam::Interactive,
+    outcome: KbdOutcome,
+}
+
 /// Authctxt: the state of authentication for the connection.
 struct Ctx<'a> {
     peer: &'a Peer,
@@ -90,9 +105,29 @@ struct Ctx<'a> {
     info: String,
     key_opts: Option<authorized_keys::Options>,
     challenge: Option<Challenge>,
+    /// UsePAM: the PAM transaction (started at the first request that needs it).
+    pam: Option<oxssh_sys::pam::Pam>,
+    kbd: Option<Kbd>,
+    /// The account modules already ran (in the keyboard-interactive thread).
+    pam_account_ok: bool,
 }
 
 impl Ctx<'_> {
+    /// Whether PAM gets the real password: a valid user, and not a root PermitRootLogin
+    /// keeps from passwords (those get a junk one of the same length).
+    fn pam_real_password(&self) -> bool {
+        self.pw
+            .as_ref()
+            .is_some_and(|pw| pw.uid != 0 || self.cfg.permit_root_login == PermitRootLogin::Yes)
+    }
+
+    /// The PAM transaction, started on first use.
+    fn take_pam(&mut self) -> Option<oxssh_sys::pam::Pam> {
+        self.pam
+            .take()
+            .or_else(|| super::pam::start(&self.user, &self.peer.ip()))
+    }
+
     /// "authenticating user bob" / "invalid user bob", as OpenSSH's log preamble.
     fn who(&self) -> String {
         format!(
@@ -348,20 +383,7 @@ pub(super) async fn authenticate(
                     );
                 }
             };
-            // The "pam" device: one password prompt.
-            let ok = c.pw.is_some()
-                && answers.first().is_some_and(|a| {
-                    password_ok(&c.cfg, c.pw.as_ref(), a, |pw| {
-                        pw.uid != 0 || c.cfg.permit_root_login == PermitRootLogin::Yes
-                    })
-                });
-            let att = Attempt {
-                res: if ok { Res::Ok } else { Res::Fail },
-                submethod: Some(ch.device),
-                key: None,
-                cert: None,
-                logged: true,
-            };
+            let att = kbd_respond(conn, c, ch.device, &answers).await?;
             if let Some(u) = finish(conn, c, "keyboard-interactive", att).await? {
                 return Ok(u);
             }
@@ -407,8 +429,9 @@ pub(super) async fn authenticate(
             return Err(maxtries_exceeded(conn, c).await);
         }
         c.attempt += 1;
-        // A new request abandons a keyboard-interactive exchange.
+        // A new request abandons a keyboard-interactive exchange (and its PAM thread).
         c.challenge = None;
+        c.kbd = None;
         let method = match &req.method {
             Method::PublicKey { .. } => "publickey",
             _ => req.method_name(),
@@ -435,9 +458,13 @@ pub(super) async fn authenticate(
                     tracing::info!("password change not supported");
                 }
                 let ok = new_password.is_none()
-                    && password_ok(&c.cfg, c.pw.as_ref(), password, |pw| {
-                        pw.uid != 0 || c.cfg.permit_root_login == PermitRootLogin::Yes
-                    })
+                    && if c.cfg.use_pam {
+                        pam_password(c, password).await
+                    } else {
+                        password_ok(&c.cfg, c.pw.as_ref(), password, |pw| {
+                            pw.uid != 0 || c.cfg.permit_root_login == PermitRootLogin::Yes
+                        })
+                    }
                     && c.pw.is_some();
                 Attempt {
                     res: if ok { Res::Ok } else { Res::Fail },
@@ -535,6 +562,9 @@ fn start<'a>(
         info: String::new(),
         key_opts: None,
         challenge: None,
+        pam: None,
+        kbd: None,
+        pam_account_ok: false,
     };
     match lists {
         Ok(l) => c.lists = l,
@@ -732,17 +762,185 @@ async fn kbdint(
         return Ok(Attempt::fail());
     };
     tracing::debug!("auth2_challenge_start: trying authentication method '{device}' [preauth]");
-    conn.send(&auth::info_request("", "", &[(PASSWORD_PROMPT, false)]))
-        .await
-        .map_err(|e| describe(&e, c.peer, Some(&c.who())))?;
-    c.challenge = Some(Challenge { device, nreq: 1 });
-    Ok(Attempt {
+    let Some(p) = c.take_pam() else {
+        return Ok(Attempt::fail());
+    };
+    let flags = super::pam::flags(c.cfg.permit_empty_passwords);
+    c.kbd = Some(Kbd {
+        it: super::pam::Interactive::start(p, flags),
+        outcome: KbdOutcome::Prompting,
+    });
+    let mut att = kbd_query(conn, c, device).await?;
+    // The first round is logged under the bare method name, as OpenSSH does.
+    if matches!(att.res, Res::Postponed) {
+        att.submethod = None;
+    }
+    Ok(att)
+}
+
+fn postponed(submethod: &'static str) -> Attempt {
+    Attempt {
         res: Res::Postponed,
-        submethod: None,
+        submethod: Some(submethod),
         key: None,
         cert: None,
         logged: true,
-    })
+    }
+}
+
+fn kbd_result(ok: bool, submethod: &'static str) -> Attempt {
+    Attempt {
+        res: if ok { Res::Ok } else { Res::Fail },
+        submethod: Some(submethod),
+        key: None,
+        cert: None,
+        logged: true,
+    }
+}
+
+/// sshpam_query + send_userauth_info_request: wait for the PAM stack's next prompt
+/// (informational messages go before it, one per line) or its verdict, and send the
+/// INFO_REQUEST — with no prompts once PAM has decided, so the client's empty answer
+/// completes (or, after messages were shown, fails) the method.
+async fn kbd_query(
+    conn: &mut Conn<Stream>,
+    c: &mut Ctx<'_>,
+    device: &'static str,
+) -> Result<Attempt, String> {
+    use super::pam::Event;
+    let mut info = String::new();
+    loop {
+        let Some(k) = c.kbd.as_mut() else {
+            return Ok(kbd_result(false, device));
+        };
+        let (instruction, prompt, outcome) = match k.it.next().await {
+            Some(Event::Info(t)) => {
+                info.push_str(&t);
+                info.push('\n');
+                continue;
+            }
+            Some(Event::Prompt { text, echo }) => (
+                String::new(),
+                Some((format!("{info}{text}"), echo)),
+                KbdOutcome::Prompting,
+            ),
+            Some(Event::Done(p, Ok(()))) => {
+                c.pam = Some(*p);
+                c.pam_account_ok = true;
+                if !info.is_empty() {
+                    tracing::debug!("PAM: {info}");
+                }
+                (String::new(), None, KbdOutcome::Succeeded)
+            }
+            Some(Event::Done(p, Err(e))) => {
+                c.pam = Some(*p);
+                if info.is_empty() {
+                    tracing::error!(
+                        "PAM: {} for {}{} from {}",
+                        e.message,
+                        if c.pw.is_some() { "" } else { "illegal user " },
+                        c.user,
+                        c.peer.ip()
+                    );
+                    c.kbd = None;
+                    return Ok(kbd_result(false, device));
+                }
+                (std::mem::take(&mut info), None, KbdOutcome::Failed)
+            }
+            None => {
+                c.kbd = None;
+                return Ok(kbd_result(false, device));
+            }
+        };
+        k.outcome = outcome;
+        let prompts: Vec<(&str, bool)> = prompt.iter().map(|(p, e)| (p.as_str(), *e)).collect();
+        conn.send(&auth::info_request("", &instruction, &prompts))
+            .await
+            .map_err(|e| describe(&e, c.peer, Some(&c.who())))?;
+        c.challenge = Some(Challenge {
+            device,
+            nreq: prompts.len(),
+        });
+        return Ok(postponed(device));
+    }
+}
+
+/// sshpam_respond: the client's answer to a PAM round.
+async fn kbd_respond(
+    conn: &mut Conn<Stream>,
+    c: &mut Ctx<'_>,
+    device: &'static str,
+    answers: &[zeroize::Zeroizing<Vec<u8>>],
+) -> Result<Attempt, String> {
+    let Some(outcome) = c.kbd.as_ref().map(|k| k.outcome) else {
+        return Ok(kbd_result(false, device));
+    };
+    match outcome {
+        KbdOutcome::Succeeded => {
+            c.kbd = None;
+            Ok(kbd_result(true, device))
+        }
+        KbdOutcome::Failed => {
+            c.kbd = None;
+            Ok(kbd_result(false, device))
+        }
+        KbdOutcome::Prompting => {
+            let [answer] = answers else {
+                tracing::error!("PAM: expected one response, got {}", answers.len());
+                c.kbd = None;
+                return Ok(kbd_result(false, device));
+            };
+            let text = if c.pam_real_password() {
+                zeroize::Zeroizing::new(String::from_utf8_lossy(answer).into_owned())
+            } else {
+                super::pam::fake_password(answer.len())
+            };
+            if let Some(k) = c.kbd.as_ref() {
+                k.it.answer(text);
+            }
+            kbd_query(conn, c, device).await
+        }
+    }
+}
+
+/// Password authentication with UsePAM (OpenSSH `sshpam_auth_passwd`).
+async fn pam_password(c: &mut Ctx<'_>, password: &[u8]) -> bool {
+    if password.len() > oxssh_sys::passwd::MAX_PASSWORD_LEN {
+        return false;
+    }
+    if password.is_empty() && !c.cfg.permit_empty_passwords {
+        return false;
+    }
+    let real = c.pam_real_password();
+    let secret = if real {
+        zeroize::Zeroizing::new(String::from_utf8_lossy(password).into_owned())
+    } else {
+        super::pam::fake_password(password.len())
+    };
+    let Some(p) = c.take_pam() else {
+        return false;
+    };
+    let flags = super::pam::flags(c.cfg.permit_empty_passwords);
+    let (p, r) = super::pam::password(p, secret, flags).await;
+    c.pam = p;
+    match r {
+        Ok(()) if c.pw.is_some() => {
+            tracing::debug!("PAM: password authentication accepted for {}", c.user);
+            real
+        }
+        Ok(()) => false,
+        Err(e) => {
+            tracing::debug!(
+                "PAM: password authentication failed for {}: {e}",
+                if c.pw.is_some() {
+                    c.user.as_str()
+                } else {
+                    "an illegal user"
+                }
+            );
+            false
+        }
+    }
 }
 
 /// userauth_finish: root policy, AuthenticationMethods, the log line, and the answer.
@@ -796,6 +994,34 @@ async fn finish(
     if postponed {
         return Ok(None);
     }
+    if authenticated && c.cfg.use_pam && !c.pam_account_ok {
+        // do_pam_account: the account modules have the last word on every method.
+        let ok = match c.take_pam() {
+            Some(mut p) => {
+                let r = p.acct_mgmt();
+                tracing::trace!(
+                    "PAM: do_pam_account pam_acct_mgmt = {}",
+                    r.as_ref()
+                        .map_or_else(|e| e.message.clone(), |()| "Success".into())
+                );
+                c.pam = Some(p);
+                match r {
+                    Ok(()) => true,
+                    Err(e) if e.code == oxssh_sys::pam::PAM_NEW_AUTHTOK_REQD => true,
+                    Err(_) => false,
+                }
+            }
+            None => false,
+        };
+        if !ok {
+            let m = format!(
+                "Access denied for user {} by PAM account configuration",
+                c.user
+            );
+            return Err(fatal(conn, c, &m).await);
+        }
+        c.pam_account_ok = true;
+    }
     if let (true, Some(pw)) = (authenticated, &c.pw) {
         conn.send(&auth::success())
             .await
@@ -812,6 +1038,8 @@ async fn finish(
             key_options,
             cfg: Box::new(c.cfg.clone()),
             auth_info: std::mem::take(&mut c.info),
+            pam: c.pam.take(),
+            pam_env: Vec::new(),
         }));
     }
     // The client's first "none" is free; so is a partial success.
