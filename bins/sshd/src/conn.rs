@@ -22,6 +22,7 @@ mod cert;
 pub(crate) mod hostkeys;
 mod keys_command;
 mod methods;
+pub(crate) mod monitor;
 pub(crate) mod pam;
 mod userauth;
 
@@ -109,6 +110,9 @@ pub struct User {
     pub pam: Option<oxssh_sys::pam::Pam>,
     /// UsePAM: the PAM session's environment, for the user's processes.
     pub pam_env: Vec<(String, String)>,
+    /// The root helper that allocates ptys and keeps the PAM session (when we run as
+    /// root, from the moment the connection process becomes the user).
+    pub monitor: Option<monitor::Monitor>,
 }
 
 fn stdin_stream() -> (Stream, Peer) {
@@ -201,6 +205,17 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
         .as_ref()
         .map(pam::Session::environment)
         .unwrap_or_default();
+    // Root's work that must wait for the end (closing the PAM session) moves to a helper;
+    // this process becomes the user for good before it serves any channel.
+    if oxssh_sys::geteuid() == 0 {
+        user.monitor = Some(
+            monitor::start(pam_session, user.pw.uid, user.pw.gid)
+                .map_err(|e| format!("fork: {e}"))?,
+        );
+    }
+    tracing::debug!("permanently_set_uid: {}/{}", user.pw.uid, user.pw.gid);
+    oxssh_sys::privsep::become_user(&user.pw.name, user.pw.uid, user.pw.gid)
+        .map_err(|e| format!("permanently_set_uid: {e}"))?;
     crate::session::run(conn, &user.cfg, &peer, &user, &keys).await
 }
 

@@ -688,8 +688,15 @@ fn allocate_pty(
     modes: &[u8],
     user: &User,
 ) -> std::io::Result<(Pty, Option<String>)> {
-    let p = oxssh_sys::pty::open()?;
-    oxssh_sys::pty::set_owner(&p.name, user.pw.uid, user.pw.gid)?;
+    // After the switch to the user only the monitor may give a tty to the user.
+    let p = match &user.monitor {
+        Some(m) => m.pty()?,
+        None => {
+            let p = oxssh_sys::pty::open()?;
+            oxssh_sys::pty::set_owner(&p.name, user.pw.uid, user.pw.gid)?;
+            p
+        }
+    };
     if let Err(e) = oxssh_sys::pty::apply_modes(p.slave.as_fd(), modes) {
         // As OpenSSH: a terminal whose modes cannot be read is used as it is.
         tracing::error!("tcgetattr: {e}");

@@ -6,6 +6,7 @@
 
 pub mod pam;
 pub mod passwd;
+pub mod privsep;
 pub mod pty;
 pub mod tty;
 

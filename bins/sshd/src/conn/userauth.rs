@@ -1040,6 +1040,7 @@ async fn finish(
             auth_info: std::mem::take(&mut c.info),
             pam: c.pam.take(),
             pam_env: Vec::new(),
+            monitor: None,
         }));
     }
     // The client's first "none" is free; so is a partial success.
