@@ -209,8 +209,16 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
     // this process becomes the user for good before it serves any channel.
     if oxssh_sys::geteuid() == 0 {
         user.monitor = Some(
-            monitor::start(pam_session, user.pw.uid, user.pw.gid)
-                .map_err(|e| format!("fork: {e}"))?,
+            monitor::start(
+                pam_session,
+                monitor::Login {
+                    user: user.pw.name.clone(),
+                    uid: user.pw.uid,
+                    gid: user.pw.gid,
+                    host: peer.ip(),
+                },
+            )
+            .map_err(|e| format!("fork: {e}"))?,
         );
     }
     tracing::debug!("permanently_set_uid: {}/{}", user.pw.uid, user.pw.gid);

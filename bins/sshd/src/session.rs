@@ -14,8 +14,10 @@
 //! With ExposeAuthInfo, `SSH_USER_AUTH` names a file listing the methods the user
 //! authenticated with (`authinfo`), removed when the connection ends.
 //!
-//! Not yet: utmp/wtmp/lastlog, motd, PermitTTY and the `no-pty` key option, X11 and
-//! agent forwarding.
+//! Pty sessions get login records (utmp, wtmp, lastlog) through the root monitor, and
+//! an interactive login shows /etc/motd (PrintMotd) and "Last login:" (PrintLastLog).
+//!
+//! Not yet: PermitTTY and the `no-pty` key option, X11 and agent forwarding.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
@@ -365,6 +367,9 @@ pub async fn run(
                     FromChild::Exited { id, status, signal } => {
                         if let Some(s) = sessions.get_mut(&id) {
                             s.exit = Some((status, signal));
+                            if let (Some(m), Some(pid), true) = (&user.monitor, s.pid, s.pty.is_some()) {
+                                m.logout(pid);
+                            }
                         }
                     }
                 }
@@ -611,6 +616,29 @@ fn spawn(
         let Some(slave) = pty.slave.take() else {
             return Err(std::io::Error::other("pty already in use"));
         };
+        // do_login: an interactive login (no command) shows the last login, then the
+        // motd, unless ~/.hushlogin exists; written to the terminal before the shell.
+        if command.is_none() && !pw.dir.join(".hushlogin").exists() {
+            let mut banner = String::new();
+            if cfg.print_lastlog {
+                if let Some((t, _, host)) = oxssh_sys::utmp::last_login(pw.uid) {
+                    banner.push_str(&format!("Last login: {}", oxssh_sys::utmp::ctime(t)));
+                    if !host.is_empty() {
+                        banner.push_str(&format!(" from {host}"));
+                    }
+                    banner.push_str("\r\n");
+                }
+            }
+            if cfg.print_motd {
+                if let Ok(m) = std::fs::read_to_string("/etc/motd") {
+                    banner.push_str(&m);
+                }
+            }
+            if !banner.is_empty() {
+                use std::io::Write;
+                let _ = std::fs::File::from(slave.try_clone()?).write_all(banner.as_bytes());
+            }
+        }
         if let Some(term) = &s.term {
             cmd.env("TERM", term);
         }
@@ -632,6 +660,9 @@ fn spawn(
     let mut child = tokio::process::Command::from(cmd).spawn()?;
     s.pid = child.id();
     if let Some(pty) = &mut s.pty {
+        if let (Some(m), Some(pid)) = (&user.monitor, s.pid) {
+            m.login(pid, &pty.name);
+        }
         s.streams_open = 1;
         let (wtx, wrx) = mpsc::unbounded_channel::<Option<Vec<u8>>>();
         s.stdin = Some(wtx);

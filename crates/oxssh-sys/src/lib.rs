@@ -9,6 +9,7 @@ pub mod passwd;
 pub mod privsep;
 pub mod pty;
 pub mod tty;
+pub mod utmp;
 
 use std::ffi::{CStr, OsString};
 use std::os::unix::ffi::OsStringExt;

@@ -2,8 +2,9 @@
 //! for good before serving any channel (`oxssh_sys::privsep::become_user`); this forked
 //! helper keeps the few powers a session still needs, as OpenSSH's monitor does:
 //! allocating ptys that belong to the user (owner, group tty, 0620 — a chown only root
-//! may do), and closing the PAM session once the connection process is gone (its end
-//! of the link reads EOF). It runs only blocking code: it was forked from an async
+//! may do), writing the login records of pty sessions (utmp, wtmp, lastlog: `who`,
+//! `last`), and, once the connection process is gone (its end of the link reads EOF),
+//! the logout records still due and closing the PAM session. It runs only blocking code: it was forked from an async
 //! process and has none of its threads.
 
 use std::os::fd::{AsFd, AsRawFd};
@@ -13,6 +14,19 @@ use super::pam;
 
 /// Request: allocate a pty for the user.
 const PTY: u8 = b'P';
+/// Request: "L<pid> <tty>", a pty session started (no reply).
+const LOGIN: u8 = b'L';
+/// Request: "O<pid>", a pty session ended (no reply).
+const LOGOUT: u8 = b'O';
+
+/// Who the records are for.
+pub struct Login {
+    pub user: String,
+    pub uid: u32,
+    pub gid: u32,
+    /// The client's address, as ut_host (UseDNS no) and ut_addr_v6.
+    pub host: String,
+}
 
 /// The connection's end of the link to the helper; the helper finishes when every
 /// copy of it is closed (the connection process exited).
@@ -20,15 +34,21 @@ pub struct Monitor {
     link: UnixStream,
 }
 
-/// Serve requests until the connection process is gone.
-fn serve(link: &UnixStream, uid: u32, gid: u32) {
-    let mut buf = [0u8; 64];
+/// Serve requests until the connection process is gone; returns the sessions still
+/// logged in.
+fn serve(link: &UnixStream, who: &Login) -> Vec<(u32, String)> {
+    let mut buf = [0u8; 256];
+    let mut logged_in: Vec<(u32, String)> = Vec::new();
     loop {
-        match oxssh_sys::privsep::recv_fds(link, &mut buf) {
-            Ok((0, _)) | Err(_) => return,
-            Ok((_, _)) if buf.first() == Some(&PTY) => {
+        let n = match oxssh_sys::privsep::recv_fds(link, &mut buf) {
+            Ok((0, _)) | Err(_) => return logged_in,
+            Ok((n, _)) => n,
+        };
+        let msg = buf.get(..n).unwrap_or_default();
+        match msg.split_first() {
+            Some((&PTY, _)) => {
                 let r = oxssh_sys::pty::open().and_then(|p| {
-                    oxssh_sys::pty::set_owner(&p.name, uid, gid)?;
+                    oxssh_sys::pty::set_owner(&p.name, who.uid, who.gid)?;
                     Ok(p)
                 });
                 let sent = match r {
@@ -42,19 +62,42 @@ fn serve(link: &UnixStream, uid: u32, gid: u32) {
                     Err(e) => oxssh_sys::privsep::send_fds(link, format!("E{e}").as_bytes(), &[]),
                 };
                 if sent.is_err() {
-                    return;
+                    return logged_in;
                 }
             }
-            Ok(_) => return,
+            Some((&LOGIN, rest)) => {
+                let text = String::from_utf8_lossy(rest);
+                let Some((pid, tty)) = text.split_once(' ') else {
+                    continue;
+                };
+                // Only ptys of /dev/pts, and a bounded table.
+                if let (Ok(pid), true) = (pid.parse::<u32>(), tty.starts_with("/dev/pts/")) {
+                    if logged_in.len() < 64 {
+                        let addr = who.host.parse().ok();
+                        oxssh_sys::utmp::login(pid, tty, &who.user, who.uid, &who.host, addr);
+                        logged_in.push((pid, tty.to_owned()));
+                    }
+                }
+            }
+            Some((&LOGOUT, rest)) => {
+                let pid = String::from_utf8_lossy(rest).parse::<u32>().ok();
+                if let Some(i) = logged_in.iter().position(|(p, _)| Some(*p) == pid) {
+                    let (pid, tty) = logged_in.swap_remove(i);
+                    oxssh_sys::utmp::logout(pid, &tty);
+                }
+            }
+            _ => return logged_in,
         }
     }
 }
 
-/// Fork the helper for a user (`uid`/`gid`), holding the PAM session if there is one.
-pub fn start(session: Option<pam::Session>, uid: u32, gid: u32) -> std::io::Result<Monitor> {
+/// Fork the helper for a user, holding the PAM session if there is one.
+pub fn start(session: Option<pam::Session>, who: Login) -> std::io::Result<Monitor> {
     let (ours, theirs) = UnixStream::pair()?;
     let pid = oxssh_sys::privsep::fork_helper(&[ours.as_raw_fd()], move || {
-        serve(&theirs, uid, gid);
+        for (pid, tty) in serve(&theirs, &who) {
+            oxssh_sys::utmp::logout(pid, &tty);
+        }
         drop(session);
         0
     })?;
@@ -63,6 +106,18 @@ pub fn start(session: Option<pam::Session>, uid: u32, gid: u32) -> std::io::Resu
 }
 
 impl Monitor {
+    /// A pty session started: the login records (best effort).
+    pub fn login(&self, pid: u32, tty: &std::path::Path) {
+        let m = format!("{}{pid} {}", char::from(LOGIN), tty.display());
+        let _ = oxssh_sys::privsep::send_fds(&self.link, m.as_bytes(), &[]);
+    }
+
+    /// A pty session ended: the logout records.
+    pub fn logout(&self, pid: u32) {
+        let m = format!("{}{pid}", char::from(LOGOUT));
+        let _ = oxssh_sys::privsep::send_fds(&self.link, m.as_bytes(), &[]);
+    }
+
     /// A pty pair owned by the user (OpenSSH `mm_pty_allocate`).
     pub fn pty(&self) -> std::io::Result<oxssh_sys::pty::Pty> {
         oxssh_sys::privsep::send_fds(&self.link, &[PTY], &[])?;
