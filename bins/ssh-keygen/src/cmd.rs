@@ -9,6 +9,7 @@ use oxssh_keys::fingerprint::{self as fp, FpHash};
 use oxssh_keys::generate::{self, KeyKind};
 use oxssh_keys::keyfile::{self, Format, LoadError, Protection};
 use oxssh_keys::kh_edit;
+use oxssh_keys::sshcom;
 use ssh_key::{Cipher, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
@@ -602,13 +603,18 @@ pub fn export(o: &Opts) -> Result<u8, Fatal> {
     Ok(0)
 }
 
-/// `-i`: import an RFC 4716 / PKCS#8 / PEM key and print it in OpenSSH format.
+/// `-i`: import an RFC 4716 / PKCS#8 / PEM key and print it in OpenSSH format; an
+/// ssh.com private key is printed as OpenSSH prints it, in the traditional PEM form.
 pub fn import(o: &Opts) -> Result<u8, Fatal> {
     let path = identity_file(o, "Enter file in which the key is")?;
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) => return fatal(format!("{path}: {}", strerror(&e))),
+    let data = match std::fs::read(&path) {
+        Ok(d) => Zeroizing::new(d),
+        Err(e) => return fatal(format!("ssh-keygen: {path}: {}", strerror(&e))),
     };
+    if matches!(o.format, None | Some(Format::Rfc4716)) && sshcom::is_private(&data) {
+        return import_sshcom(o, &data);
+    }
+    let text = Zeroizing::new(String::from_utf8_lossy(&data).into_owned());
     if let Ok(k) = keyfile::parse_public(&text) {
         let mut k = k;
         k.set_comment("");
@@ -625,6 +631,34 @@ pub fn import(o: &Opts) -> Result<u8, Fatal> {
         }
         Err(_) => fatal(format!("{path}: unrecognised key format")),
     }
+}
+
+/// `-i` of an ssh.com (`---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----`) file: OpenSSH's
+/// `do_convert_from_ssh2` with `do_convert_private_ssh2`, writing PEM to stdout.
+fn import_sshcom(o: &Opts, data: &[u8]) -> Result<u8, Fatal> {
+    let imported = match sshcom::parse_private(data) {
+        Ok(k) => k,
+        Err(e) => {
+            for w in e.warnings() {
+                log(&w);
+            }
+            let msg = e.to_string();
+            if !e.conversion_failed() {
+                return fatal(msg);
+            }
+            if !msg.is_empty() {
+                log(&msg);
+            }
+            return fatal("do_convert_from_ssh2: private key conversion failed");
+        }
+    };
+    for w in &imported.warnings {
+        log(w);
+    }
+    let out = keyfile::encode_private(&imported.key, Format::Pem, &protection(o, ""))
+        .or_else(|_| fatal("key write failed"))?;
+    print!("{}", out.as_str());
+    Ok(0)
 }
 
 fn salt() -> [u8; 20] {

@@ -51,7 +51,7 @@ fn algorithms(o: &Options) -> Algorithms {
         mac: supported(&o.macs, &macs()),
         kex: supported(&o.kex_algorithms, &kex()),
         host_key: supported(&o.host_key_algorithms, &sigs()),
-        compression: vec!["none".to_owned()],
+        compression: oxssh_cli::profile::client_compression(o.compression),
     }
 }
 
@@ -244,18 +244,27 @@ pub async fn run(o: Options, command: Option<String>) -> Result<u8, Failure> {
     if o.rekey_limit.seconds > 0 {
         cfg.rekey_interval = Some(Duration::from_secs(o.rekey_limit.seconds as u64));
     }
+    // OpenSSH's hostfile_ipaddr: the address connected to, as known_hosts names it.
+    let ip = match &stream {
+        Stream::Tcp(s) => s
+            .peer_addr()
+            .map(|a| known_hosts::lookup_name(&a.ip().to_string(), port))
+            .unwrap_or_default(),
+        Stream::Proxy { .. } => "<no hostip for proxy command>".to_owned(),
+    };
     let t = Transport::new(Role::Client, cfg, Vec::new())?;
     let mut conn = Conn::new(stream, t);
 
     let mut verdict_error: Option<String> = None;
     let hk_result = {
-        let mut verify = |blob: &[u8], alg: SigAlg| match check_host_key(&o, &target, blob, alg) {
-            Ok(()) => true,
-            Err(Failure::Message(m)) => {
-                verdict_error = Some(m);
-                false
-            }
-        };
+        let mut verify =
+            |blob: &[u8], alg: SigAlg| match check_host_key(&o, &target, &ip, blob, alg) {
+                Ok(()) => true,
+                Err(Failure::Message(m)) => {
+                    verdict_error = Some(m);
+                    false
+                }
+            };
         conn.handshake(&mut verify).await
     };
     if let Err(e) = hk_result {
@@ -366,8 +375,15 @@ pub(crate) fn known_hosts_name(o: &Options, t: &Target) -> String {
     }
 }
 
-/// StrictHostKeyChecking against the known_hosts files, with OpenSSH's messages.
-fn check_host_key(o: &Options, t: &Target, blob: &[u8], _alg: SigAlg) -> Result<(), Failure> {
+/// StrictHostKeyChecking against the known_hosts files, with OpenSSH's messages; `ip`
+/// is the address connected to, as OpenSSH names it in the question.
+fn check_host_key(
+    o: &Options,
+    t: &Target,
+    ip: &str,
+    blob: &[u8],
+    _alg: SigAlg,
+) -> Result<(), Failure> {
     let key = PublicKey::from_bytes(blob)
         .map_err(|e| Failure::Message(format!("ssh: bad host key: {e}")))?;
     let name = known_hosts_name(o, t);
@@ -433,22 +449,10 @@ fn check_host_key(o: &Options, t: &Target, blob: &[u8], _alg: SigAlg) -> Result<
         StrictHostKeyChecking::Ask if batch => fail("Host key verification failed."),
         StrictHostKeyChecking::Ask => {
             let prompt = format!(
-                "The authenticity of host '{name} ({})' can't be established.\n{label} key fingerprint is {fp}.\nThis key is not known by any other names.\nAre you sure you want to continue connecting (yes/no/[fingerprint])? ",
-                t.host
+                "The authenticity of host '{name} ({ip})' can't be established.\n{label} key fingerprint is {fp}.\nThis key is not known by any other names.\nAre you sure you want to continue connecting (yes/no/[fingerprint])? "
             );
-            let mut answer = oxssh_sys::tty::read_line_echo(&prompt)
-                .map_err(|_| Failure::Message("Host key verification failed.".into()))?;
-            loop {
-                let a = answer.trim().to_ascii_lowercase();
-                if a == "yes" || answer.trim() == fp.to_string() {
-                    break;
-                }
-                if a == "no" {
-                    return fail("Host key verification failed.");
-                }
-                answer =
-                    oxssh_sys::tty::read_line_echo("Please type 'yes', 'no' or the fingerprint: ")
-                        .map_err(|_| Failure::Message("Host key verification failed.".into()))?;
+            if !confirm(&prompt, &fp.to_string()) {
+                return fail("Host key verification failed.");
             }
             learn(o, t, &name, &key, label);
             Ok(())
@@ -458,6 +462,111 @@ fn check_host_key(o: &Options, t: &Target, blob: &[u8], _alg: SigAlg) -> Result<
             Ok(())
         }
     }
+}
+
+/// OpenSSH's confirm() (sshconnect.c): ask until the first word of the answer is
+/// "yes" or the fingerprint (true), or "no" or nothing at all (false); anything else
+/// asks again.
+fn confirm(prompt: &str, fingerprint: &str) -> bool {
+    let mut msg = prompt;
+    loop {
+        let answer = read_passphrase(msg, true);
+        let word = answer
+            .trim_start_matches([' ', '\t'])
+            .split([' ', '\t', '\n'])
+            .next()
+            .unwrap_or_default();
+        if word.is_empty() || word.eq_ignore_ascii_case("no") {
+            return false;
+        }
+        if word.eq_ignore_ascii_case("yes") || word == fingerprint {
+            return true;
+        }
+        msg = "Please type 'yes', 'no' or the fingerprint: ";
+    }
+}
+
+/// OpenSSH's read_passphrase() (readpass.c) for ssh's questions: through the
+/// `SSH_ASKPASS` program when `SSH_ASKPASS_REQUIRE` is `force` (or `prefer` with a
+/// display), or when there is no terminal but a display (unless `never`); else on the
+/// terminal, echoed only if `echo`. Empty when neither works or the program fails, as
+/// OpenSSH's, whose callers then send the empty answer or take it as "no".
+pub(crate) fn read_passphrase(prompt: &str, echo: bool) -> Zeroizing<String> {
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    let mut allow_askpass = set("DISPLAY") || set("WAYLAND_DISPLAY");
+    let mut use_askpass = false;
+    if let Some(require) = std::env::var_os("SSH_ASKPASS_REQUIRE") {
+        let require = require.to_string_lossy();
+        if require.eq_ignore_ascii_case("force") {
+            use_askpass = true;
+            allow_askpass = true;
+        } else if require.eq_ignore_ascii_case("prefer") {
+            use_askpass = allow_askpass;
+        } else if require.eq_ignore_ascii_case("never") {
+            allow_askpass = false;
+        }
+    }
+    if !use_askpass {
+        // A carriage return first, as OpenSSH: the prompt then starts its line and
+        // overwrites whatever was typed ahead.
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+        {
+            Ok(mut tty) => {
+                use std::io::Write;
+                let _ = tty.write_all(b"\r");
+            }
+            Err(_) => use_askpass = true,
+        }
+    }
+    if use_askpass && allow_askpass {
+        let program = std::env::var_os("SSH_ASKPASS")
+            .unwrap_or_else(|| std::ffi::OsString::from("/usr/bin/ssh-askpass"));
+        return askpass(&program, prompt).unwrap_or_default();
+    }
+    let answer = if echo {
+        oxssh_sys::tty::read_line_echo(prompt)
+    } else {
+        oxssh_sys::tty::read_passphrase(prompt)
+    };
+    Zeroizing::new(answer.unwrap_or_default())
+}
+
+/// OpenSSH's ssh_askpass(): run `program prompt` with our stdin and stderr, take the
+/// first line of what it prints (at most 1023 bytes); `None` if it fails.
+fn askpass(program: &std::ffi::OsStr, prompt: &str) -> Option<Zeroizing<String>> {
+    use std::io::{Read, Write};
+    let _ = std::io::stdout().flush();
+    let mut child = match std::process::Command::new(program)
+        .arg(prompt)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            oxssh_cli::log::eprint(&format!(
+                "ssh_askpass: exec({}): {}",
+                program.to_string_lossy(),
+                io_text(&e)
+            ));
+            return None;
+        }
+    };
+    let mut buf = Zeroizing::new(Vec::new());
+    if let Some(out) = child.stdout.take() {
+        let _ = out.take(1023).read_to_end(&mut buf);
+    }
+    if !child.wait().ok()?.success() {
+        return None;
+    }
+    let end = buf
+        .iter()
+        .position(|b| *b == b'\r' || *b == b'\n')
+        .unwrap_or(buf.len());
+    buf.truncate(end);
+    Some(Zeroizing::new(String::from_utf8_lossy(&buf).into_owned()))
 }
 
 fn learn(o: &Options, t: &Target, name: &str, key: &PublicKey, label: &str) {
@@ -489,9 +598,9 @@ fn learn(o: &Options, t: &Target, name: &str, key: &PublicKey, label: &str) {
     match r {
         Ok(()) => {
             if o.log_level >= oxssh_config::LogLevel::Info {
-                eprintln!(
+                oxssh_cli::log::eprint(&format!(
                     "Warning: Permanently added '{name}' ({label}) to the list of known hosts."
-                );
+                ));
             }
         }
         Err(e) => eprintln!(
@@ -586,7 +695,12 @@ where
     let batch = o.batch_mode;
     let prompts = o.number_of_password_prompts.max(0) as u32;
     let mut password_tries = 0u32;
-    let mut kbd_done = false;
+    // As OpenSSH: keyboard-interactive is tried up to NumberOfPasswordPrompts times,
+    // but not again if the server never sent an info request.
+    let mut kbd_tries = 0u32;
+    let mut kbd_info_seen = false;
+    // OpenSSH names the host in prompts as HostKeyAlias, else HostName.
+    let prompt_host = o.host_key_alias.as_deref().unwrap_or(&t.host);
     'methods: while let Some(method) = preferred
         .iter()
         .find(|m| methods.iter().any(|x| x == *m) && !tried.contains(m))
@@ -694,11 +808,12 @@ where
             }
             "password" if o.password_authentication && !batch && password_tries < prompts => {
                 password_tries += 1;
-                let prompt = format!("{}@{}'s password: ", t.user, t.host);
-                let Ok(pw) = oxssh_sys::tty::read_passphrase(&prompt).map(Zeroizing::new) else {
-                    tried.push(method.clone());
-                    continue;
-                };
+                if password_tries > 1 {
+                    oxssh_cli::log::eprint("Permission denied, please try again.");
+                }
+                let prompt = format!("{}@{prompt_host}'s password: ", t.user);
+                // Without a terminal or askpass this is empty, and is sent: as OpenSSH.
+                let pw = read_passphrase(&prompt, false);
                 pending = Pending::Password;
                 conn.send(&auth::request_password(&t.user, service, pw.as_bytes()))
                     .await
@@ -712,8 +827,6 @@ where
                         methods = m;
                         if partial {
                             tried.clear();
-                        } else if password_tries < prompts {
-                            oxssh_cli::log::eprint("Permission denied, please try again.");
                         }
                     }
                     Reply::PasswdChangeReq { .. } => {
@@ -722,8 +835,13 @@ where
                     r => return fail(format!("ssh: unexpected reply {r:?}")),
                 }
             }
-            "keyboard-interactive" if o.kbd_interactive_authentication && !batch && !kbd_done => {
-                kbd_done = true;
+            "keyboard-interactive"
+                if o.kbd_interactive_authentication
+                    && !batch
+                    && kbd_tries < prompts
+                    && (kbd_tries == 0 || kbd_info_seen) =>
+            {
+                kbd_tries += 1;
                 pending = Pending::KeyboardInteractive;
                 conn.send(&auth::request_keyboard_interactive(&t.user, service, ""))
                     .await
@@ -738,7 +856,7 @@ where
                             methods = m;
                             if partial {
                                 tried.clear();
-                                kbd_done = false;
+                                kbd_tries = 0;
                             }
                             break;
                         }
@@ -747,6 +865,7 @@ where
                             instruction,
                             prompts,
                         } => {
+                            kbd_info_seen = true;
                             if !name.is_empty() {
                                 eprintln!("{name}");
                             }
@@ -755,12 +874,8 @@ where
                             }
                             let mut answers = Vec::with_capacity(prompts.len());
                             for (p, echo) in &prompts {
-                                let a = if *echo {
-                                    oxssh_sys::tty::read_line_echo(p)
-                                } else {
-                                    oxssh_sys::tty::read_passphrase(p)
-                                };
-                                answers.push(Zeroizing::new(a.unwrap_or_default()));
+                                let p = format!("({}@{prompt_host}) {p}", t.user);
+                                answers.push(read_passphrase(&p, *echo));
                             }
                             conn.send(&auth::info_response(&answers))
                                 .await

@@ -20,7 +20,6 @@ use oxssh_agent::Client;
 use oxssh_config::ClientConfig as Options;
 use oxssh_proto::hostkey::{self, SigAlg};
 use ssh_key::{PrivateKey, PublicKey};
-use zeroize::Zeroizing;
 
 /// One key ssh may offer.
 pub struct Identity {
@@ -319,7 +318,8 @@ pub fn load_private(path: &Path, o: &Options, user_provided: bool) -> Option<Pri
     }
     for _ in 0..3 {
         let prompt = format!("Enter passphrase for key '{}': ", path.display());
-        let pass = Zeroizing::new(oxssh_sys::tty::read_passphrase(&prompt).ok()?);
+        // The terminal or SSH_ASKPASS, as OpenSSH's read_passphrase.
+        let pass = crate::client::read_passphrase(&prompt, false);
         if pass.is_empty() {
             return None;
         }

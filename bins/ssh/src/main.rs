@@ -75,7 +75,10 @@ fn query(what: &str) -> ExitCode {
         {
             key_algs(true, true, true)
         }
-        "compression" => vec!["none".to_owned()],
+        "compression" => oxssh_cli::profile::compression()
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
         "protocol-version" => vec!["2".to_owned()],
         "help" => [
             "cipher",
@@ -224,11 +227,15 @@ fn run(inv: options::Invocation) -> u8 {
         }
     };
     let command = inv.opts.command.clone();
-    match rt.block_on(client::run(cfg, command)) {
+    let code = match rt.block_on(client::run(cfg, command)) {
         Ok(code) => code,
         Err(client::Failure::Message(m)) => {
             oxssh_cli::log::eprint(&m);
             255
         }
-    }
+    };
+    // A read of stdin may still be pending on tokio's blocking pool (a terminal with
+    // nothing typed): don't wait for it, the session is over.
+    rt.shutdown_background();
+    code
 }

@@ -49,7 +49,7 @@ fn dash_q_lists_only_what_we_implement() {
     out.assert_success();
     assert_eq!(
         out.stdout_str(),
-        "chacha20-poly1305@openssh.com\naes128-ctr\naes192-ctr\naes256-ctr\naes128-gcm@openssh.com\naes256-gcm@openssh.com\n"
+        "3des-cbc\naes128-cbc\naes192-cbc\naes256-cbc\naes128-ctr\naes192-ctr\naes256-ctr\naes128-gcm@openssh.com\naes256-gcm@openssh.com\nchacha20-poly1305@openssh.com\n"
     );
     let out = Cmd::new(ours("ssh")).args(["-Q", "kex"]).run();
     assert!(

@@ -173,7 +173,7 @@ pub fn algorithms(cfg: &ServerConfig) -> Algorithms {
         mac: supported(&cfg.macs, &macs()),
         kex: supported(&cfg.kex_algorithms, &kex()),
         host_key: supported(&cfg.host_key_algorithms, &sigs()),
-        compression: vec!["none".to_owned()],
+        compression: oxssh_cli::profile::server_compression(cfg.compression),
     }
 }
 

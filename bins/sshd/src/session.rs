@@ -598,6 +598,32 @@ fn spawn(
     for (k, v) in &s.env {
         cmd.env(k, v);
     }
+    // PermitUserEnvironment: the key's environment= options, then ~/.ssh/environment.
+    if cfg.permit_user_environment {
+        let allowed = |name: &str| match &cfg.permit_user_environment_allowlist {
+            Some(list) => oxssh_config::pattern::match_pattern_list(name, list, false) == 1,
+            None => true,
+        };
+        let from_key = user
+            .key_options
+            .iter()
+            .flat_map(|o| o.environment.iter().cloned());
+        let file = std::fs::read_to_string(pw.dir.join(".ssh/environment")).unwrap_or_default();
+        let from_file = file
+            .lines()
+            .map(str::trim_start)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_owned);
+        for kv in from_key.chain(from_file).take(1000) {
+            match kv.split_once('=') {
+                Some((k, v)) if !k.is_empty() && allowed(k) => {
+                    cmd.env(k, v);
+                }
+                Some(_) => {}
+                None => tracing::debug!("Invalid line in environment file: {kv}"),
+            }
+        }
+    }
     // UsePAM: what the session modules (pam_env, …) put in the PAM environment.
     for (k, v) in &user.pam_env {
         cmd.env(k, v);

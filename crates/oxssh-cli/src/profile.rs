@@ -5,6 +5,7 @@
 
 use oxssh_config::Profile;
 use oxssh_proto::cipher::{Cipher, Mac};
+use oxssh_proto::compress::Compression;
 use oxssh_proto::hostkey::SigAlg;
 use oxssh_proto::kex::methods::KexAlg;
 
@@ -15,9 +16,11 @@ fn keep(list: &str, supported: &[&str]) -> String {
         .join(",")
 }
 
-/// Ciphers we implement, in `ssh -Q cipher` order.
+/// Ciphers we implement, in `ssh -Q cipher` order (OpenSSH's cipher table). The legacy
+/// CBC ones are listed and can be configured, but `keep` leaves them out of the defaults
+/// because OpenSSH's default lists do not name them.
 pub fn ciphers() -> Vec<&'static str> {
-    Cipher::ALL.iter().map(|c| c.name()).collect()
+    Cipher::IMPLEMENTED.iter().map(|c| c.name()).collect()
 }
 
 /// MACs we implement.
@@ -33,6 +36,34 @@ pub fn kex() -> Vec<&'static str> {
 /// Signature algorithms we implement.
 pub fn sigs() -> Vec<&'static str> {
     SigAlg::ALL.iter().map(|a| a.name()).collect()
+}
+
+/// Compression methods, in `ssh -Q compression` order (OpenSSH's
+/// `compression_alg_list(0)`: none,zlib@openssh.com,zlib).
+pub fn compression() -> Vec<&'static str> {
+    Compression::ALL.iter().map(|c| c.name()).collect()
+}
+
+/// What ssh proposes (OpenSSH's `compression_alg_list(options.compression)`):
+/// `Compression yes` prefers zlib, `no` prefers none but still accepts zlib.
+pub fn client_compression(enabled: bool) -> Vec<String> {
+    let list: &[&str] = if enabled {
+        &["zlib@openssh.com", "zlib", "none"]
+    } else {
+        &["none", "zlib@openssh.com", "zlib"]
+    };
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// What sshd offers: OpenSSH's KEX_DEFAULT_COMP (`none,zlib@openssh.com`: never plain
+/// `zlib`, so nothing before authentication is inflated), or `none` for
+/// `Compression no`.
+pub fn server_compression(c: oxssh_config::Compression) -> Vec<String> {
+    let list: &[&str] = match c {
+        oxssh_config::Compression::Delayed => &["none", "zlib@openssh.com"],
+        oxssh_config::Compression::No => &["none"],
+    };
+    list.iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// The profile the binaries load their configuration with.
@@ -75,6 +106,12 @@ mod tests {
             a.ciphers_default
                 .starts_with("chacha20-poly1305@openssh.com,aes128-gcm@openssh.com")
         );
+        // Legacy CBC: listed like OpenSSH's `ssh -Q cipher`, offered only when configured.
+        assert!(
+            a.ciphers_all
+                .starts_with("3des-cbc,aes128-cbc,aes192-cbc,aes256-cbc,")
+        );
+        assert!(!a.ciphers_default.contains("-cbc"));
         for n in a.pk_default.split(',') {
             assert!(SigAlg::from_name(n).is_some(), "{n}");
         }

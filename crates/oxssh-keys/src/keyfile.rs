@@ -3,8 +3,12 @@
 //! SEC1 EC) and PKCS#8 for RSA and ECDSA, public keys as OpenSSH lines, RFC 4716
 //! (`---- BEGIN SSH2 PUBLIC KEY ----`), PKCS#8 SubjectPublicKeyInfo and PKCS#1 PEM.
 //!
+//! DSA private keys are written in OpenSSL's traditional form for `-m PEM` (as OpenSSH
+//! does) and as PKCS#8 for `-m PKCS8`; both are read. RSA keys with primes of unequal
+//! size (which OpenSSL makes and the `rsa` crate's decoder refuses) are read and written.
+//!
 //! Not supported (said so with an error, never silently): encrypted PEM/PKCS#8 private
-//! keys, DSA in the traditional PEM form (PKCS#8 is used), security-key (sk-*) generation.
+//! keys, security-key (sk-*) generation.
 //!
 //! Writing is done to a temporary file in the target directory, then renamed, so a
 //! crash never leaves a half-written key; modes are 0600 (private) and 0644 (public).
@@ -14,9 +18,9 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use base64ct::{Base64, Encoding};
-use ssh_key::private::{EcdsaKeypair, KeypairData, RsaKeypair};
-use ssh_key::public::{EcdsaPublicKey, KeyData, RsaPublicKey};
-use ssh_key::{Cipher, LineEnding, PrivateKey, PublicKey};
+use ssh_key::private::{DsaKeypair, DsaPrivateKey, EcdsaKeypair, KeypairData, RsaKeypair};
+use ssh_key::public::{DsaPublicKey, EcdsaPublicKey, KeyData, RsaPublicKey};
+use ssh_key::{Cipher, LineEnding, Mpint, PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
 /// Why a key could not be loaded; `Display` gives OpenSSH's `ssh_err` texts.
@@ -109,12 +113,134 @@ macro_rules! ec_keypair {
     }};
 }
 
+/// The DER inside a PEM block with `label` (no encryption headers).
+fn pem_der(text: &str, label: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let (l, der) = rsa::pkcs1::der::pem::decode_vec(text.as_bytes()).ok()?;
+    let der = Zeroizing::new(der);
+    (l == label).then_some(der)
+}
+
+/// An RSA key from PKCS#1 `RSAPrivateKey` DER. The `rsa` crate's own decoder wants each
+/// prime to fit in half the modulus; OpenSSL (so OpenSSH) also makes and reads keys with
+/// unbalanced primes (OpenSSH's regress fixture rsa_openssh.prv has a 513-bit and a
+/// 511-bit one), so those are taken with modulus-width primes. Components that do not
+/// form a working key (p·q ≠ n, d·e ≢ 1) are refused either way.
+fn rsa_from_pkcs1_der(der: &[u8]) -> Option<rsa::PrivateKey> {
+    use rsa::pkcs1::der::Decode;
+    let k = rsa::pkcs1::RsaPrivateKeyRef::from_der(der).ok()?;
+    if k.other_prime_infos.is_some() {
+        return None;
+    }
+    let u = |x: rsa::pkcs1::UintRef<'_>| rsa::BoxedUint::from_be_slice_vartime(x.as_bytes());
+    rsa_from_components(
+        u(k.modulus),
+        u(k.public_exponent),
+        u(k.private_exponent),
+        u(k.prime1),
+        u(k.prime2),
+    )
+}
+
+/// `rsa::PrivateKey::from_components`, falling back to modulus-width primes for keys
+/// whose primes are of unequal size (see `rsa_from_pkcs1_der`).
+pub(crate) fn rsa_from_components(
+    n: rsa::BoxedUint,
+    e: rsa::BoxedUint,
+    d: rsa::BoxedUint,
+    p: rsa::BoxedUint,
+    q: rsa::BoxedUint,
+) -> Option<rsa::PrivateKey> {
+    let primes = vec![p, q];
+    rsa::PrivateKey::from_components(n.clone(), e.clone(), d.clone(), primes.clone())
+        .or_else(|_| rsa::PrivateKey::from_components_with_wide_primes(n, e, d, primes))
+        .ok()
+}
+
+/// A PKCS#8 RSA key whose primes the `rsa` crate's decoder refused (see above).
+fn rsa_from_pkcs8(text: &str) -> Option<rsa::PrivateKey> {
+    use rsa::pkcs8::der::Decode;
+    let der = pem_der(text, "PRIVATE KEY")?;
+    let info = rsa::pkcs8::PrivateKeyInfoRef::from_der(&der).ok()?;
+    if info.algorithm.oid != rsa::pkcs1::ALGORITHM_OID {
+        return None;
+    }
+    rsa_from_pkcs1_der(info.private_key.as_bytes())
+}
+
+/// OpenSSL's traditional DSA private key (`-----BEGIN DSA PRIVATE KEY-----`): a
+/// SEQUENCE of the INTEGERs version (0), p, q, g, y, x.
+fn dsa_from_der(der: &[u8]) -> Option<DsaKeypair> {
+    use rsa::pkcs1::der::Decode;
+    use rsa::pkcs1::der::asn1::UintRef;
+    let ints = Vec::<UintRef<'_>>::from_der(der).ok()?;
+    let [version, p, q, g, y, x] = ints.as_slice() else {
+        return None;
+    };
+    if version.as_bytes() != [0] {
+        return None;
+    }
+    let m = |v: &UintRef<'_>| Mpint::from_positive_bytes(v.as_bytes());
+    let public = DsaPublicKey::new(m(p), m(q), m(g), m(y)).ok()?;
+    let private = DsaPrivateKey::new(m(x)).ok()?;
+    DsaKeypair::new(public, private).ok()
+}
+
+/// The traditional DSA PEM OpenSSH writes for `-m PEM` and `-i` (`PEM_write_DSAPrivateKey`).
+fn dsa_to_pem(kp: &DsaKeypair) -> Option<Zeroizing<String>> {
+    use rsa::pkcs1::der::Encode;
+    use rsa::pkcs1::der::asn1::UintRef;
+    let public = kp.public();
+    fn pos(m: &Mpint) -> Option<UintRef<'_>> {
+        m.as_positive_bytes().and_then(|b| UintRef::new(b).ok())
+    }
+    let ints = vec![
+        UintRef::new(&[0]).ok()?,
+        pos(public.p())?,
+        pos(public.q())?,
+        pos(public.g())?,
+        pos(public.y())?,
+        pos(kp.private().as_mpint())?,
+    ];
+    let der = Zeroizing::new(ints.to_der().ok()?);
+    let pem = rsa::pkcs1::der::pem::encode_string(
+        "DSA PRIVATE KEY",
+        rsa::pkcs1::der::pem::LineEnding::LF,
+        &der,
+    )
+    .ok()?;
+    Some(Zeroizing::new(pem))
+}
+
+/// An `rsa` key for an RSA keypair, with unbalanced primes too (see `rsa_from_pkcs1_der`).
+fn rsa_key(kp: &RsaKeypair) -> Option<rsa::PrivateKey> {
+    if let Ok(k) = rsa::PrivateKey::try_from(kp) {
+        return Some(k);
+    }
+    let u = |m: &Mpint| {
+        m.as_positive_bytes()
+            .map(rsa::BoxedUint::from_be_slice_vartime)
+    };
+    let (public, private) = (kp.public(), kp.private());
+    rsa_from_components(
+        u(public.n())?,
+        u(public.e())?,
+        u(private.d())?,
+        u(private.p())?,
+        u(private.q())?,
+    )
+}
+
 fn parse_pem_private(text: &str) -> Option<PrivateKey> {
     use p256::pkcs8::DecodePrivateKey;
     use rsa::pkcs1::DecodeRsaPrivateKey;
     let text = text.trim();
     let data = if text.contains("BEGIN RSA PRIVATE KEY") {
-        return rsa_private(&rsa::PrivateKey::from_pkcs1_pem(text).ok()?);
+        let key = rsa::PrivateKey::from_pkcs1_pem(text)
+            .ok()
+            .or_else(|| rsa_from_pkcs1_der(&pem_der(text, "RSA PRIVATE KEY")?))?;
+        return rsa_private(&key);
+    } else if text.contains("BEGIN DSA PRIVATE KEY") {
+        KeypairData::Dsa(dsa_from_der(&pem_der(text, "DSA PRIVATE KEY")?)?)
     } else if text.contains("BEGIN EC PRIVATE KEY") {
         if let Ok(sk) = p256::SecretKey::from_sec1_pem(text) {
             ec_keypair!(NistP256, sk)
@@ -125,6 +251,8 @@ fn parse_pem_private(text: &str) -> Option<PrivateKey> {
         }
     } else if text.contains("BEGIN PRIVATE KEY") {
         if let Ok(k) = rsa::PrivateKey::from_pkcs8_pem(text) {
+            return rsa_private(&k);
+        } else if let Some(k) = rsa_from_pkcs8(text) {
             return rsa_private(&k);
         } else if let Ok(k) = dsa::SigningKey::from_pkcs8_pem(text) {
             KeypairData::Dsa(k.into())
@@ -342,15 +470,14 @@ fn encode_pem_private(key: &PrivateKey, format: Format) -> Result<Zeroizing<Stri
     }
     match key.key_data() {
         KeypairData::Rsa(kp) => {
-            let rk = rsa::PrivateKey::try_from(kp).map_err(|_| unsupported())?;
+            let rk = rsa_key(kp).ok_or_else(unsupported)?;
             if pkcs8 {
                 rk.to_pkcs8_pem(Le::LF).map_err(|_| unsupported())
             } else {
                 rk.to_pkcs1_pem(Le::LF).map_err(|_| unsupported())
             }
         }
-        // DSA is written as PKCS#8 for both -m PEM and -m PKCS8 (OpenSSH reads both;
-        // it writes the traditional "DSA PRIVATE KEY" for PEM).
+        KeypairData::Dsa(kp) if !pkcs8 => dsa_to_pem(kp).ok_or_else(unsupported),
         KeypairData::Dsa(kp) => dsa::SigningKey::try_from(kp)
             .ok()
             .and_then(|k| k.to_pkcs8_pem(Le::LF).ok())

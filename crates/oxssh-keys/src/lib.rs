@@ -23,5 +23,6 @@ pub mod known_hosts;
 pub mod krl;
 pub mod moduli;
 pub mod pattern;
+pub mod sshcom;
 pub mod sshsig;
 pub mod timefmt;

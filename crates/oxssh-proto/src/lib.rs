@@ -9,6 +9,7 @@
 //! - [`wire`]: RFC 4251 §5 data types.
 //! - [`cipher`]: packet protection (RFC 4253 §6, OpenSSH `PROTOCOL.chacha20poly1305`,
 //!   RFC 5647 as amended by OpenSSH's `aes*-gcm@openssh.com`).
+//! - [`compress`]: packet compression (RFC 4253 §6.2, OpenSSH's `zlib@openssh.com`).
 //! - [`kex`]: algorithm negotiation, key exchange methods, exchange hash, key derivation.
 //! - [`hostkey`]: host key and user key signature algorithms.
 //! - [`transport`]: version exchange, binary packet protocol, key (re)exchange.
@@ -21,6 +22,7 @@
 
 pub mod auth;
 pub mod cipher;
+pub mod compress;
 pub mod connection;
 pub mod hostkey;
 pub mod kex;
@@ -73,6 +75,11 @@ pub enum Error {
     /// Version exchange failed.
     #[error("{0}")]
     Version(String),
+    /// Packet compression failed (RFC 4253 §6.2): data that is not the peer's zlib
+    /// stream, or a payload that inflates past the packet size limit. The text is
+    /// OpenSSH's `ssh_err()` wording ("invalid format", "insufficient buffer space").
+    #[error("{0}")]
+    Compression(&'static str),
     /// Any other protocol violation, described.
     #[error("{0}")]
     Protocol(String),

@@ -1,6 +1,7 @@
 //! The SSH transport layer (RFC 4253) as a sans-IO state machine: version exchange,
 //! the binary packet protocol, key exchange and re-exchange, strict kex (OpenSSH
-//! `PROTOCOL` §1.10, the Terrapin countermeasure) and EXT_INFO (RFC 8308).
+//! `PROTOCOL` §1.10, the Terrapin countermeasure), EXT_INFO (RFC 8308) and packet
+//! compression (RFC 4253 §6.2; the zlib streams themselves are in [`crate::compress`]).
 //!
 //! Bytes from the peer go in through [`Transport::handle_input`]; bytes to send come out
 //! of [`Transport::take_output`]; messages for the layers above (user auth, connection)
@@ -17,6 +18,7 @@ use ssh_key::PrivateKey;
 
 use crate::Error;
 use crate::cipher::{OpeningKey, SealingKey};
+use crate::compress::{self, Compression, Deflater, Inflater};
 use crate::hostkey::{self, SigAlg};
 use crate::kex::methods::{self, DhGroup, KexClient, SharedSecret};
 use crate::kex::{self, Algorithms, HashInput, KexInit, Negotiated};
@@ -151,6 +153,19 @@ pub struct Transport {
     opening: OpeningKey,
     sealing: SealingKey,
     in_len: Option<usize>,
+    // Compression (RFC 4253 §6.2): the method of the keys in use per direction and its
+    // zlib stream. A stream starts at NEWKEYS (`zlib`) or once authentication has
+    // succeeded (`zlib@openssh.com`) and, as §6.2 says and OpenSSH does, restarts at
+    // every later NEWKEYS; what survives a rekey is `after_auth`, so delayed
+    // compression resumes at once. The streams stay (unused) after a rekey to `none`
+    // for the exit statistics.
+    comp_out: Compression,
+    comp_in: Compression,
+    deflate: Option<Box<Deflater>>,
+    inflate: Option<Box<Inflater>>,
+    deflating: bool,
+    inflating: bool,
+    after_auth: bool,
     // Key exchange.
     step: KexStep,
     exchange: Option<Exchange>,
@@ -191,6 +206,13 @@ impl Transport {
             opening: OpeningKey::none(),
             sealing: SealingKey::none(),
             in_len: None,
+            comp_out: Compression::None,
+            comp_in: Compression::None,
+            deflate: None,
+            inflate: None,
+            deflating: false,
+            inflating: false,
+            after_auth: false,
             step: KexStep::Idle,
             exchange: None,
             session_id: None,
@@ -236,6 +258,26 @@ impl Transport {
     /// `ext-info-c`).
     pub fn peer_wants_ext_info(&self) -> bool {
         self.peer_wants_ext_info
+    }
+
+    /// The compression methods of the keys in use: (outgoing, incoming).
+    pub fn compression(&self) -> (Compression, Compression) {
+        (self.comp_out, self.comp_in)
+    }
+
+    /// Whether outgoing and incoming packets are being compressed right now (a
+    /// delayed method only is after authentication): (outgoing, incoming).
+    pub fn compressing(&self) -> (bool, bool) {
+        (self.deflating, self.inflating)
+    }
+
+    /// Bytes through the outgoing and incoming zlib streams since they last
+    /// (re)started, as OpenSSH reports them at exit; None for a stream never started.
+    pub fn compression_stats(&self) -> (Option<compress::Stats>, Option<compress::Stats>) {
+        (
+            self.deflate.as_ref().map(|z| z.stats()),
+            self.inflate.as_ref().map(|z| z.stats()),
+        )
     }
 
     /// True while a key exchange is running: messages passed to [`send`](Self::send)
@@ -392,6 +434,16 @@ impl Transport {
         let _ = self.write_packet(&[msg::IGNORE, 0, 0, 0, 0]);
     }
 
+    /// Write a payload that is already zlib data as it is, compression running or not
+    /// (tests of a hostile sender: bombs, garbage).
+    #[cfg(test)]
+    fn send_precompressed_for_test(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let deflating = std::mem::replace(&mut self.deflating, false);
+        let r = self.write_packet(payload);
+        self.deflating = deflating;
+        r
+    }
+
     // ----- internals -----
 
     /// Between sending our KEXINIT and sending NEWKEYS only kex messages may go out.
@@ -540,7 +592,17 @@ impl Transport {
             .inbuf
             .get_mut(self.in_pos..self.in_pos + total)
             .ok_or(Error::Truncated)?;
-        self.opening.open(self.seq_in, pkt)?;
+        if let Err(e) = self.opening.open(self.seq_in, pkt) {
+            // CBC without -etm: OpenSSH reads on to PACKET_MAX_SIZE before failing, so
+            // when the connection drops tells nothing of the decrypted length.
+            return match self.opening.discard_length().map(|n| n as usize) {
+                Some(n) if self.in_len != Some(n) => {
+                    self.in_len = Some(n);
+                    self.read_packet()
+                }
+                _ => Err(e),
+            };
+        }
         self.in_len = None;
         self.in_pos += total;
         self.seq_in = self.seq_in.wrapping_add(1);
@@ -559,10 +621,30 @@ impl Transport {
             )));
         }
         let payload = rest.get(..rest.len() - pad).ok_or(Error::Truncated)?;
+        let payload = if self.inflating {
+            // Inflated into the stream's scratch buffer, bounded by the same limit as
+            // a packet on the wire: a bomb is refused at MAX_PACKET bytes.
+            let z = self
+                .inflate
+                .as_deref_mut()
+                .ok_or(Error::Compression("unexpected internal error"))?;
+            z.decompress(payload, MAX_PACKET)?.to_vec()
+        } else {
+            payload.to_vec()
+        };
         if payload.is_empty() {
             return Err(Error::Protocol("empty packet".into()));
         }
-        Ok(Some(payload.to_vec()))
+        // Delayed compression starts, both ways, once the client has received
+        // USERAUTH_SUCCESS (OpenSSH's ssh_packet_read_poll2): the next packet is
+        // already compressed.
+        if !self.after_auth
+            && self.role == Role::Client
+            && payload.first() == Some(&msg::USERAUTH_SUCCESS)
+        {
+            self.enable_delayed_compression();
+        }
+        Ok(Some(payload))
     }
 
     fn write_packet(&mut self, payload: &[u8]) -> Result<(), Error> {
@@ -570,8 +652,38 @@ impl Transport {
     }
 
     /// Pad, seal in place and append one packet whose payload is `parts` concatenated
-    /// (`len` bytes in all).
+    /// (`len` bytes in all), compressed first when compression is running.
     fn write_packet_parts(&mut self, parts: &[&[u8]], len: usize) -> Result<(), Error> {
+        if self.deflating {
+            self.write_compressed(parts)?;
+        } else {
+            let pad = self.padding(len);
+            let plen = 1 + len + pad;
+            let tag = self.sealing.tag_len();
+            let start = self.out.len();
+            self.out.reserve(4 + plen + tag);
+            self.out.put_u32(plen as u32);
+            self.out.put_u8(pad as u8);
+            for p in parts {
+                self.out.extend_from_slice(p);
+            }
+            self.seal_packet(start, plen, pad, tag)?;
+        }
+        // Delayed compression starts, both ways, once the server has sent
+        // USERAUTH_SUCCESS (OpenSSH's ssh_packet_send2_wrapped).
+        if !self.after_auth
+            && self.role == Role::Server
+            && parts.iter().find_map(|p| p.first()) == Some(&msg::USERAUTH_SUCCESS)
+        {
+            self.enable_delayed_compression();
+        }
+        Ok(())
+    }
+
+    /// Padding for a payload of `len` bytes (RFC 4253 §6: at least 4, to the block
+    /// size, counting the length field where the cipher encrypts it).
+    #[inline]
+    fn padding(&self, len: usize) -> usize {
         let bs = self.sealing.block_size().max(8);
         let head = if self.sealing.length_in_alignment() {
             4
@@ -582,15 +694,53 @@ impl Transport {
         if pad < 4 {
             pad += bs;
         }
-        let plen = 1 + len + pad;
-        let tag = self.sealing.tag_len();
+        pad
+    }
+
+    /// Compress `parts` straight into the output buffer behind a header filled in
+    /// afterwards, then pad and seal: no copy and, once the buffer has grown, no
+    /// allocation per packet.
+    fn write_compressed(&mut self, parts: &[&[u8]]) -> Result<(), Error> {
         let start = self.out.len();
-        self.out.reserve(4 + plen + tag);
-        self.out.put_u32(plen as u32);
-        self.out.put_u8(pad as u8);
-        for p in parts {
-            self.out.extend_from_slice(p);
+        self.out.extend_from_slice(&[0; 5]);
+        let z = self
+            .deflate
+            .as_deref_mut()
+            .ok_or(Error::Compression("unexpected internal error"))?;
+        let r = z.compress(parts, &mut self.out);
+        let len = self.out.len() - start - 5;
+        let pad = self.padding(len);
+        let plen = 1 + len + pad;
+        // Either way the stream has taken the data: the peer could not follow any more.
+        if let Err(e) = r {
+            self.out.truncate(start);
+            self.dead = true;
+            return Err(e);
         }
+        if plen > MAX_PACKET {
+            self.out.truncate(start);
+            self.dead = true;
+            return Err(Error::BadPacketLength(plen as u32));
+        }
+        let l = (plen as u32).to_be_bytes();
+        self.out
+            .get_mut(start..start + 5)
+            .ok_or(Error::Truncated)?
+            .copy_from_slice(&[l[0], l[1], l[2], l[3], pad as u8]);
+        let tag = self.sealing.tag_len();
+        self.seal_packet(start, plen, pad, tag)
+    }
+
+    /// Append padding and room for the tag to the packet that starts at `start`, seal
+    /// it in place and count it.
+    #[inline]
+    fn seal_packet(
+        &mut self,
+        start: usize,
+        plen: usize,
+        pad: usize,
+        tag: usize,
+    ) -> Result<(), Error> {
         let pad_at = self.out.len();
         self.out.resize(pad_at + pad + tag, 0);
         if let Some(p) = self.out.get_mut(pad_at..pad_at + pad) {
@@ -725,13 +875,23 @@ impl Transport {
             Role::Client => kex::negotiate(&x.ours, &theirs, true, &self.cfg.peer_name)?,
             Role::Server => kex::negotiate(&theirs, &x.ours, false, &self.cfg.peer_name)?,
         };
-        tracing::debug!(
-            "kex: algorithm: {}, host key algorithm: {}, cipher c2s: {}, s2c: {}",
-            neg.kex.name(),
-            neg.host_key.name(),
-            neg.cipher_c2s.name(),
-            neg.cipher_s2c.name()
-        );
+        tracing::debug!("kex: algorithm: {}", neg.kex.name());
+        tracing::debug!("kex: host key algorithm: {}", neg.host_key.name());
+        // OpenSSH's lines, the incoming direction first.
+        let c2s = ("client->server", neg.cipher_c2s, neg.mac_c2s, neg.comp_c2s);
+        let s2c = ("server->client", neg.cipher_s2c, neg.mac_s2c, neg.comp_s2c);
+        let dirs = match self.role {
+            Role::Client => [s2c, c2s],
+            Role::Server => [c2s, s2c],
+        };
+        for (dir, cipher, mac, comp) in dirs {
+            tracing::debug!(
+                "kex: {dir} cipher: {} MAC: {} compression: {}",
+                cipher.name(),
+                mac.map_or("<implicit>", |m| m.name()),
+                comp.name()
+            );
+        }
         self.ignore_next_kex_packet = neg.ignore_guess;
         let alg = neg.kex;
         x.theirs = Some(theirs);
@@ -940,6 +1100,11 @@ impl Transport {
         if self.strict {
             self.seq_out = 0;
         }
+        self.comp_out = match self.role {
+            Role::Client => neg.comp_c2s,
+            Role::Server => neg.comp_s2c,
+        };
+        self.start_compression_out();
         if self.first_host_key.is_none() {
             self.first_host_key = Some(pending.key_blob);
         }
@@ -976,6 +1141,11 @@ impl Transport {
         let neg = x.neg.ok_or(Error::Kex("no negotiation"))?;
         self.opening = x.pending_open.ok_or(Error::Kex("no pending keys"))?;
         self.in_len = None;
+        self.comp_in = match self.role {
+            Role::Client => neg.comp_s2c,
+            Role::Server => neg.comp_c2s,
+        };
+        self.start_compression_in();
         if self.strict {
             self.seq_in = 0;
         }
@@ -993,6 +1163,37 @@ impl Transport {
             self.write_packet(&p)?;
         }
         Ok(())
+    }
+
+    /// OpenSSH's ssh_packet_enable_delayed_compress: a delayed method runs from now
+    /// on in both directions, and every later NEWKEYS starts it at once.
+    fn enable_delayed_compression(&mut self) {
+        self.after_auth = true;
+        if !self.deflating {
+            self.start_compression_out();
+        }
+        if !self.inflating {
+            self.start_compression_in();
+        }
+    }
+
+    /// New outgoing keys (or authentication): start a fresh stream if the method runs
+    /// now (RFC 4253 §6.2: the context is initialized after each key exchange).
+    fn start_compression_out(&mut self) {
+        self.deflating = self.comp_out == Compression::Zlib
+            || self.comp_out == Compression::ZlibDelayed && self.after_auth;
+        if self.deflating {
+            tracing::debug!("Enabling compression at level 6.");
+            self.deflate = Some(Box::default());
+        }
+    }
+
+    fn start_compression_in(&mut self) {
+        self.inflating = self.comp_in == Compression::Zlib
+            || self.comp_in == Compression::ZlibDelayed && self.after_auth;
+        if self.inflating {
+            self.inflate = Some(Box::default());
+        }
     }
 
     fn neg(&self) -> Result<&Negotiated, Error> {
@@ -1033,6 +1234,30 @@ impl Transport {
             server_public,
         };
         Ok(kex::exchange_hash(neg.kex.hash(), &input, k))
+    }
+}
+
+/// At the end of a connection that compressed, OpenSSH's statistics lines (from
+/// ssh_packet_close), seen with `ssh -v` and in sshd's debug log.
+impl Drop for Transport {
+    fn drop(&mut self) {
+        let (out, inc) = self.compression_stats();
+        if let Some(s) = out {
+            tracing::debug!(
+                "compress outgoing: raw data {}, compressed {}, factor {:.2}",
+                s.raw,
+                s.compressed,
+                s.factor()
+            );
+        }
+        if let Some(s) = inc {
+            tracing::debug!(
+                "compress incoming: raw data {}, compressed {}, factor {:.2}",
+                s.raw,
+                s.compressed,
+                s.factor()
+            );
+        }
     }
 }
 

@@ -17,6 +17,9 @@ const PAM_SUCCESS: c_int = 0;
 const PAM_CONV_ERR: c_int = 19;
 /// pam_acct_mgmt: the account is valid but its password has expired.
 pub const PAM_NEW_AUTHTOK_REQD: c_int = 12;
+/// pam_acct_mgmt: the account has expired (also what sshd reports for any account
+/// refusal during keyboard-interactive).
+pub const PAM_ACCT_EXPIRED: c_int = 13;
 /// pam_authenticate: too many failed attempts in this module stack.
 pub const PAM_MAXTRIES: c_int = 11;
 const PAM_MAX_NUM_MSG: c_int = 32;

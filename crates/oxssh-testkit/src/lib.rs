@@ -40,6 +40,7 @@
 mod bins;
 mod home;
 mod keys;
+pub mod pam;
 mod run;
 mod sshd;
 

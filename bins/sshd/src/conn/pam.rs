@@ -155,7 +155,12 @@ impl Interactive {
                         tracing::debug!("PAM: password change required");
                         p.change_expired_authtok()
                     }
-                    other => other,
+                    // As OpenSSH, any refusal by the account stack reads as expiry.
+                    Err(_) => Err(pam::Error {
+                        code: pam::PAM_ACCT_EXPIRED,
+                        message: p.strerror(pam::PAM_ACCT_EXPIRED),
+                    }),
+                    Ok(()) => Ok(()),
                 };
             }
             p.set_conversation(silent());

@@ -9,6 +9,7 @@ pub mod methods;
 
 use crate::Error;
 use crate::cipher::{Cipher, DirectionKeys, Mac};
+use crate::compress::Compression;
 use crate::hostkey::SigAlg;
 use crate::wire::{Put, Reader};
 use methods::{HashAlg, KexAlg, SharedSecret};
@@ -159,8 +160,8 @@ pub struct Negotiated {
     pub cipher_s2c: Cipher,
     pub mac_c2s: Option<Mac>,
     pub mac_s2c: Option<Mac>,
-    pub comp_c2s: String,
-    pub comp_s2c: String,
+    pub comp_c2s: Compression,
+    pub comp_s2c: Compression,
     /// The peer sent a guessed first kex packet and the guess was wrong: drop it.
     pub ignore_guess: bool,
 }
@@ -222,12 +223,13 @@ pub fn negotiate(
     };
     let mac_c2s = mac(cipher_c2s, &client.mac_c2s, &server.mac_c2s)?;
     let mac_s2c = mac(cipher_s2c, &client.mac_s2c, &server.mac_s2c)?;
-    let comp_c2s = choose(&client.comp_c2s, &server.comp_c2s)
-        .ok_or_else(|| theirs("compression method", &client.comp_c2s, &server.comp_c2s))?
-        .to_owned();
-    let comp_s2c = choose(&client.comp_s2c, &server.comp_s2c)
-        .ok_or_else(|| theirs("compression method", &client.comp_s2c, &server.comp_s2c))?
-        .to_owned();
+    // RFC 4253 §6.2: chosen per direction like the ciphers (OpenSSH's choose_comp).
+    let comp = |cl: &[String], sv: &[String]| -> Result<Compression, Error> {
+        let n = choose(cl, sv).ok_or_else(|| theirs("compression method", cl, sv))?;
+        Compression::from_name(n).ok_or_else(|| Error::Unsupported(n.into()))
+    };
+    let comp_c2s = comp(&client.comp_c2s, &server.comp_c2s)?;
+    let comp_s2c = comp(&client.comp_s2c, &server.comp_s2c)?;
     // RFC 4253 §7: a guess is right only if both the kex and host key algorithms are
     // the first of each side's list.
     let guesser = if we_are_client { server } else { client };
@@ -404,5 +406,40 @@ mod tests {
             negotiate(&c, &s, true, "p").unwrap().kex,
             KexAlg::Curve25519Sha256
         );
+    }
+
+    #[test]
+    fn compression_is_chosen_per_direction_by_the_client() {
+        let with = |c2s: &[&str], s2c: &[&str]| {
+            let mut k = init(
+                &["curve25519-sha256"],
+                &["ssh-ed25519"],
+                &["aes128-ctr"],
+                &["hmac-sha2-256"],
+            );
+            k.comp_c2s = c2s.iter().map(|s| s.to_string()).collect();
+            k.comp_s2c = s2c.iter().map(|s| s.to_string()).collect();
+            k
+        };
+        // OpenSSH's `ssh -C` against its sshd's default offer.
+        let c = with(
+            &["zlib@openssh.com", "zlib", "none"],
+            &["zlib@openssh.com", "zlib", "none"],
+        );
+        let s = with(&["none", "zlib@openssh.com"], &["none"]);
+        let n = negotiate(&c, &s, true, "p").unwrap();
+        assert_eq!(n.comp_c2s, Compression::ZlibDelayed);
+        assert_eq!(n.comp_s2c, Compression::None);
+        // The client's default ("none" first) wins over a server that offers zlib.
+        let c = with(&["none", "zlib@openssh.com", "zlib"], &["none"]);
+        let s = with(&["zlib", "none"], &["zlib"]);
+        let e = negotiate(&c, &s, true, "127.0.0.1 port 22").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Unable to negotiate with 127.0.0.1 port 22: no matching compression method found. Their offer: zlib"
+        );
+        let s = with(&["zlib", "none"], &["zlib", "none"]);
+        let n = negotiate(&c, &s, true, "p").unwrap();
+        assert_eq!(n.comp_c2s, Compression::None);
     }
 }

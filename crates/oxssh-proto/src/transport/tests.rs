@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use super::*;
 use crate::cipher::{Cipher, Mac};
+use crate::compress::Compression;
 
 fn host_key() -> PrivateKey {
     let mut rng: StdRng = rand::make_rng();
@@ -26,6 +27,19 @@ impl Pair {
             cc.algorithms = a.clone();
             sc.algorithms = a;
         }
+        Pair::from_configs(cc, sc)
+    }
+
+    /// Client and server with their own compression lists (everything else default).
+    fn compression(client: &[&str], server: &[&str]) -> Pair {
+        let mut cc = Config::new("server");
+        let mut sc = Config::new("client");
+        cc.algorithms.compression = client.iter().map(|s| s.to_string()).collect();
+        sc.algorithms.compression = server.iter().map(|s| s.to_string()).collect();
+        Pair::from_configs(cc, sc)
+    }
+
+    fn from_configs(cc: Config, sc: Config) -> Pair {
         Pair {
             c: Transport::new(Role::Client, cc, Vec::new()).unwrap(),
             s: Transport::new(Role::Server, sc, vec![host_key()]).unwrap(),
@@ -179,4 +193,302 @@ fn garbage_never_panics() {
         }
         let _ = s.handle_input(&input, Instant::now());
     }
+}
+
+// ----- compression (RFC 4253 §6.2, OpenSSH's zlib@openssh.com) -----
+
+/// OpenSSH's `ssh -C` proposal and its sshd's default offer.
+const CLIENT_C: &[&str] = &["zlib@openssh.com", "zlib", "none"];
+const SSHD_DEFAULT: &[&str] = &["none", "zlib@openssh.com"];
+
+/// Text that compresses well, and bytes that do not.
+fn compressible(n: usize) -> Vec<u8> {
+    let mut v = vec![94u8];
+    while v.len() < n {
+        v.extend_from_slice(b"drwxr-xr-x 2 root root 4096 Jan  1 00:00 usr/share/doc\n");
+    }
+    v.truncate(n);
+    v
+}
+
+fn incompressible(n: usize) -> Vec<u8> {
+    let mut rng: StdRng = rand::make_rng();
+    let mut v = vec![0u8; n];
+    rng.fill_bytes(&mut v);
+    if let Some(b) = v.first_mut() {
+        *b = 94;
+    }
+    v
+}
+
+/// Send `payload` from the client and return how many bytes it took on the wire.
+fn client_wire_bytes(p: &mut Pair, payload: &[u8]) -> usize {
+    p.c.send(payload).unwrap();
+    let mut buf = Vec::new();
+    p.c.take_output(&mut buf);
+    p.s.handle_input(&buf, Instant::now()).unwrap();
+    buf.len()
+}
+
+/// The server reports authentication success, as the auth layer above would.
+fn userauth_success(p: &mut Pair) {
+    p.s.send(&[msg::USERAUTH_SUCCESS]).unwrap();
+    p.pump().unwrap();
+    assert_eq!(p.c_in.pop(), Some(vec![msg::USERAUTH_SUCCESS]));
+}
+
+fn round_trip_both_ways(p: &mut Pair, payloads: &[Vec<u8>]) {
+    p.c_in.clear();
+    p.s_in.clear();
+    for d in payloads {
+        p.c.send(d).unwrap();
+        p.s.send(d).unwrap();
+    }
+    p.pump().unwrap();
+    assert!(p.s_in == payloads, "client to server data differs");
+    assert!(p.c_in == payloads, "server to client data differs");
+}
+
+#[test]
+fn data_round_trips_with_each_compression_setting() {
+    let data = vec![
+        compressible(30_000),
+        incompressible(30_000),
+        vec![94],
+        compressible(200_000),
+        incompressible(120_000),
+    ];
+    for (client, server, want) in [
+        (&["none"][..], &["none"][..], Compression::None),
+        (CLIENT_C, SSHD_DEFAULT, Compression::ZlibDelayed),
+        (CLIENT_C, &["zlib"][..], Compression::Zlib),
+        // OpenSSH's client default (`Compression no`) against a zlib-only server.
+        (
+            &["none", "zlib@openssh.com", "zlib"][..],
+            &["zlib"][..],
+            Compression::Zlib,
+        ),
+    ] {
+        let mut p = Pair::compression(client, server);
+        p.pump().unwrap();
+        assert_eq!(p.c.compression(), (want, want), "{client:?} {server:?}");
+        assert_eq!(p.s.compression(), (want, want));
+        userauth_success(&mut p);
+        let on = want != Compression::None;
+        assert_eq!(p.c.compressing(), (on, on), "{}", want.name());
+        assert_eq!(p.s.compressing(), (on, on));
+        round_trip_both_ways(&mut p, &data);
+        let wire = client_wire_bytes(&mut p, &compressible(30_000));
+        if on {
+            assert!(
+                wire < 30_000 / 10,
+                "{}: {wire} bytes on the wire",
+                want.name()
+            );
+        } else {
+            assert!(wire > 30_000, "{wire}");
+        }
+    }
+}
+
+#[test]
+fn zlib_with_every_cipher() {
+    for cipher in Cipher::ALL {
+        let algs = Algorithms {
+            cipher: vec![cipher.name().into()],
+            mac: vec![Mac::ALL[0].name().into()],
+            compression: vec!["zlib".into()],
+            ..Algorithms::default()
+        };
+        let mut p = Pair::new(Some(algs));
+        p.pump().unwrap();
+        round_trip_both_ways(&mut p, &[compressible(40_000), incompressible(40_000)]);
+        assert_eq!(p.c.compressing(), (true, true), "{}", cipher.name());
+    }
+}
+
+#[test]
+fn delayed_compression_starts_only_after_userauth_success() {
+    let mut p = Pair::compression(CLIENT_C, SSHD_DEFAULT);
+    p.pump().unwrap();
+    assert_eq!(p.c.compression().0, Compression::ZlibDelayed);
+    // Before authentication: negotiated, not running; bytes go as they are.
+    assert_eq!(p.c.compressing(), (false, false));
+    assert_eq!(p.s.compressing(), (false, false));
+    assert!(p.c.compression_stats() == (None, None));
+    assert!(client_wire_bytes(&mut p, &compressible(20_000)) > 20_000);
+    // The server starts both ways as soon as it has sent USERAUTH_SUCCESS, and a packet
+    // right behind it in the same flight is already compressed: the client must switch
+    // between the two packets of one read.
+    p.s.send(&[msg::USERAUTH_SUCCESS]).unwrap();
+    assert_eq!(p.s.compressing(), (true, true));
+    assert_eq!(p.c.compressing(), (false, false));
+    let after = compressible(20_000);
+    p.s.send(&after).unwrap();
+    let mut buf = Vec::new();
+    p.s.take_output(&mut buf);
+    assert!(
+        buf.len() < 20_000 / 5,
+        "{} bytes for both packets",
+        buf.len()
+    );
+    p.c.handle_input(&buf, Instant::now()).unwrap();
+    assert_eq!(p.c.compressing(), (true, true));
+    p.pump().unwrap();
+    assert_eq!(p.c_in, vec![vec![msg::USERAUTH_SUCCESS], after]);
+    assert!(client_wire_bytes(&mut p, &compressible(20_000)) < 20_000 / 10);
+    let (out, inc) = p.c.compression_stats();
+    assert!(
+        out.is_some_and(|s| s.raw == 20_000 && s.compressed < 2_000),
+        "{out:?}"
+    );
+    assert!(inc.is_some_and(|s| s.raw == 20_000), "{inc:?}");
+}
+
+#[test]
+fn a_client_userauth_success_does_not_start_compression() {
+    // USERAUTH_SUCCESS means something only from the server.
+    let mut p = Pair::compression(CLIENT_C, SSHD_DEFAULT);
+    p.pump().unwrap();
+    p.c.send(&[msg::USERAUTH_SUCCESS]).unwrap();
+    p.pump().unwrap();
+    assert_eq!(p.c.compressing(), (false, false));
+    assert_eq!(p.s.compressing(), (false, false));
+    round_trip_both_ways(&mut p, &[compressible(5_000)]);
+}
+
+#[test]
+fn compression_across_rekeys_from_either_side() {
+    for (client, server) in [(CLIENT_C, SSHD_DEFAULT), (CLIENT_C, &["zlib"][..])] {
+        let mut p = Pair::compression(client, server);
+        p.pump().unwrap();
+        userauth_success(&mut p);
+        let data = vec![
+            compressible(50_000),
+            incompressible(10_000),
+            compressible(100),
+        ];
+        round_trip_both_ways(&mut p, &data);
+        let before = p.c.compression_stats().0.unwrap();
+        // Data queued while the exchange runs goes out (compressed) after NEWKEYS.
+        p.c.rekey().unwrap();
+        round_trip_both_ways(&mut p, &data);
+        assert!(!p.c.kex_in_progress() && !p.s.kex_in_progress());
+        // Still compressing without a second USERAUTH_SUCCESS, on a fresh context
+        // (RFC 4253 §6.2; OpenSSH restarts its streams at NEWKEYS too).
+        assert_eq!(p.c.compressing(), (true, true));
+        assert_eq!(p.s.compressing(), (true, true));
+        let after = p.c.compression_stats().0.unwrap();
+        assert!(after.raw < before.raw * 2, "{before:?} {after:?}");
+        p.s.rekey().unwrap();
+        p.pump().unwrap();
+        round_trip_both_ways(&mut p, &data);
+        assert!(client_wire_bytes(&mut p, &compressible(30_000)) < 3_000);
+    }
+}
+
+#[test]
+fn rekey_to_none_stops_compressing() {
+    let mut p = Pair::compression(CLIENT_C, &["zlib", "none"]);
+    p.pump().unwrap();
+    assert_eq!(p.c.compressing(), (true, true));
+    p.s.cfg.algorithms.compression = vec!["none".into()];
+    p.c.rekey().unwrap();
+    p.pump().unwrap();
+    assert_eq!(p.c.compression(), (Compression::None, Compression::None));
+    assert_eq!(p.c.compressing(), (false, false));
+    assert_eq!(p.s.compressing(), (false, false));
+    round_trip_both_ways(&mut p, &[compressible(10_000)]);
+    assert!(client_wire_bytes(&mut p, &compressible(10_000)) > 10_000);
+}
+
+#[test]
+fn decompression_bomb_is_refused_without_allocating_past_the_limit() {
+    let mut p = Pair::compression(&["zlib"], &["zlib"]);
+    p.pump().unwrap();
+    // 64 MiB of zeros in a few dozen KiB: the first packet of the client's stream.
+    let mut z = flate2::Compress::new(flate2::Compression::new(9), true);
+    let zeros = vec![0u8; 64 << 20];
+    let mut bomb = Vec::with_capacity(128 * 1024);
+    z.compress_vec(&zeros, &mut bomb, flate2::FlushCompress::Sync)
+        .unwrap();
+    assert_eq!(z.total_in(), 64 << 20);
+    assert!(bomb.len() + 64 < MAX_PACKET, "{}", bomb.len());
+    p.c.send_precompressed_for_test(&bomb).unwrap();
+    let mut buf = Vec::new();
+    p.c.take_output(&mut buf);
+    let e = p.s.handle_input(&buf, Instant::now()).unwrap_err();
+    assert_eq!(e.to_string(), "insufficient buffer space");
+    assert!(matches!(e, Error::Compression(_)), "{e:?}");
+    let held = p.s.inflate.as_ref().unwrap().scratch_capacity();
+    assert!(held <= MAX_PACKET + 1, "inflated into {held} bytes");
+    // The server says why before it closes (a DISCONNECT is queued).
+    assert!(p.s.has_output());
+}
+
+#[test]
+fn a_payload_inflating_to_just_the_limit_is_accepted() {
+    let mut p = Pair::compression(&["zlib"], &["zlib"]);
+    p.pump().unwrap();
+    let mut z = flate2::Compress::new(flate2::Compression::new(6), true);
+    let mut big = vec![94u8; MAX_PACKET];
+    if let Some(b) = big.get_mut(1) {
+        *b = 7;
+    }
+    let mut wire = Vec::with_capacity(64 * 1024);
+    z.compress_vec(&big, &mut wire, flate2::FlushCompress::Partial)
+        .unwrap();
+    p.c.send_precompressed_for_test(&wire).unwrap();
+    p.pump().unwrap();
+    assert_eq!(p.s_in.len(), 1);
+    assert!(p.s_in[0] == big);
+}
+
+#[test]
+fn garbage_compressed_data_is_an_error_not_a_panic() {
+    let mut seed = 0x2545_f491u32;
+    for len in [1usize, 2, 3, 9, 100, 5000, 60_000] {
+        let mut junk = Vec::with_capacity(len);
+        for _ in 0..len {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            junk.push((seed >> 16) as u8);
+        }
+        for prefix in [&[][..], &[0x78, 0x9c][..]] {
+            let mut p = Pair::compression(&["zlib"], &["zlib"]);
+            p.pump().unwrap();
+            let mut payload = prefix.to_vec();
+            payload.extend_from_slice(&junk);
+            p.c.send_precompressed_for_test(&payload).unwrap();
+            let mut buf = Vec::new();
+            p.c.take_output(&mut buf);
+            // Junk may happen to decode to something: then it is a message like any
+            // other. What matters: an error or data, bounded, and never a panic.
+            let _ = p.s.handle_input(&buf, Instant::now());
+        }
+    }
+    // A zlib header, then a block type that does not exist.
+    let mut p = Pair::compression(&["zlib"], &["zlib"]);
+    p.pump().unwrap();
+    p.c.send_precompressed_for_test(&[0x78, 0x9c, 0xff, 0xff])
+        .unwrap();
+    let mut buf = Vec::new();
+    p.c.take_output(&mut buf);
+    let e = p.s.handle_input(&buf, Instant::now()).unwrap_err();
+    assert_eq!(e.to_string(), "invalid format");
+    // The connection is over: more input is refused, not decoded.
+    assert!(p.s.handle_input(&buf, Instant::now()).is_err());
+}
+
+#[test]
+fn uncompressed_data_while_compression_runs_is_an_error() {
+    // A peer that "forgets" to compress after USERAUTH_SUCCESS.
+    let mut p = Pair::compression(CLIENT_C, SSHD_DEFAULT);
+    p.pump().unwrap();
+    userauth_success(&mut p);
+    p.c.send_precompressed_for_test(&compressible(1000))
+        .unwrap();
+    let mut buf = Vec::new();
+    p.c.take_output(&mut buf);
+    let e = p.s.handle_input(&buf, Instant::now()).unwrap_err();
+    assert!(matches!(e, Error::Compression(_)), "{e:?}");
 }
