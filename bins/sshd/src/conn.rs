@@ -113,6 +113,90 @@ pub struct User {
     /// The root helper that allocates ptys and keeps the PAM session (when we run as
     /// root, from the moment the connection process becomes the user).
     pub monitor: Option<monitor::Monitor>,
+    /// ChrootDirectory applied: the session runs inside it.
+    pub in_chroot: bool,
+}
+
+/// ChrootDirectory with `~` and the `%h %u %U %%` tokens expanded (as OpenSSH).
+fn chroot_path(dir: &str, pw: &oxssh_sys::Passwd) -> String {
+    let home = pw.dir.display().to_string();
+    let dir = match dir.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{home}{rest}"),
+        _ => dir.to_owned(),
+    };
+    let mut out = String::new();
+    let mut it = dir.chars();
+    while let Some(c) = it.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('h') => out.push_str(&home),
+            Some('u') => out.push_str(&pw.name),
+            Some('U') => out.push_str(&pw.uid.to_string()),
+            Some('%') => out.push('%'),
+            Some(o) => {
+                out.push('%');
+                out.push(o);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+/// OpenSSH `safely_chroot`: every component of the path a root-owned directory that
+/// neither group nor others may write, then chroot there.
+fn safely_chroot(path: &str) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    if !path.starts_with('/') {
+        return Err("fatal: chroot path does not begin at root".into());
+    }
+    if path.len() >= 4096 {
+        return Err("fatal: chroot path too long".into());
+    }
+    // "/", "/a/", "/a/b/", …, then the whole path.
+    let mut components: Vec<&str> = path
+        .match_indices('/')
+        .filter_map(|(i, _)| path.get(..=i))
+        .collect();
+    components.push(path);
+    components.dedup();
+    let last = components.len().saturating_sub(1);
+    for (n, component) in components.iter().enumerate() {
+        tracing::trace!("safely_chroot: checking '{component}'");
+        let st = std::fs::metadata(component).map_err(|e| {
+            format!(
+                "fatal: safely_chroot: stat(\"{component}\"): {}",
+                io_text(&e)
+            )
+        })?;
+        let which = if n == last { "" } else { "component " };
+        if st.uid() != 0 || st.mode() & 0o022 != 0 {
+            return Err(format!(
+                "fatal: bad ownership or modes for chroot directory {which}\"{component}\""
+            ));
+        }
+        if !st.is_dir() {
+            return Err(format!(
+                "fatal: chroot path {which}\"{component}\" is not a directory"
+            ));
+        }
+    }
+    oxssh_sys::privsep::chroot(std::path::Path::new(path))
+        .map_err(|e| format!("fatal: chroot(\"{path}\"): {}", io_text(&e)))?;
+    tracing::info!("Changed root directory to \"{path}\"");
+    Ok(())
+}
+
+/// strerror-style text of an I/O error (without Rust's " (os error N)").
+fn io_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s.get(..i).unwrap_or(&s).to_owned(),
+        None => s,
+    }
 }
 
 fn stdin_stream() -> (Stream, Peer) {
@@ -220,6 +304,15 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
             )
             .map_err(|e| format!("fork: {e}"))?,
         );
+    }
+    if let Some(dir) = user
+        .cfg
+        .chroot_directory
+        .as_deref()
+        .filter(|d| !d.eq_ignore_ascii_case("none"))
+    {
+        safely_chroot(&chroot_path(dir, &user.pw))?;
+        user.in_chroot = true;
     }
     tracing::debug!("permanently_set_uid: {}/{}", user.pw.uid, user.pw.gid);
     oxssh_sys::privsep::become_user(&user.pw.name, user.pw.uid, user.pw.gid)

@@ -426,8 +426,8 @@ fn handle_request(
             accepted
         }
         "pty-req" => {
-            if user.key_options.as_ref().is_some_and(|o| o.no_pty) {
-                tracing::debug!("Pty allocation disabled.");
+            if user.key_options.as_ref().is_some_and(|o| o.no_pty) || !cfg.permit_tty {
+                tracing::debug!("Allocating a pty not permitted for this connection.");
                 return false;
             }
             if s.pty.is_some() || s.started {
@@ -637,7 +637,15 @@ fn spawn(
             cmd.env(k, v);
         }
     }
-    cmd.current_dir(&pw.dir);
+    // Home, or "/" when it is missing (silently inside a chroot, as OpenSSH).
+    if pw.dir.is_dir() {
+        cmd.current_dir(&pw.dir);
+    } else {
+        if !user.in_chroot {
+            tracing::debug!("Could not chdir to home directory {}", pw.dir.display());
+        }
+        cmd.current_dir("/");
+    }
     if let Some(pty) = &mut s.pty {
         let Some(slave) = pty.slave.take() else {
             return Err(std::io::Error::other("pty already in use"));

@@ -40,6 +40,20 @@ pub fn become_user(user: &str, uid: u32, gid: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// chdir(path), chroot(path), chdir("/") — sshd's ChrootDirectory, after the caller
+/// checked the path's ownership and modes. Needs root.
+pub fn chroot(path: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    std::env::set_current_dir(path)?;
+    // SAFETY: chroot with a valid C string.
+    if unsafe { libc::chroot(c.as_ptr()) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    std::env::set_current_dir("/")
+}
+
 /// Fork a helper process that runs `child` and exits with its return value; the
 /// parent gets the helper's pid. `close_in_child` are descriptors the helper must not
 /// keep (e.g. the parent's end of a socket pair, so the helper sees EOF when the parent

@@ -1041,6 +1041,7 @@ async fn finish(
             pam: c.pam.take(),
             pam_env: Vec::new(),
             monitor: None,
+            in_chroot: false,
         }));
     }
     // The client's first "none" is free; so is a partial success.
