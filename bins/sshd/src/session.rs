@@ -181,6 +181,8 @@ pub async fn run(
     };
     let mut chans = Connection::new();
     let mut sessions: HashMap<ChannelId, Session> = HashMap::new();
+    // no-more-sessions@openssh.com received: a further session is an attack.
+    let mut no_more_sessions = false;
     let (tx, mut rx) = mpsc::unbounded_channel::<FromChild>();
     let err = |e: oxssh_proto::Error| e.to_string();
     loop {
@@ -188,7 +190,16 @@ pub async fn run(
         while let Some(ev) = chans.poll_event() {
             match ev {
                 ChannelEvent::OpenRequest { id, kind, .. } => {
-                    if kind == "session" && sessions.len() < 10 {
+                    if kind == "session" && no_more_sessions {
+                        let m = "Possible attack: attempt to open a session after additional sessions disabled";
+                        let _ = conn
+                            .t
+                            .send_disconnect(oxssh_proto::msg::disconnect::PROTOCOL_ERROR, m);
+                        let _ = conn.flush().await;
+                        return Err(m.to_owned());
+                    }
+                    let max = usize::try_from(cfg.max_sessions).unwrap_or(0);
+                    if kind == "session" && sessions.len() < max {
                         chans.accept(&mut conn.t, id).map_err(err)?;
                         let auth_info = auth_file.as_ref().map(|f| f.path().to_path_buf());
                         sessions.insert(
@@ -271,6 +282,9 @@ pub async fn run(
                         "server_input_global_request: rtype {name} want_reply {}",
                         u8::from(want_reply)
                     );
+                    if name == "no-more-sessions@openssh.com" {
+                        no_more_sessions = true;
+                    }
                     // keepalive@openssh.com and unknown requests get a failure reply.
                     let proof = (name == "hostkeys-prove-00@openssh.com")
                         .then(|| {

@@ -24,6 +24,7 @@ pub mod auth;
 pub mod cipher;
 pub mod compress;
 pub mod connection;
+pub mod forward;
 pub mod hostkey;
 pub mod kex;
 pub mod msg;
