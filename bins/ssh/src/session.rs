@@ -325,6 +325,26 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
     let mut alive_deadline = alive.map(|i| tokio::time::Instant::now() + i);
     let mut alive_misses: i32 = 0;
     loop {
+        // Packets the transport has taken in (on a read, or while a flush waited).
+        let nov = oxssh_net::no_host_keys;
+        while let Some(ev) = conn.t.poll_event() {
+            if let Some(i) = alive {
+                alive_misses = 0;
+                alive_deadline = Some(tokio::time::Instant::now() + i);
+            }
+            match ev {
+                oxssh_proto::transport::Event::Packet(p)
+                    if p.first().is_some_and(|&t| (80..=100).contains(&t)) =>
+                {
+                    chans.handle(&mut conn.t, &p)?;
+                }
+                oxssh_proto::transport::Event::HostKey { key_blob, alg } => {
+                    let ok = nov(&key_blob, alg);
+                    conn.t.host_key_verdict(ok, std::time::Instant::now())?;
+                }
+                _ => {}
+            }
+        }
         // Deliver channel events.
         while let Some(ev) = chans.poll_event() {
             match ev {
@@ -417,25 +437,6 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                         oxssh_net::Error::Closed => format!("Connection to {} closed by remote host.", t.host),
                         e => connection_error(&e, t),
                     }));
-                }
-                let nov = oxssh_net::no_host_keys;
-                while let Some(ev) = conn.t.poll_event() {
-                    if let Some(i) = alive {
-                        alive_misses = 0;
-                        alive_deadline = Some(tokio::time::Instant::now() + i);
-                    }
-                    match ev {
-                        oxssh_proto::transport::Event::Packet(p)
-                            if p.first().is_some_and(|&t| (80..=100).contains(&t)) =>
-                        {
-                            chans.handle(&mut conn.t, &p)?;
-                        }
-                        oxssh_proto::transport::Event::HostKey { key_blob, alg } => {
-                            let ok = nov(&key_blob, alg);
-                            conn.t.host_key_verdict(ok, std::time::Instant::now())?;
-                        }
-                        _ => {}
-                    }
                 }
             }
             () = sleep_until(alive_deadline), if alive_deadline.is_some() => {

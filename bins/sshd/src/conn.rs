@@ -271,6 +271,7 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
     } else {
         setup.await?
     };
+    crate::startup::report_authenticated();
     if let Some(body) = hostkeys::announcement(&keys, conn.t.peer_version()) {
         let mut m = Vec::new();
         m.push(oxssh_proto::msg::GLOBAL_REQUEST);

@@ -5,10 +5,18 @@
 //! per-connection mode, like OpenSSH 9.8's sshd-session), which runs key exchange,
 //! authentication and sessions. `-i` runs that per-connection mode on an inetd-style
 //! stdin/stdout.
+//!
+//! Before starting a child the listener applies OpenSSH's admission control
+//! (MaxStartups, PerSourceMaxStartups, PerSourcePenalties: `srclimit.rs`); each child
+//! reports authentication and failure back (`startup.rs`); under systemd it reports
+//! readiness and reloads (`notify.rs`).
 
 mod config;
 mod conn;
+mod notify;
 mod session;
+mod srclimit;
+mod startup;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -187,18 +195,31 @@ fn main() -> ExitCode {
             return ExitCode::from(255);
         }
     };
-    let r = if flags.inetd || flags.reexec_child {
+    let reexec_child = flags.reexec_child;
+    if reexec_child {
+        startup::child_init();
+    }
+    let r = if flags.inetd || reexec_child {
         rt.block_on(conn::serve_stdio(cfg))
     } else {
         rt.block_on(listen(flags, cfg, snapshot))
     };
+    // A read of the connection (inetd mode: stdin on tokio's blocking pool) may still
+    // be pending: the connection is over, do not wait for it.
+    rt.shutdown_background();
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(m) => {
             if !m.is_empty() {
                 tracing::error!("{m}");
             }
-            ExitCode::from(255)
+            // Our listener's child tells it why it failed (OpenSSH 9.8's exit statuses,
+            // for PerSourcePenalties); `sshd -i` keeps 9.2's 255.
+            ExitCode::from(if reexec_child {
+                startup::exit_code(&m)
+            } else {
+                255
+            })
         }
     }
 }
@@ -259,6 +280,75 @@ fn child_args(flags: &Flags) -> Vec<std::ffi::OsString> {
     a
 }
 
+/// What a child's watcher task tells the listener loop.
+enum ChildEvent {
+    /// The child wrote [`startup::AUTH_DONE`] on its startup pipe.
+    Authenticated(u64),
+    /// The child exited (`None`: waiting for it failed).
+    Exited {
+        id: u64,
+        pid: u32,
+        peer: SocketAddr,
+        label: String,
+        status: Option<std::process::ExitStatus>,
+    },
+}
+
+/// Read the child's one report byte; `None` at end of file or on error (the child is
+/// on its way out, and its exit status will tell).
+async fn read_report(pipe: Option<&mut tokio::net::unix::pipe::Receiver>) -> Option<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut b = [0u8; 1];
+    match pipe?.read(&mut b).await {
+        Ok(1) => {
+            let [byte] = b;
+            Some(byte)
+        }
+        _ => None,
+    }
+}
+
+/// Wait for one child: forward its authentication report, then its exit.
+fn watch_child(
+    mut child: tokio::process::Child,
+    pipe: Option<tokio::net::unix::pipe::Receiver>,
+    id: u64,
+    peer: SocketAddr,
+    label: String,
+    events: tokio::sync::mpsc::UnboundedSender<ChildEvent>,
+) {
+    let pid = child.id().unwrap_or(0);
+    tokio::spawn(async move {
+        let mut pipe = pipe;
+        let status = loop {
+            tokio::select! {
+                s = child.wait() => break s.ok(),
+                b = read_report(pipe.as_mut()), if pipe.is_some() => {
+                    // One byte at most: OpenSSH's protocol has nothing after it.
+                    pipe = None;
+                    match b {
+                        Some(startup::AUTH_DONE) => {
+                            tracing::trace!("server_accept_loop: child {pid} for {label} auth done");
+                            let _ = events.send(ChildEvent::Authenticated(id));
+                        }
+                        Some(other) => tracing::error!(
+                            "server_accept_loop: unexpected message 0x{other:02x} child {pid} for {label}"
+                        ),
+                        None => {}
+                    }
+                }
+            }
+        };
+        let _ = events.send(ChildEvent::Exited {
+            id,
+            pid,
+            peer,
+            label,
+            status,
+        });
+    });
+}
+
 async fn listen(
     flags: Flags,
     cfg: config::ServerConfig,
@@ -266,6 +356,12 @@ async fn listen(
 ) -> Result<(), String> {
     let exe = std::env::current_exe()
         .map_err(|e| format!("sshd re-exec requires execution with an absolute path: {e}"))?;
+    // Before anyone can see us listening (the log line, READY=1): a SIGHUP or SIGTERM
+    // sent right after must find our handlers, not the default action.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| e.to_string())?;
     let mut listeners = Vec::new();
     for addr in &config::listen_addrs(&cfg) {
         match tokio::net::TcpListener::bind(addr).await {
@@ -284,6 +380,7 @@ async fn listen(
             tracing::error!("Couldn't create pid file \"{pid}\": {e}");
         }
     }
+    notify::ready();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(tokio::net::TcpStream, SocketAddr)>(16);
     for l in listeners {
         let tx = tx.clone();
@@ -302,23 +399,54 @@ async fn listen(
     }
     drop(tx);
     let child_args = child_args(&flags);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| e.to_string())?;
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .map_err(|e| e.to_string())?;
+    // The config crate does not carry PerSourcePenalties / PerSourcePenaltyExemptList
+    // (OpenSSH 9.8) through to ServerConfig yet: penalties run with 9.8's defaults.
+    let mut admission = srclimit::Admission::new(
+        srclimit::MaxStartups {
+            begin: cfg.max_startups_begin,
+            rate: cfg.max_startups_rate,
+            full: cfg.max_startups,
+        },
+        cfg.per_source_max_startups,
+        cfg.per_source_masklen_ipv4,
+        cfg.per_source_masklen_ipv6,
+        srclimit::PenaltyConfig::default(),
+        None,
+    );
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel::<ChildEvent>();
+    let mut next_id: u64 = 0;
     loop {
         let (stream, peer) = tokio::select! {
             c = rx.recv() => match c { Some(c) => c, None => break },
+            Some(ev) = events.recv() => {
+                match ev {
+                    ChildEvent::Authenticated(id) => {
+                        admission.authenticated(id);
+                    }
+                    ChildEvent::Exited { id, pid, peer, label, status } => {
+                        // Only a child that never authenticated concerns the penalties.
+                        if admission.is_startup(id) {
+                            let penalty = status
+                                .and_then(|s| startup::penalty_for(&s, pid, &label));
+                            admission.exited(id, peer.ip(), penalty, std::time::Instant::now());
+                        }
+                    }
+                }
+                continue;
+            }
             _ = term.recv() => {
                 tracing::info!("Received signal 15; terminating.");
                 break;
             }
             _ = hup.recv() => {
                 // As OpenSSH: re-execute ourselves (same pid) to read the configuration
-                // anew; connections in progress are other processes and carry on.
+                // anew; connections in progress are other processes and carry on. The
+                // new image says READY=1 once it listens again.
                 tracing::info!("Received SIGHUP; restarting.");
+                notify::reloading();
                 let e = restart(&exe, &flags);
                 tracing::error!("sshd restart failed: {e}");
+                notify::ready();
                 continue;
             }
         };
@@ -330,19 +458,60 @@ async fn listen(
             local.map(|l| l.ip().to_string()).unwrap_or_default(),
             local.map(|l| l.port()).unwrap_or(0)
         );
+        next_id = next_id.wrapping_add(1);
+        let id = next_id;
+        let local = local.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let now = std::time::Instant::now();
+        let verdict = admission.admit(id, peer, local, now, srclimit::random_percent());
+        if verdict != srclimit::Verdict::Accept {
+            // Best effort, as OpenSSH: a one-line notice, then close.
+            let _ = stream.try_write(verdict.message());
+            continue;
+        }
+        let label = format!(
+            "connection from {} to {}",
+            srclimit::canonical(peer.ip()),
+            srclimit::canonical(local.ip())
+        );
+        let gone = |admission: &mut srclimit::Admission| {
+            admission.exited(id, peer.ip(), None, now);
+        };
         let std_stream = match stream.into_std() {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!("accept: {e}");
+                gone(&mut admission);
                 continue;
             }
         };
         let _ = std_stream.set_nonblocking(false);
-        let (rd, wr) = match (std_stream.try_clone(), std_stream) {
-            (Ok(a), b) => (a, b),
-            (Err(e), _) => {
-                tracing::error!("dup: {e}");
-                continue;
+        // The child serves the connection on stdin. Its stdout is the startup pipe
+        // (startup.rs) — except with -d, where nobody is left to read it.
+        let (sock_in, stdout, report) = if flags.debug > 0 {
+            match std_stream.try_clone() {
+                Ok(dup) => (
+                    std_stream,
+                    Stdio::from(std::os::fd::OwnedFd::from(dup)),
+                    None,
+                ),
+                Err(e) => {
+                    tracing::error!("dup: {e}");
+                    gone(&mut admission);
+                    continue;
+                }
+            }
+        } else {
+            match std::io::pipe() {
+                Ok((r, w)) => (
+                    std_stream,
+                    Stdio::from(std::os::fd::OwnedFd::from(w)),
+                    Some(r),
+                ),
+                Err(e) => {
+                    tracing::error!("pipe(startup_p): {e}");
+                    gone(&mut admission);
+                    continue;
+                }
             }
         };
         // Re-execute by our path, so the process is called sshd in ps and logs; if the
@@ -357,22 +526,37 @@ async fn listen(
         if let Some(snap) = &snapshot {
             cmd.env(config::SNAPSHOT_ENV, snap);
         }
+        if report.is_some() {
+            cmd.env(startup::ENV, "1");
+        }
         cmd.args(&child_args)
-            .stdin(Stdio::from(std::os::fd::OwnedFd::from(rd)))
-            .stdout(Stdio::from(std::os::fd::OwnedFd::from(wr)))
+            // Readiness is the listener's to report, not a connection's.
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(sock_in)))
+            .stdout(stdout)
             .stderr(if flags.log_stderr {
                 Stdio::inherit()
             } else {
                 Stdio::null()
             })
             .kill_on_drop(false);
-        match cmd.spawn() {
-            Ok(mut child) => {
-                tokio::spawn(async move {
-                    let _ = child.wait().await;
+        let spawned = cmd.spawn();
+        // Our copies of the child's descriptors (the pipe's write end above all: its
+        // end of file must mean the child is gone) close here.
+        drop(cmd);
+        match spawned {
+            Ok(child) => {
+                let pipe = report.and_then(|r| {
+                    tokio::net::unix::pipe::Receiver::from_owned_fd(std::os::fd::OwnedFd::from(r))
+                        .map_err(|e| tracing::error!("startup pipe: {e}"))
+                        .ok()
                 });
+                watch_child(child, pipe, id, peer, label, events_tx.clone());
             }
-            Err(e) => tracing::error!("sshd re-exec failed: {e}"),
+            Err(e) => {
+                tracing::error!("sshd re-exec failed: {e}");
+                gone(&mut admission);
+            }
         }
         if flags.debug > 0 {
             // -d serves a single connection, as OpenSSH does.

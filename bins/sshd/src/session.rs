@@ -186,6 +186,16 @@ pub async fn run(
     let (tx, mut rx) = mpsc::unbounded_channel::<FromChild>();
     let err = |e: oxssh_proto::Error| e.to_string();
     loop {
+        // Packets the transport has taken in (on a read, or while a flush waited).
+        while let Some(ev) = conn.t.poll_event() {
+            if let Event::Packet(p) = ev {
+                if p.first().is_some_and(|&t| (80..=100).contains(&t)) {
+                    chans.handle(&mut conn.t, &p).map_err(err)?;
+                } else {
+                    tracing::debug!("unexpected message {:?} after authentication", p.first());
+                }
+            }
+        }
         // Act on channel events.
         while let Some(ev) = chans.poll_event() {
             match ev {
@@ -350,15 +360,6 @@ pub async fn run(
                         return Ok(());
                     }
                     Err(e) => return Err(e.to_string()),
-                }
-                while let Some(ev) = conn.t.poll_event() {
-                    if let Event::Packet(p) = ev {
-                        if p.first().is_some_and(|&t| (80..=100).contains(&t)) {
-                            chans.handle(&mut conn.t, &p).map_err(err)?;
-                        } else {
-                            tracing::debug!("unexpected message {:?} after authentication", p.first());
-                        }
-                    }
                 }
             }
             Some(m) = rx.recv() => {

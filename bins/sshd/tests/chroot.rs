@@ -28,7 +28,11 @@ impl Jail {
         let shell = oxssh_sys::getpwnam(&current_user()).unwrap().shell;
         copy_in(&root, &shell);
         let ldd = Cmd::new("/usr/bin/ldd").arg(&shell).run();
-        for lib in ldd.stdout_str().split_whitespace().filter(|w| w.starts_with('/')) {
+        for lib in ldd
+            .stdout_str()
+            .split_whitespace()
+            .filter(|w| w.starts_with('/'))
+        {
             copy_in(&root, Path::new(lib));
         }
         std::fs::write(root.join("marker"), "inside\n").unwrap();
@@ -67,7 +71,9 @@ fn ssh(sshd: &Sshd, command: &str, tty: bool) -> Option<oxssh_testkit::Output> {
 
 #[test]
 fn the_session_runs_inside_a_safe_chroot() {
-    let Some(jail) = Jail::new("safe") else { return };
+    let Some(jail) = Jail::new("safe") else {
+        return;
+    };
     // %u expands to the user: point it at the jail through a per-user directory name.
     let user = current_user();
     let parent = PathBuf::from(format!("{}-users", jail.0.display()));
@@ -86,14 +92,19 @@ fn the_session_runs_inside_a_safe_chroot() {
     out.assert_success();
     let lines: Vec<String> = out.stdout_str().lines().map(str::to_owned).collect();
     assert!(lines[0].split(' ').any(|e| e == "marker"), "{out}");
-    assert!(!lines[0].split(' ').any(|e| e == "etc" || e == "home"), "{out}");
+    assert!(
+        !lines[0].split(' ').any(|e| e == "etc" || e == "home"),
+        "{out}"
+    );
     assert_eq!(lines[1], "inside", "{out}");
     sshd.wait_for_log(&format!("Changed root directory to \"{}\"", link.display()));
 }
 
 #[test]
 fn an_unsafe_chroot_ends_the_login_and_permit_tty_no_refuses_ptys() {
-    let Some(jail) = Jail::new("unsafe") else { return };
+    let Some(jail) = Jail::new("unsafe") else {
+        return;
+    };
     std::fs::set_permissions(&jail.0, std::fs::Permissions::from_mode(0o777)).unwrap();
     let sshd = Sshd::ours()
         .config(format!("ChrootDirectory {}", jail.0.display()))
@@ -112,9 +123,12 @@ fn an_unsafe_chroot_ends_the_login_and_permit_tty_no_refuses_ptys() {
 
     let sshd = Sshd::ours().config("PermitTTY no").start();
     sshd.authorize(Key::Ed25519);
-    let Some(out) = ssh(&sshd, "tty", true) else { return };
+    let Some(out) = ssh(&sshd, "tty", true) else {
+        return;
+    };
     assert!(
-        out.stderr_str().contains("PTY allocation request failed on channel 0"),
+        out.stderr_str()
+            .contains("PTY allocation request failed on channel 0"),
         "{out}"
     );
     assert!(!out.stdout_str().contains("/dev/pts"), "{out}");

@@ -15,7 +15,10 @@ use std::time::Instant;
 use oxssh_proto::Error as ProtoError;
 use oxssh_proto::hostkey::SigAlg;
 use oxssh_proto::transport::{Event, Transport};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::pin::Pin;
+use std::task::Poll;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 /// Failures of a driven connection.
 #[derive(Debug)]
@@ -82,11 +85,60 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     /// Write everything the transport has queued.
+    ///
+    /// While the peer does not take our bytes, whatever it sends is read and fed to the
+    /// transport (its events wait in the transport's queue): a peer that is itself
+    /// blocked writing to us would otherwise never read again, and both ends would wait
+    /// for ever (a pty echoing a flood of input over a pipe does exactly that). The
+    /// input so taken is bounded by the channel windows we granted.
     pub async fn flush(&mut self) -> Result<(), Error> {
-        while self.t.has_output() {
-            self.t.take_output(&mut self.out);
-            self.stream.write_all(&self.out).await?;
-        }
+        let mut pos = 0usize;
+        self.out.clear();
+        std::future::poll_fn(|cx| {
+            loop {
+                if pos >= self.out.len() {
+                    pos = 0;
+                    if !self.t.has_output() {
+                        self.out.clear();
+                        return Poll::Ready(Ok(()));
+                    }
+                    self.t.take_output(&mut self.out);
+                    continue;
+                }
+                let pending = self.out.get(pos..).unwrap_or_default();
+                match Pin::new(&mut self.stream).poll_write(cx, pending) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(Error::Io(io::ErrorKind::WriteZero.into())));
+                    }
+                    Poll::Ready(Ok(n)) => pos += n,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
+                    Poll::Pending => {
+                        if self.eof {
+                            return Poll::Pending;
+                        }
+                        let mut rb = ReadBuf::new(&mut self.buf);
+                        match Pin::new(&mut self.stream).poll_read(cx, &mut rb) {
+                            Poll::Ready(Ok(())) => {
+                                let n = rb.filled().len();
+                                if n == 0 {
+                                    // Their side is done sending; our write may still
+                                    // complete, so keep waiting on it.
+                                    self.eof = true;
+                                    continue;
+                                }
+                                let data = self.buf.get(..n).unwrap_or_default();
+                                if let Err(e) = self.t.handle_input(data, Instant::now()) {
+                                    return Poll::Ready(Err(Error::Proto(e)));
+                                }
+                            }
+                            Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
+                            Poll::Pending => return Poll::Pending,
+                        }
+                    }
+                }
+            }
+        })
+        .await?;
         self.stream.flush().await?;
         Ok(())
     }

@@ -94,7 +94,10 @@ fn serve(link: &UnixStream, who: &Login) -> Vec<(u32, String)> {
 /// Fork the helper for a user, holding the PAM session if there is one.
 pub fn start(session: Option<pam::Session>, who: Login) -> std::io::Result<Monitor> {
     let (ours, theirs) = UnixStream::pair()?;
-    let pid = oxssh_sys::privsep::fork_helper(&[ours.as_raw_fd()], move || {
+    // The helper keeps neither our end of the link nor the connection itself (stdin
+    // and stdout: the socket, or inetd's pipes), so the peer sees the connection end
+    // when this process does.
+    let pid = oxssh_sys::privsep::fork_helper(&[ours.as_raw_fd(), 0, 1], move || {
         for (pid, tty) in serve(&theirs, &who) {
             oxssh_sys::utmp::logout(pid, &tty);
         }
