@@ -350,7 +350,10 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
             match ev {
                 ChannelEvent::Data { data, ext, .. } => {
                     let r = if ext == Some(1) {
-                        stderr.write_all(&data).await
+                        match stderr.write_all(&data).await {
+                            Ok(()) => stderr.flush().await,
+                            Err(e) => Err(e),
+                        }
                     } else {
                         match stdout.write_all(&data).await {
                             Ok(()) => stdout.flush().await,
@@ -404,6 +407,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                 ChannelEvent::Eof { .. } => {}
                 ChannelEvent::Closed { .. } => {
                     let _ = stdout.flush().await;
+                    let _ = stderr.flush().await;
                     let _ = conn.flush().await;
                     return Ok(exit.unwrap_or(255));
                 }
@@ -433,6 +437,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
             r = conn.read_some() => {
                 if let Err(e) = r {
                     let _ = stdout.flush().await;
+                    let _ = stderr.flush().await;
                     return Err(Failure::Message(match e {
                         oxssh_net::Error::Closed => format!("Connection to {} closed by remote host.", t.host),
                         e => connection_error(&e, t),
@@ -469,6 +474,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                             match a {
                                 crate::escape::Action::Disconnect => {
                                     let _ = stdout.flush().await;
+                    let _ = stderr.flush().await;
                                     let _ = conn.t.send_disconnect(
                                         oxssh_proto::msg::disconnect::BY_APPLICATION,
                                         "disconnected by user",
