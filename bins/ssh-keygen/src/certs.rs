@@ -12,25 +12,9 @@ use ssh_key::PublicKey;
 
 use crate::{Fatal, Opts, fatal, log};
 
-/// The local time zone: `TZ` (a zoneinfo name or path), else /etc/localtime, else UTC.
+/// The local time zone (`TZ`, else /etc/localtime, else UTC).
 pub fn zone() -> Zone {
-    let path = match std::env::var("TZ") {
-        Ok(tz) if !tz.is_empty() => {
-            let tz = tz.trim_start_matches(':');
-            if tz.starts_with('/') {
-                tz.to_owned()
-            } else if tz.contains("..") {
-                return Zone::utc();
-            } else {
-                format!("/usr/share/zoneinfo/{tz}")
-            }
-        }
-        _ => "/etc/localtime".to_owned(),
-    };
-    std::fs::read(path)
-        .ok()
-        .and_then(|d| Zone::from_tzif(&d))
-        .unwrap_or_default()
+    timefmt::local_zone()
 }
 
 fn now() -> u64 {
@@ -438,16 +422,7 @@ pub fn load_public(path: &str) -> Result<(Result<PublicKey, String>, String), St
 
 /// OpenSSH's `sshkey_format_cert_validity`.
 pub fn validity_text(after: u64, before: u64, zone: &Zone) -> String {
-    match (after, before) {
-        (0, u64::MAX) => "forever".into(),
-        (0, b) => format!("before {}", timefmt::format_absolute(b, zone)),
-        (a, u64::MAX) => format!("after {}", timefmt::format_absolute(a, zone)),
-        (a, b) => format!(
-            "from {} to {}",
-            timefmt::format_absolute(a, zone),
-            timefmt::format_absolute(b, zone)
-        ),
-    }
+    oxssh_keys::cert::validity_text(after, before, zone)
 }
 
 /// Where the CA's signatures come from.

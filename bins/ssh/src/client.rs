@@ -375,6 +375,109 @@ pub(crate) fn known_hosts_name(o: &Options, t: &Target) -> String {
     }
 }
 
+/// RevokedHostKeys (OpenSSH `verify_host_key`): a host key, or a certificate, its key or
+/// its CA, listed in the KRL or key list ends the connection.
+fn revoked_host_key(
+    o: &Options,
+    key: &PublicKey,
+    cert: Option<&oxssh_keys::cert::Certificate>,
+) -> Result<(), Failure> {
+    let Some(file) = o.revoked_host_keys.as_deref().filter(|f| *f != "none") else {
+        return Ok(());
+    };
+    let file = expand_path(o, file);
+    let label = match cert {
+        Some(c) => oxssh_keys::fingerprint::cert_type_label(c.key.key_data()),
+        None => key_type_label(key).to_owned(),
+    };
+    let fp = key.fingerprint(HashAlg::Sha256);
+    let r = std::fs::read(&file)
+        .map_err(|e| io_text(&e))
+        .and_then(|d| oxssh_keys::krl::file_revokes(&d, key, cert).map_err(str::to_owned));
+    match r {
+        Ok(false) => Ok(()),
+        Ok(true) => fail(format!(
+            "Host key {label} {fp} revoked by file {}\nHost key verification failed.",
+            file.display()
+        )),
+        Err(e) => fail(format!(
+            "Error checking host key {label} {fp} in revoked keys file {}: {e}\nHost key verification failed.",
+            file.display()
+        )),
+    }
+}
+
+/// A host certificate (OpenSSH `check_host_key` with want_cert): accepted when a
+/// `@cert-authority` line for the host names its CA and the certificate is a valid host
+/// certificate for the name; otherwise — no CA, or a certificate that does not pass —
+/// the certified key is checked as a plain host key ("No matching CA found. Retry with
+/// plain key"). A revoked certificate or CA fails outright.
+fn check_host_cert(o: &Options, t: &Target, ip: &str, blob: &[u8]) -> Result<(), Failure> {
+    use oxssh_keys::cert::Certificate;
+    let cert = Certificate::from_blob(blob)
+        .map_err(|_| Failure::Message("Host key verification failed.".into()))?;
+    let fp = cert.key.fingerprint(HashAlg::Sha256);
+    let cafp = cert.signature_key.fingerprint(HashAlg::Sha256);
+    let zone = oxssh_keys::timefmt::local_zone();
+    tracing::debug!(
+        "Server host certificate: {} {fp}, serial {} ID \"{}\" CA {} {cafp} valid {}",
+        cert.type_name,
+        cert.serial,
+        cert.key_id,
+        cert.signature_key.algorithm().as_str(),
+        oxssh_keys::cert::validity_text(cert.valid_after, cert.valid_before, &zone)
+    );
+    for p in &cert.principals {
+        tracing::trace!("Server host certificate hostname: {p}");
+    }
+    revoked_host_key(o, &cert.key, Some(&cert))?;
+    let name = known_hosts_name(o, t);
+    let label = oxssh_keys::fingerprint::cert_type_label(cert.key.key_data());
+    let files: Vec<PathBuf> = user_known_hosts(o, t)
+        .into_iter()
+        .chain(global_known_hosts(o))
+        .collect();
+    let sources: Vec<KnownHosts> = files
+        .iter()
+        .filter_map(|f| {
+            let text = std::fs::read_to_string(f).ok()?;
+            Some(KnownHosts::parse(&f.display().to_string(), &text))
+        })
+        .collect();
+    let keys = [&cert.key, &cert.signature_key];
+    if sources
+        .iter()
+        .any(|kh| kh.revoked(&[&name], &keys).is_some())
+    {
+        return fail(format!(
+            "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n@       WARNING: REVOKED HOST KEY DETECTED!               @\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\nThe {label} host key for {name} is marked as revoked.\nThis could mean that a stolen key is being used to\nimpersonate this host.\nHost key verification failed."
+        ));
+    }
+    let found = sources.iter().find_map(|kh| {
+        kh.cert_authority(&[&name], &cert.signature_key)
+            .map(|line| (kh.path.clone(), line))
+    });
+    if let Some((path, line)) = found {
+        tracing::debug!("Host '{name}' is known and matches the {label} host certificate.");
+        tracing::debug!("Found CA key in {path}:{line}");
+        let host = o.host_key_alias.as_deref().unwrap_or(&t.host);
+        let ca_alg = cert.signature_type();
+        let ca_ok = o.ca_signature_algorithms.split(',').any(|a| a == ca_alg);
+        let r = if ca_ok {
+            cert.check_host(host, false, oxssh_sys::now_epoch().max(0) as u64)
+        } else {
+            Err("Certificate signature algorithm not allowed by CASignatureAlgorithms")
+        };
+        match r {
+            Ok(()) => return Ok(()),
+            Err(reason) => oxssh_cli::log::eprint(reason),
+        }
+    }
+    tracing::debug!("No matching CA found. Retry with plain key");
+    let plain = oxssh_proto::hostkey::public_blob(&cert.key);
+    check_plain_host_key(o, t, ip, &plain)
+}
+
 /// StrictHostKeyChecking against the known_hosts files, with OpenSSH's messages; `ip`
 /// is the address connected to, as OpenSSH names it in the question.
 fn check_host_key(
@@ -382,8 +485,24 @@ fn check_host_key(
     t: &Target,
     ip: &str,
     blob: &[u8],
-    _alg: SigAlg,
+    alg: SigAlg,
 ) -> Result<(), Failure> {
+    if alg.is_cert() {
+        return check_host_cert(o, t, ip, blob);
+    }
+    let key = PublicKey::from_bytes(blob)
+        .map_err(|e| Failure::Message(format!("ssh: bad host key: {e}")))?;
+    tracing::debug!(
+        "Server host key: {} {}",
+        key.algorithm().as_str(),
+        key.fingerprint(HashAlg::Sha256)
+    );
+    revoked_host_key(o, &key, None)?;
+    check_plain_host_key(o, t, ip, blob)
+}
+
+/// The known_hosts part of [`check_host_key`] for a plain key.
+fn check_plain_host_key(o: &Options, t: &Target, ip: &str, blob: &[u8]) -> Result<(), Failure> {
     let key = PublicKey::from_bytes(blob)
         .map_err(|e| Failure::Message(format!("ssh: bad host key: {e}")))?;
     let name = known_hosts_name(o, t);

@@ -111,7 +111,17 @@ impl Updater {
     /// The server's `hostkeys-00@openssh.com` request. Returns the body of the
     /// `hostkeys-prove-00@openssh.com` request to send (want_reply set) when there are
     /// new keys to verify.
-    pub fn on_hostkeys(&mut self, data: &[u8]) -> Result<Option<Vec<u8>>, Failure> {
+    pub fn on_hostkeys(
+        &mut self,
+        data: &[u8],
+        kex_alg: Option<SigAlg>,
+    ) -> Result<Option<Vec<u8>>, Failure> {
+        if kex_alg.is_some_and(SigAlg::is_cert) {
+            tracing::trace!(
+                "client_input_hostkeys: certificate host key in use; disabling UpdateHostkeys"
+            );
+            return Ok(None);
+        }
         if self.seen {
             return Err(Failure::Message(
                 "client_input_hostkeys: server already sent hostkeys".into(),

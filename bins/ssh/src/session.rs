@@ -65,7 +65,7 @@ impl Globals {
         let mut ok = false;
         if name == "hostkeys-00@openssh.com" {
             ok = true;
-            if let Some(body) = self.hostkeys.on_hostkeys(data)? {
+            if let Some(body) = self.hostkeys.on_hostkeys(data, conn.host_key_alg)? {
                 chans.global_request(&mut conn.t, "hostkeys-prove-00@openssh.com", true, &body)?;
                 self.pending.push_back(true);
             }

@@ -151,15 +151,6 @@ pub fn listen_addrs(cfg: &ServerConfig) -> Vec<SocketAddr> {
         .collect()
 }
 
-/// Host key files, in configured order.
-pub fn host_key_files(cfg: &ServerConfig) -> Vec<PathBuf> {
-    cfg.host_key_files
-        .iter()
-        .flatten()
-        .map(PathBuf::from)
-        .collect()
-}
-
 pub fn log_level(cfg: &ServerConfig) -> LogLevel {
     LogLevel::from(cfg.log_level)
 }

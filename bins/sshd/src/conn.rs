@@ -1,17 +1,19 @@
-//! One connection, in its own process: key exchange with our host keys, then user
-//! authentication (`userauth`: publickey against AuthorizedKeysFile and
-//! AuthorizedKeysCommand, password, keyboard-interactive, AuthenticationMethods), with
-//! OpenSSH's log lines so fail2ban and log tooling keep working, within
-//! LoginGraceTime; then the session.
+//! One connection, in its own process: key exchange with our host keys and the
+//! certificates HostCertificate pairs with them, then user authentication (`userauth`:
+//! publickey against AuthorizedKeysFile and AuthorizedKeysCommand, password,
+//! keyboard-interactive, AuthenticationMethods), with OpenSSH's log lines so fail2ban
+//! and log tooling keep working, within LoginGraceTime; then the session.
 
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
+use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use oxssh_keys::authorized_keys;
 use oxssh_net::Conn;
+use oxssh_proto::hostkey::HostKey;
 use oxssh_proto::transport::{Config, Role, Transport};
 use ssh_key::{PrivateKey, PublicKey};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -227,27 +229,168 @@ fn stdin_stream() -> (Stream, Peer) {
     )
 }
 
-fn load_host_keys(cfg: &ServerConfig) -> Vec<PrivateKey> {
-    let mut keys = Vec::new();
-    for p in &crate::config::host_key_files(cfg) {
-        match PrivateKey::read_openssh_file(p) {
-            Ok(k) if !k.is_encrypted() => keys.push(k),
-            Ok(_) => tracing::error!("Unable to load host key \"{}\": encrypted", p.display()),
-            Err(_) => tracing::debug!("Unable to load host key: {}", p.display()),
+/// A line sshd logs while loading its host keys and certificates, at OpenSSH's level.
+pub(crate) enum LoadNote {
+    Error(String),
+    Debug(String),
+}
+
+/// [`read_host_keys`], its lines logged.
+fn load_host_keys(cfg: &ServerConfig) -> Vec<HostKey> {
+    let (keys, notes) = read_host_keys(cfg);
+    for note in notes {
+        match note {
+            LoadNote::Error(m) => tracing::error!("{m}"),
+            LoadNote::Debug(m) => tracing::debug!("{m}"),
         }
     }
     keys
 }
 
+/// The host keys (HostKey, in order) with the certificates HostCertificate names
+/// paired to them, as OpenSSH's sshd loads them, and what it would log on the way: a
+/// certificate goes with the first host key whose public key it certifies; one that
+/// cannot be loaded, is not a certificate or certifies none of the keys is reported
+/// and left out. (OpenSSH also does this for `sshd -t` and `-T`, printing the errors.)
+pub(crate) fn read_host_keys(cfg: &ServerConfig) -> (Vec<HostKey>, Vec<LoadNote>) {
+    let mut notes = Vec::new();
+    // (index of the HostKey line, key): OpenSSH's debug line numbers keys that way.
+    let mut keys = Vec::new();
+    for (i, p) in cfg.host_key_files.iter().enumerate() {
+        let Some(p) = p.as_deref().map(Path::new) else {
+            continue;
+        };
+        match PrivateKey::read_openssh_file(p) {
+            Ok(k) if !k.is_encrypted() => keys.push((i, HostKey::new(k))),
+            Ok(_) => notes.push(LoadNote::Error(format!(
+                "Unable to load host key \"{}\": encrypted",
+                p.display()
+            ))),
+            Err(_) => notes.push(LoadNote::Debug(format!(
+                "Unable to load host key: {}",
+                p.display()
+            ))),
+        }
+    }
+    for path in cfg.host_cert_files.iter().flatten() {
+        notes.push(attach_certificate(&mut keys, path));
+    }
+    (keys.into_iter().map(|(_, k)| k).collect(), notes)
+}
+
+/// One turn of sshd's loop over HostCertificate files (OpenSSH 9.2 `sshd.c`, "Load
+/// certificates"): pair the certificate in `path` with its key, and say what happened.
+fn attach_certificate(keys: &mut [(usize, HostKey)], path: &str) -> LoadNote {
+    let cert = match load_public(Path::new(path)) {
+        // sshkey_load_public's error, whatever went wrong, reaches the log as ENOENT.
+        None => {
+            return LoadNote::Error(format!(
+                "Could not load host certificate \"{path}\": No such file or directory"
+            ));
+        }
+        Some(Loaded::Plain) => {
+            return LoadNote::Error(format!("Certificate file is not a certificate: {path}"));
+        }
+        Some(Loaded::Cert(c)) => c,
+    };
+    let Some((j, hk)) = keys
+        .iter_mut()
+        .find(|(_, k)| k.key().public_key().key_data() == cert.key.key_data())
+    else {
+        return LoadNote::Error(format!("No matching private key for certificate: {path}"));
+    };
+    match HostKey::with_certificate_blob(hk.key().clone(), cert.to_blob()) {
+        Ok(with_cert) => {
+            *hk = with_cert;
+            LoadNote::Debug(format!(
+                "host certificate: #{j} type {} {}",
+                cert_key_type(cert.key.key_data()),
+                oxssh_keys::fingerprint::cert_type_label(cert.key.key_data())
+            ))
+        }
+        // A certificate for a key type we cannot sign with (DSA): never offered.
+        Err(e) => LoadNote::Debug(format!("host certificate {path} not used: {e}")),
+    }
+}
+
+/// What a public key file held.
+enum Loaded {
+    Cert(Box<oxssh_keys::cert::Certificate>),
+    Plain,
+}
+
+/// Public key files are a line or two; a larger file is not read into memory whole.
+const MAX_PUBLIC_FILE: u64 = 1 << 20;
+
+/// OpenSSH's `sshkey_load_public`: the first key line of the file, else of `<file>.pub`,
+/// else the public half of the private key in the file. A certificate's CA signature
+/// is checked on loading, as OpenSSH does.
+fn load_public(path: &Path) -> Option<Loaded> {
+    let read = |p: &Path| -> Option<Loaded> {
+        let meta = std::fs::metadata(p).ok()?;
+        if !meta.is_file() || meta.len() > MAX_PUBLIC_FILE {
+            return None;
+        }
+        let bytes = std::fs::read(p).ok()?;
+        let text = String::from_utf8_lossy(&bytes);
+        for line in text.lines() {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            // A private key: stop here (its public half is tried last).
+            if line.starts_with("-----BEGIN") {
+                break;
+            }
+            let l = line.trim_start_matches([' ', '\t']);
+            let ty = l.split([' ', '\t']).next().unwrap_or_default();
+            if oxssh_keys::cert::is_cert_name(ty) {
+                if let Ok((c, _)) = oxssh_keys::cert::Certificate::from_line(l) {
+                    return Some(Loaded::Cert(Box::new(c)));
+                }
+            } else if PublicKey::from_openssh(l).is_ok() {
+                return Some(Loaded::Plain);
+            }
+        }
+        None
+    };
+    let mut pub_path = path.as_os_str().to_owned();
+    pub_path.push(".pub");
+    read(path)
+        .or_else(|| read(Path::new(&pub_path)))
+        .or_else(|| {
+            PrivateKey::read_openssh_file(path)
+                .ok()
+                .map(|_| Loaded::Plain)
+        })
+}
+
+/// OpenSSH's `enum sshkey_types` number of a certificate of this key type, for the
+/// "host certificate: #0 type 7 ED25519-CERT" debug line.
+fn cert_key_type(key: &ssh_key::public::KeyData) -> u32 {
+    use ssh_key::public::KeyData;
+    match key {
+        KeyData::Rsa(_) => 4,
+        KeyData::Dsa(_) => 5,
+        KeyData::Ecdsa(_) => 6,
+        KeyData::Ed25519(_) => 7,
+        KeyData::SkEcdsaSha2NistP256(_) => 11,
+        KeyData::SkEd25519(_) => 13,
+        _ => 14,
+    }
+}
+
 pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
     let (stream, peer) = stdin_stream();
-    let keys = load_host_keys(&cfg);
-    if keys.is_empty() {
+    let host_keys = load_host_keys(&cfg);
+    if host_keys.is_empty() {
         return Err("sshd: no hostkeys available -- exiting.".into());
     }
+    // The plain keys, for the hostkeys-00@openssh.com announcement and its proofs:
+    // certificates are never announced (OpenSSH's notify_hostkeys skips them).
+    let keys: Vec<PrivateKey> = host_keys.iter().map(|k| k.key().clone()).collect();
     let mut tc = Config::new(format!("{} port {}", peer.ip(), peer.port()));
     tc.algorithms = crate::config::algorithms(&cfg);
-    let t = Transport::new(Role::Server, tc, keys.clone()).map_err(|e| e.to_string())?;
+    let t = Transport::with_host_keys(Role::Server, tc, host_keys).map_err(|e| e.to_string())?;
     let mut conn = Conn::new(stream, t);
     let grace = cfg.login_grace_time;
     let setup = async {

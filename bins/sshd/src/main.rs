@@ -127,6 +127,12 @@ fn main() -> ExitCode {
         return ExitCode::from(255);
     }
     if flags.dump {
+        // As OpenSSH, -T loads the host keys and certificates and says what is wrong.
+        for note in conn::read_host_keys(&cfg).1 {
+            if let conn::LoadNote::Error(m) = note {
+                oxssh_cli::log::eprint(&m);
+            }
+        }
         let spec = match flags
             .conn_spec
             .as_deref()
@@ -180,6 +186,11 @@ fn main() -> ExitCode {
         }
     }
     if flags.test {
+        for note in conn::read_host_keys(&cfg).1 {
+            if let conn::LoadNote::Error(m) = note {
+                oxssh_cli::log::eprint(&m);
+            }
+        }
         return ExitCode::SUCCESS;
     }
     if !(flags.no_detach || flags.inetd || flags.reexec_child) {

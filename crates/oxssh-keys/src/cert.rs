@@ -522,6 +522,22 @@ impl Certificate {
     }
 }
 
+/// OpenSSH's `sshkey_format_cert_validity`: "forever", "before …", "after …" or
+/// "from … to …", in `zone`.
+pub fn validity_text(after: u64, before: u64, zone: &crate::timefmt::Zone) -> String {
+    use crate::timefmt::format_absolute;
+    match (after, before) {
+        (0, u64::MAX) => "forever".into(),
+        (0, b) => format!("before {}", format_absolute(b, zone)),
+        (a, u64::MAX) => format!("after {}", format_absolute(a, zone)),
+        (a, b) => format!(
+            "from {} to {}",
+            format_absolute(a, zone),
+            format_absolute(b, zone)
+        ),
+    }
+}
+
 /// What [`Certificate::check_authority`] checks against.
 #[derive(Clone, Copy, Debug)]
 pub struct Policy<'a> {

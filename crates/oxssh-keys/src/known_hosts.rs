@@ -147,6 +147,32 @@ impl KnownHosts {
         changed.unwrap_or(Check::NotFound)
     }
 
+    /// The line of a `@cert-authority` entry for one of `names` whose key is the CA
+    /// key `ca` (host certificates).
+    pub fn cert_authority(&self, names: &[&str], ca: &PublicKey) -> Option<usize> {
+        self.entries
+            .iter()
+            .find(|e| {
+                e.marker == Marker::CertAuthority
+                    && e.key.key_data() == ca.key_data()
+                    && Self::matches(&e.hosts, names)
+            })
+            .map(|e| e.line)
+    }
+
+    /// The line of a `@revoked` entry for one of `names` naming any of `keys` (for a
+    /// host certificate: the certified key and its CA).
+    pub fn revoked(&self, names: &[&str], keys: &[&PublicKey]) -> Option<usize> {
+        self.entries
+            .iter()
+            .find(|e| {
+                e.marker == Marker::Revoked
+                    && keys.iter().any(|k| k.key_data() == e.key.key_data())
+                    && Self::matches(&e.hosts, names)
+            })
+            .map(|e| e.line)
+    }
+
     /// Key types listed for a host (to order HostKeyAlgorithms, as OpenSSH does).
     pub fn key_types_for(&self, names: &[&str]) -> Vec<ssh_key::Algorithm> {
         let mut v = Vec::new();

@@ -92,6 +92,44 @@ pub fn is_krl(data: &[u8]) -> bool {
     data.get(..8) == Some(&MAGIC.to_be_bytes()[..])
 }
 
+/// OpenSSH's `sshkey_check_revoked`: is `key` (or, for a certificate, the
+/// certificate, its key or its CA) revoked by a revocation file's contents — a KRL, or
+/// a list of public keys one per line? Err with the reason when a KRL does not parse.
+pub fn file_revokes(
+    data: &[u8],
+    key: &ssh_key::PublicKey,
+    cert: Option<&Certificate>,
+) -> Result<bool, &'static str> {
+    if is_krl(data) {
+        let krl = Krl::parse(data).map_err(|_| "invalid format")?;
+        return Ok(match cert {
+            Some(c) => krl.is_revoked_cert(c),
+            None => krl.is_revoked_key(key.key_data()),
+        });
+    }
+    let text = String::from_utf8_lossy(data);
+    let (entries, _) = crate::authorized_keys::parse(&text);
+    // A certificate line revokes its key too (types compared loosely, as OpenSSH).
+    let cert_keys: Vec<KeyData> = text
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(crate::cert::is_cert_name)
+        })
+        .filter_map(|l| Certificate::from_line(l).ok())
+        .map(|(c, _)| c.key.key_data().clone())
+        .collect();
+    let listed = |k: &KeyData| {
+        entries.iter().any(|e| e.key.key_data() == k) || cert_keys.iter().any(|c| c == k)
+    };
+    Ok(match cert {
+        Some(c) => listed(c.key.key_data()) || listed(c.signature_key.key_data()),
+        None => listed(key.key_data()),
+    })
+}
+
 fn bad<T>(_: T) -> KrlError {
     KrlError::Invalid
 }

@@ -274,6 +274,27 @@ pub fn format_ctime(t: u64, zone: &Zone) -> String {
     )
 }
 
+/// The local time zone: `TZ` (a zoneinfo name or path), else /etc/localtime, else UTC.
+pub fn local_zone() -> Zone {
+    let path = match std::env::var("TZ") {
+        Ok(tz) if !tz.is_empty() => {
+            let tz = tz.trim_start_matches(':');
+            if tz.starts_with('/') {
+                tz.to_owned()
+            } else if tz.contains("..") {
+                return Zone::utc();
+            } else {
+                format!("/usr/share/zoneinfo/{tz}")
+            }
+        }
+        _ => "/etc/localtime".to_owned(),
+    };
+    std::fs::read(path)
+        .ok()
+        .and_then(|d| Zone::from_tzif(&d))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,8 +13,13 @@
 //! `rsa-sha2-256` was negotiated, and the reverse; a key blob of another type than the
 //! algorithm names is refused.
 //!
+//! [`HostKey`] is a server's host key together with its certificate, if it has one
+//! (sshd's `HostKey` + `HostCertificate`): the key signs for both the plain and the
+//! `*-cert-v01@openssh.com` algorithms, and for the latter the certificate blob is the
+//! server's `K_S` (PROTOCOL.certkeys).
+//!
 //! Not here: certificate policy (validity, principals, CA trust, critical options: that
-//! is `oxssh-keys`), known_hosts, and the `webauthn-sk-ecdsa-sha2-nistp256@openssh.com`
+//! is `oxssh-keys`), loading certificate files (sshd), known_hosts, and the `webauthn-sk-ecdsa-sha2-nistp256@openssh.com`
 //! signature format (not implemented). Parsing never panics: every length is checked
 //! against the input.
 
@@ -249,6 +254,109 @@ impl SigAlg {
             _ => Vec::new(),
         }
     }
+}
+
+/// A server host key and, optionally, the certificate for it (sshd's `HostKey` with a
+/// matching `HostCertificate`). The certificate's certified key is the host key's
+/// public key, checked when the pair is made; the CA's signature and the certificate's
+/// contents are the client's business, so any certificate framing is accepted (as
+/// OpenSSH's sshd offers a user certificate given as a host certificate).
+#[derive(Clone)]
+pub struct HostKey {
+    key: PrivateKey,
+    /// The certificate blob exactly as loaded: it is sent as `K_S` byte for byte, so a
+    /// re-encoding can never break the CA's signature over it.
+    cert: Option<Vec<u8>>,
+}
+
+impl From<PrivateKey> for HostKey {
+    fn from(key: PrivateKey) -> HostKey {
+        HostKey::new(key)
+    }
+}
+
+impl HostKey {
+    /// A host key without a certificate.
+    pub fn new(key: PrivateKey) -> HostKey {
+        HostKey { key, cert: None }
+    }
+
+    /// A host key with its certificate (ssh-key's parsed form, encoded again).
+    pub fn with_certificate(key: PrivateKey, cert: &ssh_key::Certificate) -> Result<Self, Error> {
+        if cert.public_key() != key.public_key().key_data() {
+            return Err(cert_mismatch());
+        }
+        HostKey::with_certificate_blob(key, cert_blob(cert))
+    }
+
+    /// A host key with its certificate given as the wire blob (the base64 of a
+    /// `-cert.pub` line, decoded). The blob must be a certificate of the key's own type
+    /// whose certified key is `key`'s public key.
+    pub fn with_certificate_blob(key: PrivateKey, blob: Vec<u8>) -> Result<Self, Error> {
+        let plain = SigAlg::for_key(key.public_key());
+        let Some(&first) = plain.first() else {
+            return Err(Error::Unsupported(format!(
+                "{}: host certificates of this key type",
+                key.algorithm()
+            )));
+        };
+        // Checks the type name and the framing of every certificate field.
+        parse_key_blob(first.cert(), &blob).map_err(|_| cert_mismatch())?;
+        let key_blob = public_blob(key.public_key());
+        let mut k = Reader::new(&key_blob);
+        let mut c = Reader::new(&blob);
+        // Key blob: type || fields. Certificate blob: type || nonce || the same fields
+        // || the certificate's own fields (PROTOCOL.certkeys).
+        let framed = (k.string(), c.string(), c.string());
+        let certified = matches!(framed, (Ok(_), Ok(_), Ok(_)))
+            && !k.rest().is_empty()
+            && c.rest().starts_with(k.rest());
+        if !certified {
+            return Err(cert_mismatch());
+        }
+        Ok(HostKey {
+            key,
+            cert: Some(blob),
+        })
+    }
+
+    /// The private key, which signs for the plain and the certificate algorithms.
+    pub fn key(&self) -> &PrivateKey {
+        &self.key
+    }
+
+    /// The certificate blob, if the key has a certificate.
+    pub fn certificate(&self) -> Option<&[u8]> {
+        self.cert.as_deref()
+    }
+
+    /// The host key algorithms this key serves: the key's own (`rsa-sha2-512`, …)
+    /// and, with a certificate, their certificate forms.
+    pub fn algorithms(&self) -> Vec<SigAlg> {
+        let plain = SigAlg::for_key(self.key.public_key());
+        let certs = self
+            .cert
+            .as_ref()
+            .map(|_| plain.iter().map(|a| a.cert()).collect::<Vec<_>>())
+            .unwrap_or_default();
+        plain.into_iter().chain(certs).collect()
+    }
+
+    /// `K_S` for `alg`: the certificate blob for a certificate algorithm, the public key
+    /// blob otherwise; None if this key does not serve `alg`.
+    pub fn blob_for(&self, alg: SigAlg) -> Option<Vec<u8>> {
+        if !self.algorithms().contains(&alg) {
+            return None;
+        }
+        match &self.cert {
+            Some(cert) if alg.is_cert() => Some(cert.clone()),
+            _ => Some(public_blob(self.key.public_key())),
+        }
+    }
+}
+
+fn cert_mismatch() -> Error {
+    Error::Key("host certificate does not match its host key".into())
 }
 
 /// The public key blob of a key (`K_S` in the key exchange, the key in `publickey`

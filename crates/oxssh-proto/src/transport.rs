@@ -2,6 +2,9 @@
 //! the binary packet protocol, key exchange and re-exchange, strict kex (OpenSSH
 //! `PROTOCOL` §1.10, the Terrapin countermeasure), EXT_INFO (RFC 8308) and packet
 //! compression (RFC 4253 §6.2; the zlib streams themselves are in [`crate::compress`]).
+//! A server's host keys may carry certificates (OpenSSH `PROTOCOL.certkeys`, sshd's
+//! HostCertificate): their `*-cert-v01@openssh.com` algorithms are offered beside the
+//! plain ones, and when one is chosen the certificate is `K_S`.
 //!
 //! Bytes from the peer go in through [`Transport::handle_input`]; bytes to send come out
 //! of [`Transport::take_output`]; messages for the layers above (user auth, connection)
@@ -19,7 +22,7 @@ use ssh_key::PrivateKey;
 use crate::Error;
 use crate::cipher::{OpeningKey, SealingKey};
 use crate::compress::{self, Compression, Deflater, Inflater};
-use crate::hostkey::{self, SigAlg};
+use crate::hostkey::{self, HostKey, SigAlg};
 use crate::kex::methods::{self, DhGroup, KexClient, SharedSecret};
 use crate::kex::{self, Algorithms, HashInput, KexInit, Negotiated};
 use crate::msg;
@@ -135,7 +138,7 @@ struct Pending {
 pub struct Transport {
     role: Role,
     cfg: Config,
-    host_keys: Vec<PrivateKey>,
+    host_keys: Vec<HostKey>,
     rng: StdRng,
     // Version exchange.
     peer_version: Option<String>,
@@ -185,6 +188,18 @@ impl Transport {
     /// client. Our identification line and KEXINIT are queued at once (strict kex wants
     /// KEXINIT to be the first packet).
     pub fn new(role: Role, cfg: Config, host_keys: Vec<PrivateKey>) -> Result<Transport, Error> {
+        Transport::with_host_keys(role, cfg, host_keys.into_iter().map(HostKey::new).collect())
+    }
+
+    /// [`Transport::new`] with host keys that may carry certificates: a server offers
+    /// a key's certificate algorithms (`ssh-ed25519-cert-v01@openssh.com`, …) beside
+    /// its plain ones and, when one is negotiated, sends the certificate as `K_S` and
+    /// signs with the key (PROTOCOL.certkeys).
+    pub fn with_host_keys(
+        role: Role,
+        cfg: Config,
+        host_keys: Vec<HostKey>,
+    ) -> Result<Transport, Error> {
         if role == Role::Server && host_keys.is_empty() {
             return Err(Error::Key("no hostkeys available".into()));
         }
@@ -487,11 +502,8 @@ impl Transport {
             .host_key
             .iter()
             .filter(|name| {
-                SigAlg::from_name(name).is_some_and(|alg| {
-                    self.host_keys
-                        .iter()
-                        .any(|k| SigAlg::for_key(k.public_key()).contains(&alg))
-                })
+                SigAlg::from_name(name)
+                    .is_some_and(|alg| self.host_keys.iter().any(|k| k.algorithms().contains(&alg)))
             })
             .cloned()
             .collect()
@@ -1059,12 +1071,13 @@ impl Transport {
         k: SharedSecret,
     ) -> Result<(), Error> {
         let neg = self.neg()?.clone();
-        let key = self
+        // K_S is the certificate for a certificate algorithm; either way the host key
+        // itself signs the exchange hash.
+        let (key, k_s) = self
             .host_keys
             .iter()
-            .find(|k| SigAlg::for_key(k.public_key()).contains(&neg.host_key))
+            .find_map(|hk| Some((hk.key(), hk.blob_for(neg.host_key)?)))
             .ok_or_else(|| Error::Key(format!("no host key for {}", neg.host_key.name())))?;
-        let k_s = hostkey::public_blob(key.public_key());
         let h = self.hash(&neg, &k_s, client_public, server_public, &k)?;
         let sig = hostkey::sign(key, neg.host_key, &h)?;
         let mut m = Vec::with_capacity(16 + k_s.len() + server_public.len() + sig.len());

@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 
 use oxssh_keys::authorized_keys::{self, Options};
 use oxssh_keys::cert::{Certificate, Policy};
-use ssh_key::public::KeyData;
 use ssh_key::{HashAlg, PublicKey};
 
 use super::{Peer, key_label, key_options_allow};
@@ -65,22 +64,9 @@ pub(super) fn is_revoked(cfg: &ServerConfig, key: &PublicKey, cert: Option<&Cert
         Ok(d) => d,
         Err(e) => return trouble(&e.to_string()),
     };
-    let revoked = if oxssh_keys::krl::is_krl(&data) {
-        match oxssh_keys::krl::Krl::parse(&data) {
-            Ok(krl) => match cert {
-                Some(c) => krl.is_revoked_cert(c),
-                None => krl.is_revoked_key(key.key_data()),
-            },
-            Err(_) => return trouble("invalid format"),
-        }
-    } else {
-        let text = String::from_utf8_lossy(&data);
-        let (entries, _) = authorized_keys::parse(&text);
-        let listed = |k: &KeyData| entries.iter().any(|e| e.key.key_data() == k);
-        match cert {
-            Some(c) => listed(c.key.key_data()) || listed(c.signature_key.key_data()),
-            None => listed(key.key_data()),
-        }
+    let revoked = match oxssh_keys::krl::file_revokes(&data, key, cert) {
+        Ok(r) => r,
+        Err(why) => return trouble(why),
     };
     if revoked {
         tracing::error!("Authentication key {label} {fp} revoked by file {file}");

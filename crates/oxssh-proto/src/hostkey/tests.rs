@@ -677,3 +677,115 @@ fn certificate_algorithms_verify_with_the_certified_key() {
         assert!(verify(alg.cert(), &blob[..blob.len() - 1], data, &sig).is_err());
     }
 }
+
+// ----- HostKey: a host key and its certificate (sshd's HostCertificate) -----
+
+/// A host certificate for `key` made by ssh-key, signed by `ca`.
+fn host_cert(key: &PrivateKey, ca: &PrivateKey) -> ssh_key::Certificate {
+    let mut b = ssh_key::certificate::Builder::new_with_random_nonce(
+        &mut rng(),
+        key.public_key().key_data().clone(),
+        0,
+        u64::MAX,
+    )
+    .unwrap();
+    b.cert_type(ssh_key::certificate::CertType::Host).unwrap();
+    b.key_id("host").unwrap();
+    b.all_principals_valid().unwrap();
+    b.sign(ca).unwrap()
+}
+
+#[test]
+fn host_key_certificate_must_certify_that_key() {
+    let ca = PrivateKey::random(&mut rng(), Algorithm::Ed25519).unwrap();
+    let key = PrivateKey::from_openssh(ED25519).unwrap();
+    let other = PrivateKey::random(&mut rng(), Algorithm::Ed25519).unwrap();
+    let rsa = PrivateKey::from_openssh(RSA2048).unwrap();
+    let cert = host_cert(&key, &ca);
+    let blob = cert_blob(&cert);
+
+    let hk = HostKey::with_certificate(key.clone(), &cert).unwrap();
+    assert_eq!(hk.certificate(), Some(blob.as_slice()));
+    assert_eq!(hk.algorithms(), [SigAlg::Ed25519, SigAlg::Ed25519Cert]);
+    assert_eq!(hk.blob_for(SigAlg::Ed25519Cert), Some(blob.clone()));
+    assert_eq!(
+        hk.blob_for(SigAlg::Ed25519),
+        Some(public_blob(key.public_key()))
+    );
+    assert_eq!(hk.blob_for(SigAlg::RsaSha512Cert), None);
+    let plain = HostKey::from(key.clone());
+    assert_eq!(plain.certificate(), None);
+    assert_eq!(plain.algorithms(), [SigAlg::Ed25519]);
+    assert_eq!(plain.blob_for(SigAlg::Ed25519Cert), None);
+
+    // Another key's certificate, of the same type or not, is refused either way in.
+    let mismatch = "invalid key: host certificate does not match its host key";
+    let e = HostKey::with_certificate(other.clone(), &cert)
+        .err()
+        .unwrap();
+    assert_eq!(e.to_string(), mismatch);
+    let e = HostKey::with_certificate_blob(other, blob.clone())
+        .err()
+        .unwrap();
+    assert_eq!(e.to_string(), mismatch);
+    let e = HostKey::with_certificate_blob(rsa.clone(), blob.clone())
+        .err()
+        .unwrap();
+    assert_eq!(e.to_string(), mismatch);
+    let rsa_cert = cert_blob(&host_cert(&rsa, &ca));
+    assert!(HostKey::with_certificate_blob(key.clone(), rsa_cert.clone()).is_err());
+    assert_eq!(
+        HostKey::with_certificate_blob(rsa, rsa_cert)
+            .unwrap()
+            .algorithms(),
+        [
+            SigAlg::RsaSha512,
+            SigAlg::RsaSha256,
+            SigAlg::RsaSha1,
+            SigAlg::RsaSha512Cert,
+            SigAlg::RsaSha256Cert,
+            SigAlg::RsaSha1Cert
+        ]
+    );
+    // Not a certificate at all, a truncated one, one with trailing bytes: refused.
+    let key_blob = public_blob(key.public_key());
+    assert!(HostKey::with_certificate_blob(key.clone(), key_blob).is_err());
+    let short = blob.get(..blob.len() - 1).unwrap().to_vec();
+    assert!(HostKey::with_certificate_blob(key.clone(), short).is_err());
+    let mut long = blob.clone();
+    long.push(0);
+    assert!(HostKey::with_certificate_blob(key.clone(), long).is_err());
+    assert!(HostKey::with_certificate_blob(key, Vec::new()).is_err());
+}
+
+#[test]
+fn ssh_keygen_host_certificates_pair_with_their_keys_byte_for_byte() {
+    let test = "ssh_keygen_host_certificates_pair_with_their_keys_byte_for_byte";
+    if !have_ssh_keygen(test) {
+        return;
+    }
+    let dir = TempDir::new("hostcert");
+    make_key(&dir, "ca", &["-t", "ed25519"], SigAlg::Ed25519);
+    for (name, type_args, alg) in KEYGEN_TYPES {
+        make_key(&dir, name, type_args, *alg);
+        // ssh-keygen -h -s ca -I host -n example.com <key>.pub
+        ssh_keygen(
+            &dir,
+            &["-q", "-h", "-s", "ca", "-I", "host", "-n", "example.com"]
+                .into_iter()
+                .chain([format!("{name}.pub").as_str()])
+                .collect::<Vec<_>>(),
+        );
+        let blob = pub_blob(&dir.path(&format!("{name}-cert.pub")));
+        let key = PrivateKey::read_openssh_file(dir.path(name)).unwrap();
+        let hk = HostKey::with_certificate_blob(key.clone(), blob.clone())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        // K_S is the file's blob exactly, and the key signs for the certificate.
+        assert_eq!(hk.blob_for(alg.cert()), Some(blob.clone()), "{name}");
+        let sig = sign(hk.key(), alg.cert(), b"h").unwrap();
+        verify(alg.cert(), &blob, b"h", &sig).unwrap();
+        // The CA's key is not the host key: its certificate blob does not pair.
+        let ca = PrivateKey::read_openssh_file(dir.path("ca")).unwrap();
+        assert!(HostKey::with_certificate_blob(ca, blob).is_err(), "{name}");
+    }
+}

@@ -17,6 +17,8 @@ struct Pair {
     s: Transport,
     c_in: Vec<Vec<u8>>,
     s_in: Vec<Vec<u8>>,
+    /// Every host key the client was asked to judge: (K_S, algorithm).
+    host_keys_seen: Vec<(Vec<u8>, SigAlg)>,
 }
 
 impl Pair {
@@ -45,6 +47,23 @@ impl Pair {
             s: Transport::new(Role::Server, sc, vec![host_key()]).unwrap(),
             c_in: Vec::new(),
             s_in: Vec::new(),
+            host_keys_seen: Vec::new(),
+        }
+    }
+
+    /// A server with these host keys (certified or not); the client offers
+    /// `client_host_key_algs` (None: its defaults, certificates first).
+    fn with_host_keys(keys: Vec<HostKey>, client_host_key_algs: Option<&[SigAlg]>) -> Pair {
+        let mut cc = Config::new("server");
+        if let Some(algs) = client_host_key_algs {
+            cc.algorithms.host_key = algs.iter().map(|a| a.name().to_owned()).collect();
+        }
+        Pair {
+            c: Transport::new(Role::Client, cc, Vec::new()).unwrap(),
+            s: Transport::with_host_keys(Role::Server, Config::new("client"), keys).unwrap(),
+            c_in: Vec::new(),
+            s_in: Vec::new(),
+            host_keys_seen: Vec::new(),
         }
     }
 
@@ -66,7 +85,10 @@ impl Pair {
             }
             while let Some(ev) = self.c.poll_event() {
                 match ev {
-                    Event::HostKey { .. } => self.c.host_key_verdict(true, now)?,
+                    Event::HostKey { key_blob, alg } => {
+                        self.host_keys_seen.push((key_blob, alg));
+                        self.c.host_key_verdict(true, now)?
+                    }
                     Event::Packet(p) => self.c_in.push(p),
                     _ => {}
                 }
@@ -491,4 +513,144 @@ fn uncompressed_data_while_compression_runs_is_an_error() {
     p.c.take_output(&mut buf);
     let e = p.s.handle_input(&buf, Instant::now()).unwrap_err();
     assert!(matches!(e, Error::Compression(_)), "{e:?}");
+}
+
+// ----- host certificates (PROTOCOL.certkeys; sshd's HostCertificate) -----
+
+/// A host certificate for `key` signed by `ca`: valid forever, principal "server".
+fn certify(key: &PrivateKey, ca: &PrivateKey) -> ssh_key::Certificate {
+    let mut rng: StdRng = rand::make_rng();
+    let mut b = ssh_key::certificate::Builder::new_with_random_nonce(
+        &mut rng,
+        key.public_key().key_data().clone(),
+        0,
+        u64::MAX,
+    )
+    .unwrap();
+    b.serial(42).unwrap();
+    b.cert_type(ssh_key::certificate::CertType::Host).unwrap();
+    b.key_id("test host").unwrap();
+    b.valid_principal("server").unwrap();
+    b.sign(ca).unwrap()
+}
+
+/// `key` with a certificate from `ca`, and the certificate's blob.
+fn certified(key: PrivateKey, ca: &PrivateKey) -> (HostKey, Vec<u8>) {
+    let cert = certify(&key, ca);
+    let blob = hostkey::cert_blob(&cert);
+    (HostKey::with_certificate(key, &cert).unwrap(), blob)
+}
+
+fn rsa_key() -> PrivateKey {
+    PrivateKey::from_openssh(include_str!("../hostkey/testdata/rsa2048")).unwrap()
+}
+
+fn ecdsa_key() -> PrivateKey {
+    let mut rng: StdRng = rand::make_rng();
+    let curve = ssh_key::EcdsaCurve::NistP256;
+    PrivateKey::random(&mut rng, ssh_key::Algorithm::Ecdsa { curve }).unwrap()
+}
+
+#[test]
+fn certified_host_key_negotiates_the_certificate_and_sends_it_as_k_s() {
+    let key = host_key();
+    let public = key.public_key().key_data().clone();
+    let (hk, blob) = certified(key, &host_key());
+    let mut p = Pair::with_host_keys(vec![hk], None);
+    // The server's KEXINIT offers the certificate beside the plain key.
+    assert_eq!(
+        p.s.server_host_key_algs(),
+        ["ssh-ed25519-cert-v01@openssh.com", "ssh-ed25519"]
+    );
+    p.pump().unwrap();
+    // The client (certificates first, as OpenSSH's default) got the certificate as
+    // K_S, and the exchange hash verified with the certified key.
+    assert_eq!(p.host_keys_seen, vec![(blob.clone(), SigAlg::Ed25519Cert)]);
+    let k_s = ssh_key::Certificate::from_bytes(&blob).unwrap();
+    assert_eq!(k_s.public_key(), &public);
+    assert_eq!(k_s.key_id(), "test host");
+    assert_eq!(p.c.host_key(), Some(blob.as_slice()));
+    // The server remembers the same K_S (publickey-hostbound compares against it).
+    assert_eq!(p.s.host_key(), Some(blob.as_slice()));
+    // A rekey presents the same certificate (the client refuses a changed K_S).
+    p.c.rekey().unwrap();
+    p.c.send(&[94, 7]).unwrap();
+    p.pump().unwrap();
+    assert_eq!(p.s_in, vec![vec![94, 7]]);
+    assert_eq!(p.host_keys_seen.len(), 1);
+}
+
+#[test]
+fn a_client_without_certificate_algorithms_gets_the_plain_key() {
+    let key = host_key();
+    let plain = hostkey::public_blob(key.public_key());
+    let (hk, _) = certified(key, &host_key());
+    let mut p = Pair::with_host_keys(vec![hk], Some(&[SigAlg::Ed25519]));
+    p.pump().unwrap();
+    assert_eq!(p.host_keys_seen, vec![(plain, SigAlg::Ed25519)]);
+}
+
+#[test]
+fn rsa_and_ecdsa_certificates_sign_with_the_negotiated_algorithm() {
+    let ca = host_key();
+    for (key, alg) in [
+        (rsa_key(), SigAlg::RsaSha512Cert),
+        (rsa_key(), SigAlg::RsaSha256Cert),
+        (ecdsa_key(), SigAlg::EcdsaP256Cert),
+    ] {
+        let (hk, blob) = certified(key, &ca);
+        let mut p = Pair::with_host_keys(vec![hk], Some(&[alg]));
+        p.pump().unwrap_or_else(|e| panic!("{}: {e}", alg.name()));
+        assert_eq!(p.host_keys_seen, vec![(blob, alg)], "{}", alg.name());
+    }
+}
+
+#[test]
+fn only_the_certified_key_offers_certificate_algorithms() {
+    let plain = host_key();
+    let plain_blob = hostkey::public_blob(plain.public_key());
+    let (hk, blob) = certified(ecdsa_key(), &host_key());
+    let keys = vec![HostKey::new(plain), hk];
+    let mut p = Pair::with_host_keys(keys.clone(), None);
+    assert_eq!(
+        p.s.server_host_key_algs(),
+        [
+            "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+            "ssh-ed25519",
+            "ecdsa-sha2-nistp256"
+        ]
+    );
+    p.pump().unwrap();
+    assert_eq!(p.host_keys_seen, vec![(blob, SigAlg::EcdsaP256Cert)]);
+    // Asked for the Ed25519 certificate, which does not exist: no agreement.
+    let mut p = Pair::with_host_keys(keys.clone(), Some(&[SigAlg::Ed25519Cert]));
+    let e = p.pump().unwrap_err();
+    assert!(matches!(e, Error::NoCommonAlgorithm { .. }), "{e:?}");
+    // The uncertified key still serves its plain algorithm.
+    let mut p = Pair::with_host_keys(keys, Some(&[SigAlg::Ed25519]));
+    p.pump().unwrap();
+    assert_eq!(p.host_keys_seen, vec![(plain_blob, SigAlg::Ed25519)]);
+}
+
+#[test]
+fn server_host_key_algorithms_follow_the_configured_order() {
+    let (hk, _) = certified(rsa_key(), &host_key());
+    let mut sc = Config::new("client");
+    sc.algorithms.host_key = [
+        "rsa-sha2-256",
+        "ssh-rsa-cert-v01@openssh.com",
+        "rsa-sha2-512-cert-v01@openssh.com",
+        "ssh-ed25519-cert-v01@openssh.com",
+    ]
+    .map(String::from)
+    .to_vec();
+    let s = Transport::with_host_keys(Role::Server, sc, vec![hk]).unwrap();
+    assert_eq!(
+        s.server_host_key_algs(),
+        [
+            "rsa-sha2-256",
+            "ssh-rsa-cert-v01@openssh.com",
+            "rsa-sha2-512-cert-v01@openssh.com"
+        ]
+    );
 }
