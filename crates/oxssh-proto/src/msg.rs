@@ -8,6 +8,9 @@ pub const SERVICE_REQUEST: u8 = 5;
 pub const SERVICE_ACCEPT: u8 = 6;
 pub const EXT_INFO: u8 = 7;
 pub const NEWCOMPRESS: u8 = 8;
+/// OpenSSH PROTOCOL §1.9 (ping@openssh.com): `string data`, answered by PONG.
+pub const PING: u8 = 192;
+pub const PONG: u8 = 193;
 pub const KEXINIT: u8 = 20;
 pub const NEWKEYS: u8 = 21;
 /// KEXDH_INIT, KEX_ECDH_INIT, KEX_HYBRID_INIT and KEX_DH_GEX_REQUEST_OLD share 30.

@@ -817,6 +817,18 @@ impl Transport {
                 self.on_kex_message(payload)
             }
             msg::EXT_INFO if self.role == Role::Client => self.on_ext_info(&payload),
+            // ping@openssh.com (PROTOCOL §1.9): answered here, never seen above; not
+            // allowed before the first key exchange completed.
+            msg::PING if !self.in_initial_kex() => {
+                let mut r = Reader::new(payload.get(1..).unwrap_or_default());
+                let data = r.string()?;
+                r.finish()?;
+                let mut m = Vec::with_capacity(5 + data.len());
+                m.put_u8(msg::PONG);
+                m.put_string(data);
+                self.send(&m)
+            }
+            msg::PONG if !self.in_initial_kex() => Ok(()),
             _ if self.in_initial_kex() => Err(Error::Unexpected {
                 got: t,
                 state: "initial key exchange",

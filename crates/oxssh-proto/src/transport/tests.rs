@@ -120,6 +120,27 @@ fn handshake_then_messages_both_ways() {
 }
 
 #[test]
+fn ping_is_answered_with_pong_and_never_reaches_the_layers_above() {
+    let mut p = Pair::new(None);
+    p.pump().unwrap();
+    let mut ping = vec![crate::msg::PING];
+    ping.put_string(b"are you there");
+    p.c.send(&ping).unwrap();
+    // The server's PONG carries the same data; the client swallows it.
+    let now = Instant::now();
+    let mut buf = Vec::new();
+    p.c.take_output(&mut buf);
+    p.s.handle_input(&buf, now).unwrap();
+    assert!(p.s.poll_event().is_none());
+    assert!(p.s.has_output());
+    p.pump().unwrap();
+    assert!(p.s_in.is_empty() && p.c_in.is_empty());
+    // A malformed PING is a protocol error, not a panic.
+    p.c.send(&[crate::msg::PING, 0, 0]).unwrap();
+    assert!(p.pump().is_err());
+}
+
+#[test]
 fn every_cipher_and_mac_in_memory() {
     for cipher in Cipher::ALL {
         for mac in Mac::ALL {
