@@ -1,0 +1,133 @@
+//! Helpers shared by the fuzz targets: a cursor that turns the fuzzer's bytes into a
+//! script (opcodes, lengths, chunks), and the fixed keys the targets check against.
+//!
+//! Not a parser of anything real: a short input simply ends the script. Keys come from
+//! `tests/fixtures/keys` (made by the real `ssh-keygen`, see `gen.sh` there), so every
+//! run is reproducible from the input file alone.
+
+#![forbid(unsafe_code)]
+
+use std::sync::OnceLock;
+
+/// Reads a fuzz input front to back; every read succeeds (missing bytes read as zero
+/// or empty), so a target never has to handle "input too short".
+#[derive(Debug)]
+pub struct Input<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Input<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Input { data }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    pub fn u8(&mut self) -> u8 {
+        match self.data.split_first() {
+            Some((&b, rest)) => {
+                self.data = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    pub fn bool(&mut self) -> bool {
+        self.u8() & 1 == 1
+    }
+
+    pub fn u16(&mut self) -> u16 {
+        u16::from_be_bytes([self.u8(), self.u8()])
+    }
+
+    pub fn u32(&mut self) -> u32 {
+        u32::from_be_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+
+    pub fn u64(&mut self) -> u64 {
+        (u64::from(self.u32()) << 32) | u64::from(self.u32())
+    }
+
+    /// Up to `n` bytes.
+    pub fn bytes(&mut self, n: usize) -> &'a [u8] {
+        let (a, b) = self.data.split_at(n.min(self.data.len()));
+        self.data = b;
+        a
+    }
+
+    /// A chunk framed by a big-endian u16 length (the framing the seed generator
+    /// writes: `len_hi len_lo bytes…`).
+    pub fn chunk(&mut self) -> &'a [u8] {
+        let n = self.u16() as usize;
+        self.bytes(n)
+    }
+
+    /// Everything left.
+    pub fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.data)
+    }
+}
+
+/// Split `data` at the first occurrence of `sep` (a way to give a target two inputs,
+/// e.g. a file and a name to look up, while keeping seeds readable text).
+pub fn split2<'a>(data: &'a [u8], sep: &[u8]) -> (&'a [u8], &'a [u8]) {
+    match data.windows(sep.len()).position(|w| w == sep) {
+        Some(i) => {
+            let (a, b) = data.split_at(i);
+            (a, b.get(sep.len()..).unwrap_or_default())
+        }
+        None => (data, &[]),
+    }
+}
+
+const ED25519_PRIV: &str = include_str!("../../tests/fixtures/keys/id_ed25519");
+const ECDSA256_PRIV: &str = include_str!("../../tests/fixtures/keys/id_ecdsa256");
+const ED25519_PUB: &str = include_str!("../../tests/fixtures/keys/id_ed25519.pub");
+const ECDSA256_PUB: &str = include_str!("../../tests/fixtures/keys/id_ecdsa256.pub");
+
+/// The fixture Ed25519 key (a server's host key in the transport targets).
+pub fn ed25519_private() -> ssh_key::PrivateKey {
+    static K: OnceLock<ssh_key::PrivateKey> = OnceLock::new();
+    K.get_or_init(|| {
+        ssh_key::PrivateKey::from_openssh(ED25519_PRIV).unwrap_or_else(|e| {
+            // The fixture is part of the repository: a failure here is a broken
+            // checkout, not a finding.
+            abort_with(&format!("fixture id_ed25519: {e}"))
+        })
+    })
+    .clone()
+}
+
+/// A server's host keys in the transport targets: the Ed25519 and ECDSA P-256 fixtures
+/// (RSA is left out: a 3072-bit signature per run would slow the fuzzer tenfold).
+pub fn host_keys() -> Vec<ssh_key::PrivateKey> {
+    static K: OnceLock<ssh_key::PrivateKey> = OnceLock::new();
+    let ecdsa = K
+        .get_or_init(|| {
+            ssh_key::PrivateKey::from_openssh(ECDSA256_PRIV)
+                .unwrap_or_else(|e| abort_with(&format!("fixture id_ecdsa256: {e}")))
+        })
+        .clone();
+    vec![ed25519_private(), ecdsa]
+}
+
+/// The fixture public keys (what known_hosts / authorized_keys lines are checked
+/// against).
+pub fn public_keys() -> &'static [ssh_key::PublicKey] {
+    static K: OnceLock<Vec<ssh_key::PublicKey>> = OnceLock::new();
+    K.get_or_init(|| {
+        [ED25519_PUB, ECDSA256_PUB]
+            .iter()
+            .filter_map(|l| ssh_key::PublicKey::from_openssh(l.trim()).ok())
+            .collect()
+    })
+}
+
+/// `abort` with a message on stderr (used only for broken fixtures).
+fn abort_with(msg: &str) -> ! {
+    eprintln!("oxssh-fuzz: {msg}");
+    std::process::abort()
+}
