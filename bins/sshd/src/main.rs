@@ -410,8 +410,16 @@ async fn listen(
     }
     drop(tx);
     let child_args = child_args(&flags);
-    // The config crate does not carry PerSourcePenalties / PerSourcePenaltyExemptList
-    // (OpenSSH 9.8) through to ServerConfig yet: penalties run with 9.8's defaults.
+    // PerSourcePenalties / PerSourcePenaltyExemptList (OpenSSH 9.8): 9.8's defaults
+    // unless configured; `PerSourcePenalties no` turns penalties off.
+    let penalties = if cfg.per_source_penalties.is_empty() {
+        srclimit::PenaltyConfig::default()
+    } else {
+        match srclimit::PenaltyConfig::parse(&cfg.per_source_penalties) {
+            Ok(p) => p,
+            Err(e) => return Err(e),
+        }
+    };
     let mut admission = srclimit::Admission::new(
         srclimit::MaxStartups {
             begin: cfg.max_startups_begin,
@@ -421,8 +429,8 @@ async fn listen(
         cfg.per_source_max_startups,
         cfg.per_source_masklen_ipv4,
         cfg.per_source_masklen_ipv6,
-        srclimit::PenaltyConfig::default(),
-        None,
+        penalties,
+        cfg.per_source_penalty_exempt.clone(),
     );
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel::<ChildEvent>();
     let mut next_id: u64 = 0;

@@ -182,7 +182,6 @@ impl Default for PenaltyConfig {
 }
 
 /// OpenSSH's `convtime`: `90`, `2m`, `1h30m` (units s m h d w, either case) to seconds.
-#[allow(dead_code)] // Used by PenaltyConfig::parse only, see there.
 pub fn convtime(s: &str) -> Option<u64> {
     if s.is_empty() {
         return None;
@@ -220,10 +219,6 @@ impl PenaltyConfig {
     /// `max-sources6:` numbers, `overflow[6]:deny-all|permissive`; the first value of
     /// each wins, and any of them enables penalties. Errors are OpenSSH's texts, without
     /// the `file line N:` prefix.
-    // Not called outside tests yet: oxssh-config reads the PerSourcePenalties line but
-    // does not hand its arguments to ServerConfig. Once it does, the listener passes
-    // them here (and `sshd -t` should report these errors).
-    #[allow(dead_code)]
     pub fn parse(args: &[String]) -> Result<PenaltyConfig, String> {
         const KW: &str = "PerSourcePenalties";
         if args.is_empty() {
@@ -307,7 +302,6 @@ impl PenaltyConfig {
     }
 }
 
-#[allow(dead_code)] // See PenaltyConfig::parse.
 fn sources(n: &str) -> Result<usize, String> {
     n.parse::<usize>()
         .ok()

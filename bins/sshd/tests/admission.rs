@@ -188,6 +188,25 @@ fn login_grace_time_exceeded_is_penalised() {
     ));
 }
 
+#[test]
+fn per_source_penalties_no_turns_penalties_off() {
+    // The same slow client, but with `PerSourcePenalties no`: no penalty, and the next
+    // connection gets a banner.
+    let sshd = Sshd::ours()
+        .config("LoginGraceTime 2")
+        .config("PerSourcePenalties no")
+        .start();
+    let addr = (Ipv4Addr::LOCALHOST, sshd.port());
+    let mut slow = TcpStream::connect(addr).unwrap();
+    assert!(read_banner(&slow).starts_with("SSH-2.0-"));
+    slow.write_all(b"SSH-2.0-slow\r\n").unwrap();
+    sshd.wait_for_log("Timeout before authentication for 127.0.0.1 port ");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let next = TcpStream::connect(addr).unwrap();
+    assert!(read_banner(&next).starts_with("SSH-2.0-"));
+    assert!(!sshd.log().contains("penalty:"), "{}", sshd.log());
+}
+
 /// Our sshd run by hand in the foreground with `NOTIFY_SOCKET` set (the kit does not
 /// pass environment to its daemons); killed on drop.
 struct Notified {

@@ -438,6 +438,10 @@ pub struct ServerConfig {
     pub per_source_max_startups: Option<i32>,
     pub per_source_masklen_ipv4: i32,
     pub per_source_masklen_ipv6: i32,
+    /// PerSourcePenalties (OpenSSH 9.8) as written; empty: the defaults.
+    pub per_source_penalties: Vec<String>,
+    /// PerSourcePenaltyExemptList (OpenSSH 9.8).
+    pub per_source_penalty_exempt: Option<String>,
     pub max_auth_tries: i32,
     pub max_sessions: i32,
     pub banner: Option<String>,

@@ -1816,6 +1816,8 @@ fn fill(
         per_source_max_startups: o.per_source_max_startups.filter(|v| *v != i32::MAX),
         per_source_masklen_ipv4: m4,
         per_source_masklen_ipv6: m6,
+        per_source_penalties: o.per_source_penalties.clone(),
+        per_source_penalty_exempt: o.per_source_penalty_exempt.clone(),
         max_auth_tries: o.max_authtries.unwrap_or(6),
         max_sessions: o.max_sessions.unwrap_or(10),
         banner: clear_none(o.banner.clone()),
