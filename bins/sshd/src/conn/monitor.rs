@@ -12,6 +12,9 @@ use std::os::unix::net::UnixStream;
 
 use super::pam;
 
+/// Most ptys one connection may have allocated over its life.
+const MAX_PTYS: usize = 256;
+
 /// Request: allocate a pty for the user.
 const PTY: u8 = b'P';
 /// Request: "L<pid> <tty>", a pty session started (no reply).
@@ -39,6 +42,9 @@ pub struct Monitor {
 fn serve(link: &UnixStream, who: &Login) -> Vec<(u32, String)> {
     let mut buf = [0u8; 256];
     let mut logged_in: Vec<(u32, String)> = Vec::new();
+    // The connection process runs as the user: it gets login records only for ptys
+    // this helper gave it, and a bounded number of ptys.
+    let mut allocated: Vec<String> = Vec::new();
     loop {
         let n = match oxssh_sys::privsep::recv_fds(link, &mut buf) {
             Ok((0, _)) | Err(_) => return logged_in,
@@ -47,18 +53,26 @@ fn serve(link: &UnixStream, who: &Login) -> Vec<(u32, String)> {
         let msg = buf.get(..n).unwrap_or_default();
         match msg.split_first() {
             Some((&PTY, _)) => {
-                let r = oxssh_sys::pty::open().and_then(|p| {
+                let r = if allocated.len() >= MAX_PTYS {
+                    Err(std::io::Error::other("too many ptys"))
+                } else {
+                    oxssh_sys::pty::open()
+                };
+                let r = r.and_then(|p| {
                     oxssh_sys::pty::set_owner(&p.name, who.uid, who.gid)?;
                     Ok(p)
                 });
                 let sent = match r {
                     // Our copies close when `p` drops after sending, so the master
                     // sees EIO once the user's side is closed.
-                    Ok(p) => oxssh_sys::privsep::send_fds(
-                        link,
-                        p.name.as_os_str().as_encoded_bytes(),
-                        &[p.master.as_fd(), p.slave.as_fd()],
-                    ),
+                    Ok(p) => {
+                        allocated.push(p.name.display().to_string());
+                        oxssh_sys::privsep::send_fds(
+                            link,
+                            p.name.as_os_str().as_encoded_bytes(),
+                            &[p.master.as_fd(), p.slave.as_fd()],
+                        )
+                    }
                     Err(e) => oxssh_sys::privsep::send_fds(link, format!("E{e}").as_bytes(), &[]),
                 };
                 if sent.is_err() {
@@ -70,8 +84,8 @@ fn serve(link: &UnixStream, who: &Login) -> Vec<(u32, String)> {
                 let Some((pid, tty)) = text.split_once(' ') else {
                     continue;
                 };
-                // Only ptys of /dev/pts, and a bounded table.
-                if let (Ok(pid), true) = (pid.parse::<u32>(), tty.starts_with("/dev/pts/")) {
+                // Only ptys we allocated, and a bounded table.
+                if let (Ok(pid), true) = (pid.parse::<u32>(), allocated.iter().any(|a| a == tty)) {
                     if logged_in.len() < 64 {
                         let addr = who.host.parse().ok();
                         oxssh_sys::utmp::login(pid, tty, &who.user, who.uid, &who.host, addr);
