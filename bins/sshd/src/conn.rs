@@ -119,22 +119,19 @@ pub struct User {
     pub in_chroot: bool,
 }
 
-/// ChrootDirectory with `~` and the `%h %u %U %%` tokens expanded (as OpenSSH).
-fn chroot_path(dir: &str, pw: &oxssh_sys::Passwd) -> String {
-    let home = pw.dir.display().to_string();
-    let dir = match dir.strip_prefix('~') {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{home}{rest}"),
-        _ => dir.to_owned(),
-    };
+/// A path keyword's `%h %u %U %%` tokens expanded for `pw` (an unknown token is kept
+/// as written), as OpenSSH's sshd does for AuthorizedKeysFile, AuthorizedPrincipalsFile
+/// and ChrootDirectory.
+pub(crate) fn expand_user_tokens(s: &str, pw: &oxssh_sys::Passwd) -> String {
     let mut out = String::new();
-    let mut it = dir.chars();
+    let mut it = s.chars();
     while let Some(c) = it.next() {
         if c != '%' {
             out.push(c);
             continue;
         }
         match it.next() {
-            Some('h') => out.push_str(&home),
+            Some('h') => out.push_str(&pw.dir.to_string_lossy()),
             Some('u') => out.push_str(&pw.name),
             Some('U') => out.push_str(&pw.uid.to_string()),
             Some('%') => out.push('%'),
@@ -146,6 +143,22 @@ fn chroot_path(dir: &str, pw: &oxssh_sys::Passwd) -> String {
         }
     }
     out
+}
+
+/// A token-expanded path; a relative one is under the user's home.
+pub(crate) fn user_path(s: &str, pw: &oxssh_sys::Passwd) -> std::path::PathBuf {
+    let p = std::path::PathBuf::from(expand_user_tokens(s, pw));
+    if p.is_absolute() { p } else { pw.dir.join(p) }
+}
+
+/// ChrootDirectory with `~` and the `%h %u %U %%` tokens expanded (as OpenSSH).
+fn chroot_path(dir: &str, pw: &oxssh_sys::Passwd) -> String {
+    let home = pw.dir.display().to_string();
+    let dir = match dir.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{home}{rest}"),
+        _ => dir.to_owned(),
+    };
+    expand_user_tokens(&dir, pw)
 }
 
 /// OpenSSH `safely_chroot`: every component of the path a root-owned directory that

@@ -303,29 +303,9 @@ fn finish(
     merged
 }
 
-/// AuthorizedPrincipalsFile with %h, %u, %% expanded; relative paths are under home.
+/// AuthorizedPrincipalsFile with its tokens expanded; relative paths are under home.
 fn expand_path(f: &str, pw: &oxssh_sys::Passwd) -> PathBuf {
-    let mut out = String::new();
-    let mut it = f.chars();
-    while let Some(c) = it.next() {
-        if c == '%' {
-            match it.next() {
-                Some('h') => out.push_str(&pw.dir.to_string_lossy()),
-                Some('u') => out.push_str(&pw.name),
-                Some('U') => out.push_str(&pw.uid.to_string()),
-                Some('%') => out.push('%'),
-                Some(o) => {
-                    out.push('%');
-                    out.push(o);
-                }
-                None => out.push('%'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    let p = PathBuf::from(out);
-    if p.is_absolute() { p } else { pw.dir.join(p) }
+    super::user_path(f, pw)
 }
 
 /// match_principals_file / process_principals: `[options] principal` lines; the options

@@ -245,29 +245,7 @@ fn authorized_files(cfg: &ServerConfig, pw: &oxssh_sys::Passwd) -> Vec<PathBuf> 
     cfg.authorized_keys_files
         .iter()
         .filter(|f| !f.eq_ignore_ascii_case("none"))
-        .map(|f| {
-            let mut out = String::new();
-            let mut it = f.chars();
-            while let Some(c) = it.next() {
-                if c == '%' {
-                    match it.next() {
-                        Some('h') => out.push_str(&pw.dir.to_string_lossy()),
-                        Some('u') => out.push_str(&pw.name),
-                        Some('U') => out.push_str(&pw.uid.to_string()),
-                        Some('%') => out.push('%'),
-                        Some(o) => {
-                            out.push('%');
-                            out.push(o);
-                        }
-                        None => out.push('%'),
-                    }
-                } else {
-                    out.push(c);
-                }
-            }
-            let p = PathBuf::from(out);
-            if p.is_absolute() { p } else { pw.dir.join(p) }
-        })
+        .map(|f| super::user_path(f, pw))
         .collect()
 }
 
