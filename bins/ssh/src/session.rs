@@ -433,6 +433,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
             && held.is_empty()
             && chans.send_capacity(id) > 0
             && conn.t.backlog() < 1 << 20;
+        let rekey_at = conn.t.next_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             r = conn.read_some() => {
                 if let Err(e) = r {
@@ -443,6 +444,10 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                         e => connection_error(&e, t),
                     }));
                 }
+            }
+            () = sleep_until(rekey_at), if rekey_at.is_some() => {
+                // RekeyLimit's time limit.
+                conn.t.handle_timeout(std::time::Instant::now())?;
             }
             () = sleep_until(alive_deadline), if alive_deadline.is_some() => {
                 alive_misses += 1;

@@ -2,7 +2,8 @@
 //! sshd: keepalives to a live server change nothing; a server that stops answering is
 //! given up on with OpenSSH's "Timeout, server … not responding." and status 255.
 //! ConnectionAttempts: a refused connection is retried after a second, and reported
-//! once.
+//! once. RekeyLimit's time limit re-keys a quiet session (OpenSSH's sshd logs each
+//! key exchange).
 
 use std::time::{Duration, Instant};
 
@@ -83,4 +84,28 @@ fn connection_attempts_retry_after_a_pause() {
         format!("ssh: connect to host 127.0.0.1 port {port}: Connection refused\r\n")
     );
     assert!(start.elapsed() >= Duration::from_secs(1));
+}
+
+#[test]
+fn rekey_limit_time_rekeys_a_quiet_session() {
+    if require_openssh("sshd").is_none() {
+        return;
+    }
+    let sshd = Sshd::openssh().start();
+    sshd.authorize(Key::Ed25519);
+    let home = TempHome::new();
+    let args = sshd.client(&home).option("RekeyLimit default 1").args();
+    let out = Cmd::new(ours("ssh"))
+        .arg("-v")
+        .args(args)
+        .arg("sleep 3; echo done")
+        .envs(home.env())
+        .run();
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "done\n");
+    // The first exchange and at least one started by the client's clock.
+    let sent = out.stderr_str().matches("SSH2_MSG_NEWKEYS sent").count();
+    assert!(sent >= 2, "{out}");
+    let log = sshd.log();
+    assert!(log.matches("SSH2_MSG_NEWKEYS received").count() >= 2, "{log}");
 }

@@ -403,6 +403,15 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
     let keys: Vec<PrivateKey> = host_keys.iter().map(|k| k.key().clone()).collect();
     let mut tc = Config::new(format!("{} port {}", peer.ip(), peer.port()));
     tc.algorithms = crate::config::algorithms(&cfg);
+    // RekeyLimit: 0 bytes keeps the cipher's default; 0 seconds means no time limit.
+    if cfg.rekey_limit.bytes > 0 {
+        tc.rekey_bytes = cfg.rekey_limit.bytes.unsigned_abs();
+    }
+    if cfg.rekey_limit.seconds > 0 {
+        tc.rekey_interval = Some(Duration::from_secs(u64::from(
+            cfg.rekey_limit.seconds.unsigned_abs(),
+        )));
+    }
     let t = Transport::with_host_keys(Role::Server, tc, host_keys).map_err(|e| e.to_string())?;
     let mut conn = Conn::new(stream, t);
     let grace = cfg.login_grace_time;

@@ -37,6 +37,7 @@ use crate::config::ServerConfig;
 use crate::conn::{Peer, Stream, User};
 
 mod authinfo;
+mod timers;
 
 /// Messages from the per-child tasks to the connection loop.
 enum FromChild {
@@ -185,6 +186,9 @@ pub async fn run(
     let mut no_more_sessions = false;
     let (tx, mut rx) = mpsc::unbounded_channel::<FromChild>();
     let err = |e: oxssh_proto::Error| e.to_string();
+    let mut clocks = timers::Timers::new(cfg, tokio::time::Instant::now());
+    // sshpkt_fmt_connection_id, for the lines that end the connection.
+    let conn_id = format!("user {} {} port {}", user.pw.name, peer.ip(), peer.port());
     loop {
         // Packets the transport has taken in (on a read, or while a flush waited).
         while let Some(ev) = conn.t.poll_event() {
@@ -211,6 +215,7 @@ pub async fn run(
                     let max = usize::try_from(cfg.max_sessions).unwrap_or(0);
                     if kind == "session" && sessions.len() < max {
                         chans.accept(&mut conn.t, id).map_err(err)?;
+                        clocks.opened(id, "session", tokio::time::Instant::now());
                         let auth_info = auth_file.as_ref().map(|f| f.path().to_path_buf());
                         sessions.insert(
                             id,
@@ -249,6 +254,11 @@ pub async fn run(
                         Some(s) => handle_request(s, id, &name, &data, cfg, peer, user, &tx),
                         None => false,
                     };
+                    if ok {
+                        if let Some(xtype) = session_xtype(&name, &data) {
+                            clocks.label(id, &xtype);
+                        }
+                    }
                     if want_reply {
                         chans.reply(&mut conn.t, id, ok).map_err(err)?;
                     }
@@ -257,12 +267,15 @@ pub async fn run(
                     id,
                     data,
                     ext: None,
-                } => match sessions.get(&id).and_then(|s| s.stdin.as_ref()) {
-                    Some(w) => {
-                        let _ = w.send(Some(data));
+                } => {
+                    clocks.used(id, tokio::time::Instant::now());
+                    match sessions.get(&id).and_then(|s| s.stdin.as_ref()) {
+                        Some(w) => {
+                            let _ = w.send(Some(data));
+                        }
+                        None => chans.consumed(&mut conn.t, id, data.len()).map_err(err)?,
                     }
-                    None => chans.consumed(&mut conn.t, id, data.len()).map_err(err)?,
-                },
+                }
                 ChannelEvent::Data { id, data, .. } => {
                     chans.consumed(&mut conn.t, id, data.len()).map_err(err)?
                 }
@@ -279,9 +292,14 @@ pub async fn run(
                     }
                 }
                 ChannelEvent::Closed { id } => {
+                    clocks.closed(id);
                     if let Some(mut s) = sessions.remove(&id) {
                         s.closed = true;
                     }
+                }
+                // Answers to our keepalive probes.
+                ChannelEvent::RequestResult { .. } | ChannelEvent::GlobalResult { .. } => {
+                    clocks.answered();
                 }
                 ChannelEvent::GlobalRequest {
                     name,
@@ -343,11 +361,55 @@ pub async fn run(
                 }
                 chans.send_eof(&mut conn.t, id).map_err(err)?;
                 chans.close(&mut conn.t, id).map_err(err)?;
+                clocks.closed(id);
             }
         }
         conn.flush().await.map_err(|e| e.to_string())?;
+        let now = tokio::time::Instant::now();
+        let deadline = [
+            clocks.deadline(chans.open_channels() > 0, now),
+            conn.t.next_timeout().map(tokio::time::Instant::from_std),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         tokio::select! {
+            () = sleep_until(deadline), if deadline.is_some() => {
+                conn.t.handle_timeout(std::time::Instant::now()).map_err(err)?;
+                let open = chans.open_channels() > 0;
+                for due in clocks.due(open, tokio::time::Instant::now()) {
+                    match due {
+                        timers::Due::ChannelIdle(id, secs) => {
+                            tracing::info!("channel {id}: closing after {secs} seconds of inactivity");
+                            if let Some(s) = sessions.get_mut(&id) {
+                                s.closed = true;
+                                s.stdin = None;
+                                for (_, _, ack) in s.held.drain(..) {
+                                    if let Some(a) = ack {
+                                        let _ = a.send(());
+                                    }
+                                }
+                            }
+                            chans.send_eof(&mut conn.t, id).map_err(err)?;
+                            chans.close(&mut conn.t, id).map_err(err)?;
+                        }
+                        timers::Due::Probe => match chans.first_open() {
+                            Some(id) => chans.request(&mut conn.t, id, "keepalive@openssh.com", true, &[]).map_err(err)?,
+                            None => chans.global_request(&mut conn.t, "keepalive@openssh.com", true, &[]).map_err(err)?,
+                        },
+                        timers::Due::ClientGone => {
+                            tracing::info!("Timeout, client not responding from {conn_id}");
+                            return Err(String::new());
+                        }
+                        timers::Due::Unused => {
+                            tracing::info!("terminating inactive connection from {conn_id}");
+                            return Err(String::new());
+                        }
+                    }
+                }
+            }
             r = conn.read_some() => {
+                clocks.heard(tokio::time::Instant::now());
                 match r {
                     Ok(()) => {}
                     Err(oxssh_net::Error::Closed) => {
@@ -365,6 +427,7 @@ pub async fn run(
             Some(m) = rx.recv() => {
                 match m {
                     FromChild::Output { id, ext, data, ack } => {
+                        clocks.used(id, tokio::time::Instant::now());
                         match sessions.get_mut(&id) {
                             Some(s) if !s.closed => {
                                 s.held.push((ext, data, Some(ack)));
@@ -390,6 +453,29 @@ pub async fn run(
                 }
             }
         }
+    }
+}
+
+/// OpenSSH's channel type label for a session once `request` started it, which
+/// ChannelTimeout patterns match: `session:command`, `session:shell` or
+/// `session:subsystem:NAME`.
+fn session_xtype(request: &str, data: &[u8]) -> Option<String> {
+    match request {
+        "exec" => Some("session:command".to_owned()),
+        "shell" => Some("session:shell".to_owned()),
+        "subsystem" => {
+            let name = Reader::new(data).utf8().ok()?;
+            Some(format!("session:subsystem:{name}"))
+        }
+        _ => None,
+    }
+}
+
+/// Sleep until `at`; never, without one.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -508,6 +594,7 @@ fn handle_request(
             oxssh_sys::pty::killpg_as(pid, sig, user.pw.uid).is_ok()
         }
         "shell" | "exec" | "subsystem" if !s.started => {
+            let mut subsystem = None;
             let command = match name {
                 "exec" => match r.string() {
                     Ok(c) => Some(String::from_utf8_lossy(c).into_owned()),
@@ -515,6 +602,7 @@ fn handle_request(
                 },
                 "subsystem" => {
                     let Ok(sub) = r.utf8() else { return false };
+                    subsystem = Some(sub);
                     match cfg.subsystems.iter().find(|s| s.name == sub) {
                         Some(s) => Some(s.args.clone()),
                         None => {
@@ -529,6 +617,31 @@ fn handle_request(
                 _ => None,
             };
             s.started = true;
+            // Unforced commands are not logged, for privacy (as OpenSSH).
+            let what = match (&user.forced_command, subsystem, &command) {
+                (Some(f), _, _) => {
+                    let from = if cfg.force_command.is_some() {
+                        "(config)"
+                    } else {
+                        "(key-option)"
+                    };
+                    format!("forced-command {from} '{f}'")
+                }
+                (None, Some(sub), _) => format!("subsystem '{sub}'"),
+                (None, None, None) => "shell".to_owned(),
+                (None, None, Some(_)) => "command".to_owned(),
+            };
+            let tty = s.pty.as_ref().map(|p| {
+                let n = p.name.to_string_lossy();
+                format!(" on {}", n.strip_prefix("/dev/").unwrap_or(&n))
+            });
+            tracing::info!(
+                "Starting session: {what}{} for {} from {} port {} id {id}",
+                tty.unwrap_or_default(),
+                user.pw.name,
+                peer.ip(),
+                peer.port()
+            );
             match spawn(s, id, command, name == "subsystem", cfg, peer, user, tx) {
                 Ok(()) => true,
                 Err(e) => {

@@ -147,6 +147,15 @@ impl Connection {
         self.channels.iter().filter(|c| c.is_some()).count()
     }
 
+    /// The lowest-numbered channel that is open (neither opening nor closing): where
+    /// a keepalive channel request can go.
+    pub fn first_open(&self) -> Option<ChannelId> {
+        self.channels
+            .iter()
+            .position(|c| c.as_ref().is_some_and(|c| c.state == State::Open))
+            .and_then(|i| ChannelId::try_from(i).ok())
+    }
+
     fn alloc(&mut self, ch: Channel) -> Result<ChannelId, Error> {
         if let Some((i, slot)) = self
             .channels

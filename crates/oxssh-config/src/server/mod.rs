@@ -537,6 +537,19 @@ impl ServerConfig {
     pub fn dump(&self) -> String {
         dump::dump(self)
     }
+
+    /// `ChannelTimeout` as (channel type pattern, seconds) pairs, in the order given
+    /// (the first pattern matching a channel's type applies, as in OpenSSH).
+    pub fn channel_timeout_list(&self) -> Vec<(String, u64)> {
+        self.channel_timeouts
+            .iter()
+            .filter_map(|e| {
+                let (t, v) = e.split_once('=')?;
+                let secs = crate::misc::convtime(v)?;
+                Some((t.to_owned(), u64::try_from(secs).ok()?))
+            })
+            .collect()
+    }
 }
 
 /// Fuzz entry point: read `data` as an sshd_config (in memory), evaluate it for
