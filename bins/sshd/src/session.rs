@@ -17,7 +17,9 @@
 //! Pty sessions get login records (utmp, wtmp, lastlog) through the root monitor, and
 //! an interactive login shows /etc/motd (PrintMotd) and "Last login:" (PrintLastLog).
 //!
-//! Not yet: PermitTTY and the `no-pty` key option, X11 and agent forwarding.
+//! Before the command, `~/.ssh/rc` (or `/etc/ssh/sshrc`) runs as OpenSSH runs it.
+//! The connection's clocks (ClientAlive, ChannelTimeout, UnusedConnectionTimeout,
+//! RekeyLimit's time) are kept by `timers`.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
@@ -817,6 +819,13 @@ fn spawn(
         oxssh_sys::pty::new_session(&mut cmd);
     }
     oxssh_sys::run_as_user(&mut cmd, &pw.name, pw.uid, pw.gid)?;
+    if let Some(script) = rc_script(user, cfg, &shell, is_subsystem) {
+        let env: Vec<_> = cmd
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+            .collect();
+        oxssh_sys::run_first(&mut cmd, &script, &env)?;
+    }
     // The command (and with it our copies of the pty slave) is dropped right here, so
     // the master reads EIO once the child's side is closed.
     let mut child = tokio::process::Command::from(cmd).spawn()?;
@@ -871,6 +880,35 @@ fn spawn(
         let _ = t.send(FromChild::Exited { id, status, signal });
     });
     Ok(())
+}
+
+/// `do_rc_files`: what runs before the session's command, as the user, in its
+/// environment and home, with its stdout: `~/.ssh/rc` through the user's shell
+/// (not for subsystems, a ForceCommand, `no-user-rc` or PermitUserRC no), else
+/// `/etc/ssh/sshrc`.
+fn rc_script(
+    user: &User,
+    cfg: &ServerConfig,
+    shell: &std::path::Path,
+    is_subsystem: bool,
+) -> Option<String> {
+    let user_rc = user.pw.dir.join(".ssh/rc");
+    let key_allows = !user.key_options.as_ref().is_some_and(|o| o.no_user_rc);
+    if !is_subsystem
+        && cfg.force_command.is_none()
+        && key_allows
+        && cfg.permit_user_rc
+        && std::fs::metadata(&user_rc).is_ok()
+    {
+        return Some(format!(
+            "{} -c '/bin/sh {}'",
+            shell.display(),
+            user_rc.display()
+        ));
+    }
+    std::fs::metadata("/etc/ssh/sshrc")
+        .is_ok()
+        .then(|| "/bin/sh /etc/ssh/sshrc".to_owned())
 }
 
 /// Allocate a pty for `pty-req`: owned by the user (tty group, 0620), with the

@@ -265,9 +265,129 @@ pub fn run_as_user(
     Ok(())
 }
 
+/// A NULL-terminated array of pointers into strings owned next to it, for execve.
+struct CArray {
+    _strings: Vec<std::ffi::CString>,
+    ptrs: Vec<*const libc::c_char>,
+}
+
+// SAFETY: the pointers point into `_strings`' heap buffers, which live and stay put as
+// long as the array does and are never written; sharing them is sharing `&CStr`s.
+unsafe impl Send for CArray {}
+// SAFETY: as for Send: the array is only ever read.
+unsafe impl Sync for CArray {}
+
+impl CArray {
+    fn new<I: IntoIterator<Item = Vec<u8>>>(items: I) -> std::io::Result<CArray> {
+        let strings = items
+            .into_iter()
+            .map(std::ffi::CString::new)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        let mut ptrs: Vec<*const libc::c_char> = strings.iter().map(|c| c.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        Ok(CArray {
+            _strings: strings,
+            ptrs,
+        })
+    }
+
+    /// The first string (NULL when empty).
+    fn first(&self) -> *const libc::c_char {
+        self.ptrs.first().copied().unwrap_or(std::ptr::null())
+    }
+
+    /// The array, for execve.
+    fn as_ptr(&self) -> *const *const libc::c_char {
+        self.ptrs.as_ptr()
+    }
+}
+
+/// In the child started from `cmd`, after the steps registered before this one (the
+/// switch to the user) and before its own program starts, run `/bin/sh -c script` to
+/// completion with stdin from /dev/null, the child's stdout, stderr and working
+/// directory, and exactly the environment `env`: how sshd runs `~/.ssh/rc` or
+/// `/etc/ssh/sshrc` ahead of the session's command. Its exit status is ignored.
+pub fn run_first(
+    cmd: &mut std::process::Command,
+    script: &str,
+    env: &[(std::ffi::OsString, std::ffi::OsString)],
+) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
+    let argv = CArray::new([
+        b"/bin/sh".to_vec(),
+        b"-c".to_vec(),
+        script.as_bytes().to_vec(),
+    ])?;
+    let envp = CArray::new(env.iter().map(|(k, v)| {
+        let mut kv = k.as_bytes().to_vec();
+        kv.push(b'=');
+        kv.extend_from_slice(v.as_bytes());
+        kv
+    }))?;
+    let null = std::ffi::CString::new("/dev/null")
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: the closure runs in the child between fork and exec. It allocates
+    // nothing: every string and pointer array was built before the fork and is moved
+    // in. It calls only fork, open, dup2, close, execve, _exit and waitpid, all
+    // async-signal-safe; the grandchild either becomes /bin/sh or exits at once.
+    unsafe {
+        cmd.pre_exec(move || {
+            let sh = argv.first();
+            if sh.is_null() {
+                return Ok(());
+            }
+            let pid = libc::fork();
+            if pid == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if pid == 0 {
+                let fd = libc::open(null.as_ptr(), libc::O_RDONLY);
+                if fd > 0 {
+                    libc::dup2(fd, 0);
+                    libc::close(fd);
+                }
+                libc::execve(sh, argv.as_ptr(), envp.as_ptr());
+                libc::_exit(127);
+            }
+            let mut status = 0;
+            while libc::waitpid(pid, &mut status, 0) == -1 {
+                if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                    break;
+                }
+            }
+            Ok(())
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_script_runs_to_completion_before_the_program() {
+        let dir = std::env::temp_dir().join(format!("oxssh-run-first-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg("echo main; cat marker")
+            .current_dir(&dir)
+            .env_clear()
+            .env("X", "from-env");
+        let env: Vec<_> = cmd
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+            .collect();
+        run_first(&mut cmd, "sleep 0.2; echo rc $X; read l; echo $? > marker", &env).unwrap();
+        let out = cmd.output().unwrap();
+        // The script's output comes first, it read EOF from /dev/null (status 1), and it
+        // ran in the child's directory.
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "rc from-env\nmain\n1\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn current_user_is_found_by_uid_and_by_name() {
