@@ -107,5 +107,8 @@ fn rekey_limit_time_rekeys_a_quiet_session() {
     let sent = out.stderr_str().matches("SSH2_MSG_NEWKEYS sent").count();
     assert!(sent >= 2, "{out}");
     let log = sshd.log();
-    assert!(log.matches("SSH2_MSG_NEWKEYS received").count() >= 2, "{log}");
+    assert!(
+        log.matches("SSH2_MSG_NEWKEYS received").count() >= 2,
+        "{log}"
+    );
 }

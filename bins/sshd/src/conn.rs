@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::config::ServerConfig;
 
 mod cert;
+mod hostbased;
 pub(crate) mod hostkeys;
 mod keys_command;
 mod methods;

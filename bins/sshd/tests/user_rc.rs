@@ -107,12 +107,21 @@ fn rc_is_skipped_where_openssh_skips_it() {
             };
             o
         };
-        assert_eq!(out.stdout_str(), "cmd\n", "{config:?}: {}", out.stderr_str());
+        assert_eq!(
+            out.stdout_str(),
+            "cmd\n",
+            "{config:?}: {}",
+            out.stderr_str()
+        );
     }
     // The no-user-rc key option.
     let sshd = start(Sshd::ours(), &[]);
     let k = std::fs::read_to_string(sshd.authorized_keys_path()).unwrap();
-    std::fs::write(sshd.authorized_keys_path(), format!("no-user-rc {}\n", k.trim())).unwrap();
+    std::fs::write(
+        sshd.authorized_keys_path(),
+        format!("no-user-rc {}\n", k.trim()),
+    )
+    .unwrap();
     let out = run(&sshd, &user, "echo cmd", "").unwrap();
     assert_eq!(out.stdout_str(), "cmd\n", "{}", out.stderr_str());
 }

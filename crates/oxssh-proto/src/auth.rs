@@ -96,6 +96,40 @@ pub fn publickey_signed_data(
     d
 }
 
+/// What a hostbased request's signature covers (RFC 4252 §9): the session id and
+/// the request up to, not including, the signature.
+pub fn hostbased_signed_data(
+    session_id: &[u8],
+    user: &str,
+    service: &str,
+    alg: &str,
+    key_blob: &[u8],
+    client_host: &str,
+    client_user: &str,
+) -> Vec<u8> {
+    let mut d = Vec::with_capacity(128 + key_blob.len());
+    d.put_string(session_id);
+    d.put_u8(msg::USERAUTH_REQUEST);
+    d.put_str(user);
+    d.put_str(service);
+    d.put_str("hostbased");
+    d.put_str(alg);
+    d.put_string(key_blob);
+    d.put_str(client_host);
+    d.put_str(client_user);
+    d
+}
+
+/// The hostbased request for `signed_data` (from [`hostbased_signed_data`]) and its
+/// signature blob.
+pub fn request_hostbased_signed(signed_data: &[u8], sig_blob: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut r = Reader::new(signed_data);
+    r.string()?;
+    let mut m = r.rest().to_vec();
+    m.put_string(sig_blob);
+    Ok(m)
+}
+
 /// The signed publickey request: the signed data minus the session id, plus the
 /// signature.
 pub fn request_publickey_signed(signed_data: &[u8], sig_blob: &[u8]) -> Result<Vec<u8>, Error> {
@@ -234,7 +268,15 @@ pub enum Method {
     KeyboardInteractive {
         submethods: String,
     },
-    Hostbased,
+    /// RFC 4252 §9: a client host's key vouches for its user.
+    Hostbased {
+        alg: String,
+        key_blob: Vec<u8>,
+        /// The client's host name as it sends it (FQDN, often with a trailing dot).
+        client_host: String,
+        client_user: String,
+        signature: Vec<u8>,
+    },
     Other(String),
 }
 
@@ -252,7 +294,7 @@ impl Request {
             Method::Password { .. } => "password",
             Method::PublicKey { .. } => "publickey",
             Method::KeyboardInteractive { .. } => "keyboard-interactive",
-            Method::Hostbased => "hostbased",
+            Method::Hostbased { .. } => "hostbased",
             Method::Other(s) => s,
         }
     }
@@ -312,7 +354,13 @@ pub fn parse_request(payload: &[u8]) -> Result<Request, Error> {
                 submethods: String::from_utf8_lossy(r.string()?).into_owned(),
             }
         }
-        "hostbased" => Method::Hostbased,
+        "hostbased" => Method::Hostbased {
+            alg: r.utf8()?.to_owned(),
+            key_blob: r.string()?.to_vec(),
+            client_host: String::from_utf8_lossy(r.string()?).into_owned(),
+            client_user: String::from_utf8_lossy(r.string()?).into_owned(),
+            signature: r.string()?.to_vec(),
+        },
         other => Method::Other(other.to_owned()),
     };
     Ok(Request {

@@ -381,11 +381,19 @@ mod tests {
             .get_envs()
             .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
             .collect();
-        run_first(&mut cmd, "sleep 0.2; echo rc $X; read l; echo $? > marker", &env).unwrap();
+        run_first(
+            &mut cmd,
+            "sleep 0.2; echo rc $X; read l; echo $? > marker",
+            &env,
+        )
+        .unwrap();
         let out = cmd.output().unwrap();
         // The script's output comes first, it read EOF from /dev/null (status 1), and it
         // ran in the child's directory.
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "rc from-env\nmain\n1\n");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "rc from-env\nmain\n1\n"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -110,6 +110,9 @@ struct Ctx<'a> {
     kbd: Option<Kbd>,
     /// The account modules already ran (in the keyboard-interactive thread).
     pam_account_ok: bool,
+    /// auth2_record_info of the request being decided (hostbased: the client user and
+    /// host), for the log line and ExposeAuthInfo.
+    method_info: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -157,11 +160,16 @@ impl Ctx<'_> {
         if c.kbd_interactive_authentication {
             m.push("keyboard-interactive");
         }
+        if c.hostbased_authentication {
+            m.push("hostbased");
+        }
         m
     }
 
     /// auth_log: "Accepted publickey for bob from 10.0.0.1 port 5 ssh2: ED25519 SHA256:…".
     fn log(&self, verdict: &str, method: &str, submethod: Option<&str>, att: &Attempt) {
+        // OpenSSH's monitor logs this line without the method's info (hostbased's
+        // client user and host), which only ExposeAuthInfo records.
         let extra = match (&att.cert, &att.key) {
             (Some(c), _) => format!(": {}", super::cert::describe(c)),
             (None, Some(k)) => format!(": {} {}", key_label(k), k.fingerprint(HashAlg::Sha256)),
@@ -191,7 +199,9 @@ impl Ctx<'_> {
     fn root_allowed(&self, method: &str) -> bool {
         match self.cfg.permit_root_login {
             PermitRootLogin::Yes => return true,
-            PermitRootLogin::ProhibitPassword if method == "publickey" => return true,
+            PermitRootLogin::ProhibitPassword if matches!(method, "publickey" | "hostbased") => {
+                return true;
+            }
             PermitRootLogin::ForcedCommandsOnly
                 if self.key_opts.as_ref().is_some_and(|o| o.command.is_some()) =>
             {
@@ -410,6 +420,7 @@ pub(super) async fn authenticate(
         // A new request abandons a keyboard-interactive exchange (and its PAM thread).
         c.challenge = None;
         c.kbd = None;
+        c.method_info = None;
         let method = match &req.method {
             Method::PublicKey { .. } => "publickey",
             _ => req.method_name(),
@@ -473,6 +484,27 @@ pub(super) async fn authenticate(
                 pubkey(conn, c, q).await?
             }
             (Method::KeyboardInteractive { submethods }, _) => kbdint(conn, c, submethods).await?,
+            (
+                Method::Hostbased {
+                    alg,
+                    key_blob,
+                    client_host,
+                    client_user,
+                    signature,
+                },
+                _,
+            ) => {
+                let q = HostbasedRequest {
+                    wire_user: &wire_user,
+                    alg,
+                    key_blob,
+                    client_host,
+                    client_user,
+                    signature,
+                    session_id: &session_id,
+                };
+                hostbased(c, q)
+            }
             _ => Attempt::fail(),
         };
         let name = match (&att.res, &req.method) {
@@ -543,6 +575,7 @@ fn start<'a>(
         pam: None,
         kbd: None,
         pam_account_ok: false,
+        method_info: None,
     };
     match lists {
         Ok(l) => c.lists = l,
@@ -713,6 +746,112 @@ async fn pubkey(
         cert,
         logged: true,
     })
+}
+
+/// The fields of a hostbased request.
+struct HostbasedRequest<'a> {
+    wire_user: &'a str,
+    alg: &'a str,
+    key_blob: &'a [u8],
+    client_host: &'a str,
+    client_user: &'a str,
+    signature: &'a [u8],
+    session_id: &'a [u8],
+}
+
+/// userauth_hostbased: the key and algorithm, then the host's right to vouch for the
+/// user (`hostbased`), then the signature.
+fn hostbased(c: &mut Ctx<'_>, q: HostbasedRequest<'_>) -> Attempt {
+    tracing::debug!(
+        "userauth_hostbased: cuser {} chost {} pkalg {} slen {} [preauth]",
+        q.client_user,
+        q.client_host,
+        q.alg,
+        q.signature.len()
+    );
+    let Some(alg) = SigAlg::from_name(q.alg) else {
+        tracing::info!(
+            "userauth_hostbased: unsupported public key algorithm: {} [preauth]",
+            q.alg
+        );
+        return Attempt::fail();
+    };
+    let cert = if alg.is_cert() {
+        match Certificate::from_blob(q.key_blob) {
+            Ok(c) if c.type_name == alg.key_type_name() => Some(c),
+            _ => {
+                tracing::error!("userauth_hostbased: cannot decode key: {} [preauth]", q.alg);
+                return Attempt::fail();
+            }
+        }
+    } else {
+        None
+    };
+    let key = match &cert {
+        Some(c) => c.key.clone(),
+        None => match PublicKey::from_bytes(q.key_blob) {
+            Ok(k) if SigAlg::for_key(&k).contains(&alg) => k,
+            _ => {
+                tracing::error!("userauth_hostbased: cannot decode key: {} [preauth]", q.alg);
+                return Attempt::fail();
+            }
+        },
+    };
+    let algs = &c.cfg.hostbased_accepted_algorithms;
+    if oxssh_config::pattern::match_pattern_list(q.alg, algs, false) != 1 {
+        tracing::info!(
+            "userauth_hostbased: signature algorithm {} not in HostbasedAcceptedAlgorithms [preauth]",
+            q.alg
+        );
+        return Attempt::fail();
+    }
+    if let Some(ct) = &cert {
+        let sigtype = ct.signature_type();
+        let algs = &c.cfg.ca_signature_algorithms;
+        if oxssh_config::pattern::match_pattern_list(&sigtype, algs, false) != 1 {
+            tracing::info!(
+                "userauth_hostbased: certificate signature algorithm {sigtype}: signature algorithm not supported [preauth]"
+            );
+            return Attempt::fail();
+        }
+    }
+    let Some(pw) = c.pw.clone() else {
+        tracing::trace!("userauth_hostbased: disabled because of invalid user [preauth]");
+        return Attempt::fail();
+    };
+    c.method_info = Some(format!(
+        "client user \"{}\", client host \"{}\"",
+        q.client_user, q.client_host
+    ));
+    let data = auth::hostbased_signed_data(
+        q.session_id,
+        q.wire_user,
+        &c.service,
+        q.alg,
+        q.key_blob,
+        q.client_host,
+        q.client_user,
+    );
+    let ok = super::hostbased::key_allowed(
+        &c.cfg,
+        &pw,
+        c.peer,
+        q.client_user,
+        q.client_host,
+        &key,
+        cert.as_ref(),
+    ) && hostkey::verify(alg, q.key_blob, &data, q.signature).is_ok();
+    tracing::trace!(
+        "userauth_hostbased: authenticated {} [preauth]",
+        u8::from(ok)
+    );
+    Attempt {
+        res: if ok { Res::Ok } else { Res::Fail },
+        submethod: None,
+        key: Some(key),
+        cert,
+        logged: true,
+    }
 }
 
 /// userauth_kbdint / auth2_challenge: pick the first device the client asks for (all,
@@ -966,6 +1105,10 @@ async fn finish(
                     c.info.push_str(&format!(" {t} {b}"));
                 }
             }
+        }
+        if let Some(info) = &c.method_info {
+            c.info.push(' ');
+            c.info.push_str(info);
         }
         c.info.push('\n');
     }
