@@ -42,7 +42,14 @@ impl AsyncRead for Stream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tcp(s) => {
+                let r = Pin::new(&mut *s).poll_read(cx, buf);
+                if matches!(r, Poll::Ready(Ok(()))) {
+                    // Acknowledge what comes next at once: see tcp_quickack.
+                    oxssh_sys::tcp_quickack(s.as_fd());
+                }
+                r
+            }
             Stream::Stdio(i, _) => Pin::new(i).poll_read(cx, buf),
         }
     }
@@ -223,6 +230,7 @@ fn stdin_stream() -> (Stream, Peer) {
             if s.set_nonblocking(true).is_ok() {
                 if let Ok(t) = tokio::net::TcpStream::from_std(s) {
                     let _ = t.set_nodelay(true);
+                    oxssh_sys::tcp_quickack(t.as_fd());
                     return (
                         Stream::Tcp(t),
                         Peer {
@@ -418,9 +426,13 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
     let grace = cfg.login_grace_time;
     let setup = async {
         let mut nov = oxssh_net::no_host_keys;
-        conn.handshake(&mut nov)
-            .await
-            .map_err(|e| describe(&e, &peer, None))?;
+        if let Err(e) = conn.handshake(&mut nov).await {
+            // A bad identification gets its plain-text answer before we go.
+            if matches!(e, oxssh_net::Error::Proto(oxssh_proto::Error::Version(_))) {
+                let _ = conn.flush().await;
+            }
+            return Err(describe(&e, &peer, None));
+        }
         userauth::authenticate(&mut conn, &cfg, &peer).await
     };
     let user = if grace > 0 {
@@ -508,7 +520,11 @@ fn describe(e: &oxssh_net::Error, peer: &Peer, who: Option<&str>) -> String {
             )
         }
         oxssh_net::Error::Proto(oxssh_proto::Error::Version(v)) => {
-            format!("{v} from {} port {}", peer.ip(), peer.port())
+            format!(
+                "banner exchange: Connection from {} port {}: {v}",
+                peer.ip(),
+                peer.port()
+            )
         }
         e => format!("{e} [preauth]"),
     }

@@ -13,6 +13,7 @@
 
 mod config;
 mod conn;
+mod forward;
 mod notify;
 mod session;
 mod srclimit;

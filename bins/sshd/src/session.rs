@@ -17,6 +17,8 @@
 //! Pty sessions get login records (utmp, wtmp, lastlog) through the root monitor, and
 //! an interactive login shows /etc/motd (PrintMotd) and "Last login:" (PrintLastLog).
 //!
+//! Port forwarding channels and global requests go to `forward.rs` first.
+//!
 //! Before the command, `~/.ssh/rc` (or `/etc/ssh/sshrc`) runs as OpenSSH runs it.
 //! The connection's clocks (ClientAlive, ChannelTimeout, UnusedConnectionTimeout,
 //! RekeyLimit's time) are kept by `timers`.
@@ -191,6 +193,8 @@ pub async fn run(
     let mut clocks = timers::Timers::new(cfg, tokio::time::Instant::now());
     // sshpkt_fmt_connection_id, for the lines that end the connection.
     let conn_id = format!("user {} {} port {}", user.pw.name, peer.ip(), peer.port());
+    // Port forwarding: its listeners and channels go when this returns.
+    let mut fwd = crate::forward::Forwarder::new(user, peer);
     loop {
         // Packets the transport has taken in (on a read, or while a flush waited).
         while let Some(ev) = conn.t.poll_event() {
@@ -204,6 +208,24 @@ pub async fn run(
         }
         // Act on channel events.
         while let Some(ev) = chans.poll_event() {
+            // ChannelTimeout's view of every channel, forwarding ones included.
+            let now = tokio::time::Instant::now();
+            match &ev {
+                ChannelEvent::OpenRequest { id, kind, .. } if kind != "session" => {
+                    clocks.opened(*id, kind, now);
+                }
+                ChannelEvent::Opened { id } => {
+                    if let Some(kind) = fwd.kind_of(*id) {
+                        clocks.opened(*id, kind, now);
+                    }
+                }
+                ChannelEvent::Data { id, .. } => clocks.used(*id, now),
+                ChannelEvent::Closed { id } => clocks.closed(*id),
+                _ => {}
+            }
+            let Some(ev) = fwd.intercept(&mut chans, &mut conn.t, ev).map_err(err)? else {
+                continue;
+            };
             match ev {
                 ChannelEvent::OpenRequest { id, kind, .. } => {
                     if kind == "session" && no_more_sessions {
@@ -269,15 +291,12 @@ pub async fn run(
                     id,
                     data,
                     ext: None,
-                } => {
-                    clocks.used(id, tokio::time::Instant::now());
-                    match sessions.get(&id).and_then(|s| s.stdin.as_ref()) {
-                        Some(w) => {
-                            let _ = w.send(Some(data));
-                        }
-                        None => chans.consumed(&mut conn.t, id, data.len()).map_err(err)?,
+                } => match sessions.get(&id).and_then(|s| s.stdin.as_ref()) {
+                    Some(w) => {
+                        let _ = w.send(Some(data));
                     }
-                }
+                    None => chans.consumed(&mut conn.t, id, data.len()).map_err(err)?,
+                },
                 ChannelEvent::Data { id, data, .. } => {
                     chans.consumed(&mut conn.t, id, data.len()).map_err(err)?
                 }
@@ -294,7 +313,6 @@ pub async fn run(
                     }
                 }
                 ChannelEvent::Closed { id } => {
-                    clocks.closed(id);
                     if let Some(mut s) = sessions.remove(&id) {
                         s.closed = true;
                     }
@@ -381,7 +399,7 @@ pub async fn run(
                 let open = chans.open_channels() > 0;
                 for due in clocks.due(open, tokio::time::Instant::now()) {
                     match due {
-                        timers::Due::ChannelIdle(id, secs) => {
+                        timers::Due::ChannelIdle(id, secs) if chans.is_open(id) => {
                             tracing::info!("channel {id}: closing after {secs} seconds of inactivity");
                             if let Some(s) = sessions.get_mut(&id) {
                                 s.closed = true;
@@ -395,6 +413,7 @@ pub async fn run(
                             chans.send_eof(&mut conn.t, id).map_err(err)?;
                             chans.close(&mut conn.t, id).map_err(err)?;
                         }
+                        timers::Due::ChannelIdle(..) => {}
                         timers::Due::Probe => match chans.first_open() {
                             Some(id) => chans.request(&mut conn.t, id, "keepalive@openssh.com", true, &[]).map_err(err)?,
                             None => chans.global_request(&mut conn.t, "keepalive@openssh.com", true, &[]).map_err(err)?,
@@ -425,6 +444,12 @@ pub async fn run(
                     }
                     Err(e) => return Err(e.to_string()),
                 }
+            }
+            Some(m) = fwd.recv() => {
+                if let Some(id) = m.data_channel() {
+                    clocks.used(id, tokio::time::Instant::now());
+                }
+                fwd.handle(&mut chans, &mut conn.t, m).map_err(err)?;
             }
             Some(m) = rx.recv() => {
                 match m {
@@ -945,6 +970,30 @@ fn allocate_pty(
     Ok((pty, term))
 }
 
+/// The size of the next read of a child's output: small while the child is quiet,
+/// doubling up to 64 KiB while reads fill their buffer, so an idle session holds
+/// little memory and bulk output still moves in large chunks.
+struct ChunkSize(usize);
+
+impl ChunkSize {
+    const MIN: usize = 4 * 1024;
+    const MAX: usize = 64 * 1024;
+
+    fn next(&mut self, filled: usize) {
+        if filled >= self.0 {
+            self.0 = (self.0 * 2).min(Self::MAX);
+        } else if filled < self.0 / 4 {
+            self.0 = (self.0 / 2).max(Self::MIN);
+        }
+    }
+}
+
+impl Default for ChunkSize {
+    fn default() -> Self {
+        ChunkSize(Self::MIN)
+    }
+}
+
 /// Read the pty master until EIO (every slave descriptor closed: the child and all it
 /// left behind are gone), one chunk in flight, as normal channel data.
 fn spawn_pty_reader(
@@ -953,14 +1002,16 @@ fn spawn_pty_reader(
     tx: mpsc::UnboundedSender<FromChild>,
 ) -> tokio::task::AbortHandle {
     tokio::spawn(async move {
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut size = ChunkSize::default();
         loop {
-            let n = match master.read(&mut buf).await {
+            let mut data = vec![0u8; size.0];
+            let n = match master.read(&mut data).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            data.truncate(n);
+            size.next(n);
             let (ack, wait) = oneshot::channel();
-            let data = buf.get(..n).unwrap_or_default().to_vec();
             if tx
                 .send(FromChild::Output {
                     id,
@@ -1009,13 +1060,15 @@ fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     tx: mpsc::UnboundedSender<FromChild>,
 ) {
     tokio::spawn(async move {
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut size = ChunkSize::default();
         loop {
-            match r.read(&mut buf).await {
+            // Read into the chunk that is sent: no zero-filling, no copy.
+            let mut data = Vec::with_capacity(size.0);
+            match r.read_buf(&mut data).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    size.next(n);
                     let (ack, wait) = oneshot::channel();
-                    let data = buf.get(..n).unwrap_or_default().to_vec();
                     if tx.send(FromChild::Output { id, ext, data, ack }).is_err() {
                         return;
                     }

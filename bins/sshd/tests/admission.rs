@@ -398,12 +398,7 @@ fn spawn_ssh(ssh: &std::path::Path, sshd: &Sshd, home: &TempHome, command: &str)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    for (k, v) in home.env() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
+    home.apply_env(&mut cmd);
     cmd.spawn().unwrap()
 }
 

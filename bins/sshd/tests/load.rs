@@ -300,12 +300,7 @@ fn spawn_session(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (k, v) in home.env() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
+    home.apply_env(&mut cmd);
     // Killed if the test thread dies with the session still open.
     oxssh_sys::kill_on_parent_death(&mut cmd);
     let mut child = cmd.spawn().unwrap();

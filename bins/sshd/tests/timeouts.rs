@@ -113,12 +113,7 @@ fn client_alive_ends_a_connection_whose_client_stopped_answering() {
         .option("ServerAliveInterval 0")
         .args();
     let mut cmd = Command::new(ssh);
-    for (k, v) in home.env() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
+    home.apply_env(&mut cmd);
     let child = cmd
         .args(args)
         .arg("sleep 30")

@@ -156,6 +156,14 @@ impl Connection {
             .and_then(|i| ChannelId::try_from(i).ok())
     }
 
+    /// Whether channel `id` is open (neither opening nor closing).
+    pub fn is_open(&self, id: ChannelId) -> bool {
+        self.channels
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|c| c.state == State::Open)
+    }
+
     fn alloc(&mut self, ch: Channel) -> Result<ChannelId, Error> {
         if let Some((i, slot)) = self
             .channels

@@ -242,7 +242,11 @@ impl Transport {
         };
         t.out.extend_from_slice(t.cfg.version.as_bytes());
         t.out.extend_from_slice(b"\r\n");
-        t.start_kex()?;
+        // A server sends KEXINIT once the client's identification is read (as
+        // OpenSSH's), so that a bad one can still be answered in plain text.
+        if t.role == Role::Client {
+            t.start_kex()?;
+        }
         Ok(t)
     }
 
@@ -510,8 +514,13 @@ impl Transport {
     }
 
     fn process(&mut self, now: Instant) -> Result<(), Error> {
-        if self.peer_version.is_none() && !self.read_version()? {
-            return Ok(());
+        if self.peer_version.is_none() {
+            if !self.read_version()? {
+                return Ok(());
+            }
+            if self.role == Role::Server && self.exchange.is_none() {
+                self.start_kex()?;
+            }
         }
         // While the caller decides on the host key, later packets (the server's NEWKEYS
         // among them) stay buffered: nothing may be acted on before the verdict.
@@ -527,8 +536,31 @@ impl Transport {
         Ok(())
     }
 
-    /// Returns true once the peer's identification string has been read.
+    /// Returns true once the peer's identification string has been read. A server
+    /// answers a bad one as OpenSSH's does: an error line for the log, a plain-text
+    /// reply to the client, and ssh_err's text as the error.
     fn read_version(&mut self) -> Result<bool, Error> {
+        match self.read_version_line() {
+            Err(Error::Version(why)) if self.role == Role::Server => {
+                let (reply, err) = if why.starts_with("Protocol major versions differ") {
+                    tracing::error!("{why}");
+                    (
+                        "Protocol major versions differ.",
+                        "could not read protocol version",
+                    )
+                } else {
+                    tracing::error!("kex_exchange_identification: {why}");
+                    ("Invalid SSH identification string.", "invalid format")
+                };
+                self.out.extend_from_slice(reply.as_bytes());
+                self.out.extend_from_slice(b"\r\n");
+                Err(Error::Version(err.into()))
+            }
+            r => r,
+        }
+    }
+
+    fn read_version_line(&mut self) -> Result<bool, Error> {
         loop {
             let avail = self.inbuf.get(self.in_pos..).unwrap_or_default();
             let Some(nl) = avail.iter().position(|&b| b == b'\n') else {
@@ -563,9 +595,10 @@ impl Transport {
             }
             // RFC 4253 §4.2: a server may send other lines first; a client may not.
             if self.role == Role::Server {
-                return Err(Error::Version(
-                    "Bad remote protocol version identification".into(),
-                ));
+                let shown: String = String::from_utf8_lossy(line).chars().take(256).collect();
+                return Err(Error::Version(format!(
+                    "client sent invalid protocol identifier \"{shown}\""
+                )));
             }
             self.pre_banner_lines += 1;
             if self.pre_banner_lines > MAX_PRE_BANNER_LINES {

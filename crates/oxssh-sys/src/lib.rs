@@ -218,6 +218,28 @@ pub fn kill_on_parent_death(cmd: &mut std::process::Command) {
     }
 }
 
+/// Ask the kernel to acknowledge the next segments on TCP socket `fd` at once
+/// (TCP_QUICKACK, which it clears again by itself), instead of delaying the ACK for up
+/// to 40 ms. A peer that writes two small packets in a row with Nagle's algorithm on
+/// (OpenSSH's ssh does, e.g. NEWKEYS then SERVICE_REQUEST) holds the second until the
+/// first is acknowledged: without this, each such pair costs a delayed-ACK timeout.
+/// Errors (not a TCP socket) are ignored.
+pub fn tcp_quickack(fd: std::os::fd::BorrowedFd<'_>) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from `&one`, which lives for
+    // the call; `fd` is a descriptor borrowed for the call.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            std::ptr::from_ref(&one).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
 /// Send `signal` to process `pid`.
 pub fn kill(pid: u32, signal: i32) -> std::io::Result<()> {
     let pid =

@@ -95,6 +95,16 @@ impl TempHome {
         ]
     }
 
+    /// Apply [`TempHome::env`] to a command started without [`crate::Cmd`].
+    pub fn apply_env(&self, cmd: &mut std::process::Command) {
+        for (k, v) in self.env() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+    }
+
     fn write(&self, path: &Path, text: String, mode: u32) {
         fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
         set_mode(path, mode);

@@ -221,7 +221,43 @@ fn ssh1_peer_gets_openssh_message() {
     let e = s
         .handle_input(b"SSH-1.5-old\r\n", Instant::now())
         .unwrap_err();
+    assert_eq!(e.to_string(), "could not read protocol version");
+    // The client reads, after our identification and nothing else, OpenSSH's answer.
+    let mut out = Vec::new();
+    s.take_output(&mut out);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("SSH-2.0-"), "{text}");
+    assert!(
+        text.ends_with("\r\nProtocol major versions differ.\r\n"),
+        "{text}"
+    );
+    // A client never hears that: it gets the log line's reason.
+    let mut c = Transport::new(Role::Client, Config::new("s"), Vec::new()).unwrap();
+    let e = c
+        .handle_input(b"SSH-1.5-old\r\n", Instant::now())
+        .unwrap_err();
     assert_eq!(e.to_string(), "Protocol major versions differ: 2 vs. 1");
+}
+
+#[test]
+fn a_client_line_that_is_not_an_identification_is_answered() {
+    let mut s = Transport::new(Role::Server, Config::new("c"), vec![host_key()]).unwrap();
+    let e = s
+        .handle_input(b"GET / HTTP/1.1\r\n", Instant::now())
+        .unwrap_err();
+    assert_eq!(e.to_string(), "invalid format");
+    let mut out = Vec::new();
+    s.take_output(&mut out);
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.ends_with("\r\nInvalid SSH identification string.\r\n"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("\r\n").count(),
+        2,
+        "no KEXINIT before the verdict: {text}"
+    );
 }
 
 #[test]
