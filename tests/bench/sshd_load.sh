@@ -10,6 +10,9 @@
 #    child.
 #  - leaks: each listener's RSS, descriptor count and descendants before the load and
 #    after it (asserted by bins/sshd/tests/load.rs; here they are printed).
+#  - server CPU per login: the CPU time of each listener's reaped children over the
+#    logins, divided by their number (the server's own cost, whatever the client's;
+#    the ratio printed is OpenSSH's over ours, i.e. how many more logins per CPU second).
 # Prints figures and ratios ours/OpenSSH. Nothing here asserts on time.
 #
 # The logins run in blocks of B alternating between the two servers (ours first in odd
@@ -131,8 +134,16 @@ rate() { # mode
     done=$((done + n))
   done
 }
+# CPU time of a listener's reaped children (the per-connection processes, their
+# helpers and the users' commands), in clock ticks.
+child_cpu() { awk '{print $16 + $17}' "/proc/$1/stat"; }
+cpu0_openssh=$(child_cpu "$pid_openssh"); cpu0_ours=$(child_cpu "$pid_ours")
 rate seq; load_seq=$(load)
 rate par; load_par=$(load)
+settle "$pid_openssh"; settle "$pid_ours"
+tick=$(getconf CLK_TCK)
+cpu_openssh=$(awk "BEGIN{print ($(child_cpu "$pid_openssh") - $cpu0_openssh) * 1000 / $tick / (2 * $N)}")
+cpu_ours=$(awk "BEGIN{print ($(child_cpu "$pid_ours") - $cpu0_ours) * 1000 / $tick / (2 * $N)}")
 
 printf '\n%-40s %12s %12s %8s %12s\n' "logins per second ($N each)" "OpenSSH" "ours" "ratio" "failed O/o"
 for m in seq par; do
@@ -141,6 +152,8 @@ for m in seq par; do
   printf '%-40s %12.2f %12.2f %8.2f %12s\n' "$label" "$o" "$u" "$(awk "BEGIN{print $u / $o}")" "${fails[$m.openssh]}/${fails[$m.ours]}"
 done
 echo "load average after the sequential logins: $load_seq; after the parallel ones: $load_par"
+printf '%-40s %12.1f %12.1f %8.2f\n' "server CPU ms per login (capacity: 1/x)" "$cpu_openssh" "$cpu_ours" \
+  "$(awk "BEGIN{print $cpu_openssh / ($cpu_ours > 0 ? $cpu_ours : 1)}")"
 
 # Memory per idle session: K sessions held open by one fifo each server; closing it
 # ends them all.

@@ -401,7 +401,7 @@ fn cert_key_type(key: &ssh_key::public::KeyData) -> u32 {
     }
 }
 
-pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
+pub async fn serve_stdio(cfg: ServerConfig, zygote: Option<monitor::Zygote>) -> Result<(), String> {
     let (stream, peer) = stdin_stream();
     let host_keys = load_host_keys(&cfg);
     if host_keys.is_empty() {
@@ -468,21 +468,22 @@ pub async fn serve_stdio(cfg: ServerConfig) -> Result<(), String> {
         .as_ref()
         .map(pam::Session::environment)
         .unwrap_or_default();
+    // Key exchange and authentication ran deep; the session loop does not.
+    oxssh_sys::release_unused_stack();
     // Root's work that must wait for the end (closing the PAM session) moves to a helper;
     // this process becomes the user for good before it serves any channel.
     if oxssh_sys::geteuid() == 0 {
-        user.monitor = Some(
-            monitor::start(
-                pam_session,
-                monitor::Login {
-                    user: user.pw.name.clone(),
-                    uid: user.pw.uid,
-                    gid: user.pw.gid,
-                    host: peer.ip(),
-                },
-            )
-            .map_err(|e| format!("fork: {e}"))?,
-        );
+        let who = monitor::Login {
+            user: user.pw.name.clone(),
+            uid: user.pw.uid,
+            gid: user.pw.gid,
+            host: peer.ip(),
+        };
+        let m = match (zygote, pam_session) {
+            (Some(z), None) => z.activate(&who),
+            (_, session) => monitor::start(session, who),
+        };
+        user.monitor = Some(m.map_err(|e| format!("fork: {e}"))?);
     }
     if let Some(dir) = user
         .cfg

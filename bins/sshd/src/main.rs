@@ -197,6 +197,14 @@ fn main() -> ExitCode {
     if !(flags.no_detach || flags.inetd || flags.reexec_child) {
         return daemonize(&flags);
     }
+    // The connection's root helper, forked now while this process is small (and has no
+    // other thread), when it will not have to hold a PAM session.
+    let zygote = if (flags.inetd || flags.reexec_child) && oxssh_sys::geteuid() == 0 && !cfg.use_pam
+    {
+        conn::monitor::zygote().ok()
+    } else {
+        None
+    };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -212,7 +220,7 @@ fn main() -> ExitCode {
         startup::child_init();
     }
     let r = if flags.inetd || reexec_child {
-        rt.block_on(conn::serve_stdio(cfg))
+        rt.block_on(conn::serve_stdio(cfg, zygote))
     } else {
         rt.block_on(listen(flags, cfg, snapshot))
     };

@@ -240,6 +240,49 @@ pub fn tcp_quickack(fd: std::os::fd::BorrowedFd<'_>) {
     }
 }
 
+/// Give back to the system the main thread's stack pages below the caller's frame
+/// (less a margin): after a deep phase (key exchange, signatures) a long-lived process
+/// otherwise keeps every page it once touched. Those pages hold only dead frames; the
+/// kernel hands out zeroed ones if the stack grows there again. Call it from the main
+/// thread; elsewhere it does nothing.
+pub fn release_unused_stack() {
+    const MARGIN: usize = 16 * 1024;
+    const PAGE: usize = 4096;
+    let marker = 0u8;
+    let sp = std::ptr::from_ref(&marker) as usize;
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
+    let Some((start, end)) = maps.lines().find_map(|l| {
+        if !l.ends_with("[stack]") {
+            return None;
+        }
+        let (range, _) = l.split_once(' ')?;
+        let (a, b) = range.split_once('-')?;
+        Some((
+            usize::from_str_radix(a, 16).ok()?,
+            usize::from_str_radix(b, 16).ok()?,
+        ))
+    }) else {
+        return;
+    };
+    // Not the main thread's stack: leave it.
+    if !(start..end).contains(&sp) {
+        return;
+    }
+    let top = sp.saturating_sub(MARGIN) & !(PAGE - 1);
+    if top <= start {
+        return;
+    }
+    // SAFETY: [start, top) lies in our own stack mapping, wholly below the current
+    // frame less a margin, so it holds no live data (frames the calls below make fit in
+    // the margin). MADV_DONTNEED on private anonymous memory only drops its contents;
+    // later accesses read zero pages.
+    unsafe {
+        libc::madvise(start as *mut libc::c_void, top - start, libc::MADV_DONTNEED);
+    }
+}
+
 /// Send `signal` to process `pid`.
 pub fn kill(pid: u32, signal: i32) -> std::io::Result<()> {
     let pid =

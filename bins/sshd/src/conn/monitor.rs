@@ -105,6 +105,54 @@ fn serve(link: &UnixStream, who: &Login) -> Vec<(u32, String)> {
     }
 }
 
+/// A helper forked early, while this process is still small, that waits to learn
+/// whom it serves: without a PAM session to hold, the helper need not be a fork of
+/// the grown process, whose later writes would leave it private copies of pages.
+pub struct Zygote {
+    link: UnixStream,
+}
+
+/// Fork a [`Zygote`]. Call before any thread exists (before the runtime starts).
+pub fn zygote() -> std::io::Result<Zygote> {
+    let (ours, theirs) = UnixStream::pair()?;
+    oxssh_sys::privsep::fork_helper(&[ours.as_raw_fd(), 0, 1], move || {
+        let mut buf = [0u8; 512];
+        let who = match oxssh_sys::privsep::recv_fds(&theirs, &mut buf) {
+            Ok((n, _)) if n > 0 => parse_login(buf.get(..n).unwrap_or_default()),
+            // The connection ended before a login (or went on with a PAM session).
+            _ => return 0,
+        };
+        let Some(who) = who else { return 1 };
+        for (pid, tty) in serve(&theirs, &who) {
+            oxssh_sys::utmp::logout(pid, &tty);
+        }
+        0
+    })?;
+    Ok(Zygote { link: ours })
+}
+
+/// "user\nuid\ngid\nhost", as [`Zygote::activate`] sends it.
+fn parse_login(b: &[u8]) -> Option<Login> {
+    let text = std::str::from_utf8(b).ok()?;
+    let mut f = text.split('\n');
+    Some(Login {
+        user: f.next()?.to_owned(),
+        uid: f.next()?.parse().ok()?,
+        gid: f.next()?.parse().ok()?,
+        host: f.next()?.to_owned(),
+    })
+}
+
+impl Zygote {
+    /// Make the waiting helper the monitor for `who`.
+    pub fn activate(self, who: &Login) -> std::io::Result<Monitor> {
+        let m = format!("{}\n{}\n{}\n{}", who.user, who.uid, who.gid, who.host);
+        oxssh_sys::privsep::send_fds(&self.link, m.as_bytes(), &[])?;
+        tracing::debug!("monitor: the early helper serves the session's privileged requests");
+        Ok(Monitor { link: self.link })
+    }
+}
+
 /// Fork the helper for a user, holding the PAM session if there is one.
 pub fn start(session: Option<pam::Session>, who: Login) -> std::io::Result<Monitor> {
     let (ours, theirs) = UnixStream::pair()?;
