@@ -31,9 +31,12 @@
 //! OpenSSH did before privilege separation was mandatory, so the answer does not depend
 //! on the kernel's ip_unprivileged_port_start.
 //!
-//! Not here: X11 and agent forwarding, `tun@openssh.com`, service names in
-//! permitopen/PermitOpen ports (numbers and `*` only), and ChannelTimeout for the
-//! forwarding channel types (the session loop's timers see only session channels).
+//! Agent forwarding (`auth-agent-req@openssh.com`): a socket in a private directory
+//! under /tmp whose connections become `auth-agent@openssh.com` channels.
+//!
+//! Not here: X11 forwarding, `tun@openssh.com`, and service names in
+//! permitopen/PermitOpen ports (numbers and `*` only). ChannelTimeout sees these
+//! channels through the session loop ([`Forwarder::kind_of`], [`Msg::data_channel`]).
 
 use std::collections::HashMap;
 use std::io;
@@ -205,6 +208,12 @@ enum ListenKind {
         path: String,
         file: Option<(u64, u64)>,
     },
+    /// The forwarded agent's socket (`auth-agent-req@openssh.com`), in a directory of
+    /// its own that goes with it.
+    Agent {
+        path: String,
+        dir: std::path::PathBuf,
+    },
 }
 
 struct Listener {
@@ -217,6 +226,10 @@ impl Drop for Listener {
     fn drop(&mut self) {
         for t in &self.tasks {
             t.abort();
+        }
+        if let ListenKind::Agent { path, dir } = &self.kind {
+            let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_dir(dir);
         }
         if let ListenKind::Unix {
             path,
@@ -493,6 +506,11 @@ fn send_debug(t: &mut Transport, text: &str) -> ProtoResult<()> {
 /// Port forwarding for one connection: its policy, listeners and channels.
 pub struct Forwarder {
     policy: Policy,
+    /// Agent forwarding is allowed (AllowAgentForwarding, DisableForwarding, the key's
+    /// `no-agent-forwarding`).
+    agent_ok: bool,
+    /// The forwarded agent's socket, once a session asked for it.
+    agent: Option<String>,
     uid: u32,
     family: AddressFamily,
     gateway_ports: GatewayPorts,
@@ -523,6 +541,13 @@ impl Forwarder {
         let cfg = &user.cfg;
         Forwarder {
             policy: Policy::new(user),
+            agent_ok: cfg.allow_agent_forwarding
+                && !cfg.disable_forwarding
+                && !user
+                    .key_options
+                    .as_ref()
+                    .is_some_and(|o| o.no_agent_forwarding),
+            agent: None,
             uid: user.pw.uid,
             family: cfg.address_family,
             gateway_ports: cfg.gateway_ports,
@@ -542,6 +567,54 @@ impl Forwarder {
     fn key(&mut self) -> u64 {
         self.next_key = self.next_key.wrapping_add(1);
         self.next_key
+    }
+
+    /// `auth-agent-req@openssh.com` (OpenSSH's `auth_input_request_forwarding`): make
+    /// the connection's agent socket, `/tmp/ssh-XXXXXXXXXX/agent.<pid>`, whose clients
+    /// become `auth-agent@openssh.com` channels. Only the first request of a
+    /// connection succeeds, as OpenSSH's; every session started after it gets the
+    /// socket in SSH_AUTH_SOCK ([`Forwarder::agent_path`]).
+    pub fn agent_request(&mut self) -> bool {
+        if !self.agent_ok {
+            tracing::debug!("session_auth_agent_req: no_agent_forwarding_flag");
+            return false;
+        }
+        if self.agent.is_some() || self.listeners.len() >= MAX_LISTENERS {
+            return false;
+        }
+        let Some(dir) = agent_dir() else {
+            tracing::error!("temporary directory for agent socket: could not create one in /tmp");
+            return false;
+        };
+        let path = dir
+            .join(format!("agent.{}", std::process::id()))
+            .to_string_lossy()
+            .into_owned();
+        let listener = match bind_unix(&path, 0o600, false) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("{e}");
+                let _ = std::fs::remove_dir(&dir);
+                return false;
+            }
+        };
+        let key = self.key();
+        let task = tokio::spawn(accept_unix(listener, key, self.tx.clone()));
+        self.listeners.push(Listener {
+            key,
+            kind: ListenKind::Agent {
+                path: path.clone(),
+                dir,
+            },
+            tasks: vec![task.abort_handle()],
+        });
+        self.agent = Some(path);
+        true
+    }
+
+    /// The forwarded agent's socket, for SSH_AUTH_SOCK.
+    pub fn agent_path(&self) -> Option<&str> {
+        self.agent.as_deref()
     }
 
     /// The type of a forwarding channel of ours ("direct-tcpip", "forwarded-tcpip", …).
@@ -1166,6 +1239,7 @@ impl Forwarder {
                 );
                 ChannelOpen::ForwardedStreamlocal { path: path.clone() }
             }
+            ListenKind::Agent { .. } => ChannelOpen::AuthAgent,
         };
         match chans.open(t, open.kind(), &open.encode()) {
             Ok(id) => {
@@ -1179,6 +1253,31 @@ impl Forwarder {
         }
         Ok(())
     }
+}
+
+/// A new directory `/tmp/ssh-XXXXXXXXXX`, mode 0700 (mkdtemp's contract: created
+/// here, so nobody else's).
+fn agent_dir() -> Option<std::path::PathBuf> {
+    use std::io::Read;
+    use std::os::unix::fs::DirBuilderExt;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut urandom = std::fs::File::open("/dev/urandom").ok()?;
+    for _ in 0..16 {
+        let mut raw = [0u8; 10];
+        urandom.read_exact(&mut raw).ok()?;
+        let name: String = raw
+            .iter()
+            .filter_map(|b| ALPHABET.get(usize::from(*b) % ALPHABET.len()))
+            .map(|&c| char::from(c))
+            .collect();
+        let dir = std::path::PathBuf::from(format!("/tmp/ssh-{name}"));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Some(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 /// Start the reader and writer tasks of an open channel.

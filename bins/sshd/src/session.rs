@@ -107,6 +107,8 @@ struct Session {
     closed: bool,
     /// ExposeAuthInfo: the file for SSH_USER_AUTH.
     auth_info: Option<PathBuf>,
+    /// The forwarded agent's socket, for SSH_AUTH_SOCK.
+    auth_sock: Option<String>,
 }
 
 fn signal_name(sig: i32) -> String {
@@ -275,7 +277,11 @@ pub async fn run(
                     data,
                 } => {
                     let ok = match sessions.get_mut(&id) {
-                        Some(s) => handle_request(s, id, &name, &data, cfg, peer, user, &tx),
+                        Some(_) if name == "auth-agent-req@openssh.com" => fwd.agent_request(),
+                        Some(s) => {
+                            s.auth_sock = fwd.agent_path().map(str::to_owned);
+                            handle_request(s, id, &name, &data, cfg, peer, user, &tx)
+                        }
                         None => false,
                     };
                     if ok {
@@ -785,6 +791,9 @@ fn spawn(
     }
     if let Some(f) = &s.auth_info {
         cmd.env("SSH_USER_AUTH", f);
+    }
+    if let Some(sock) = &s.auth_sock {
+        cmd.env("SSH_AUTH_SOCK", sock);
     }
     // The server's SetEnv wins over anything the client sent.
     for kv in &cfg.set_env {

@@ -736,3 +736,99 @@ fn channel_timeout_closes_an_idle_forwarded_connection() {
     // The forward itself stays: a new connection works.
     assert_eq!(round_trip(connect_when_up(local), b"again"), b"again");
 }
+
+/// `ssh -A` through our sshd to OpenSSH's own ssh-agent: the session's SSH_AUTH_SOCK
+/// reaches the client's agent (OpenSSH's `ssh-add -l` run in the session lists its
+/// key); AllowAgentForwarding no leaves the session without one.
+#[test]
+fn agent_forwarding_reaches_the_clients_agent() {
+    let ssh = oxssh_testkit::require_openssh!("ssh");
+    let agent_bin = oxssh_testkit::require_openssh!("ssh-agent");
+    let add_bin = oxssh_testkit::require_openssh!("ssh-add");
+    let dir = sock_dir();
+    let sock = dir.path().join("agent");
+    let mut agent = Command::new(&agent_bin)
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Reap(Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let deadline = Instant::now() + READY;
+    while !sock.exists() {
+        assert!(Instant::now() < deadline, "ssh-agent did not start");
+        if let Ok(Some(st)) = agent.try_wait() {
+            panic!("ssh-agent exited: {st}");
+        }
+        thread::sleep(Duration::from_millis(30));
+    }
+    let _agent = Reap(agent);
+    let key = oxssh_testkit::fixtures_dir().join("keys/id_ed25519");
+    let tmpkey = dir.path().join("id");
+    std::fs::copy(&key, &tmpkey).unwrap();
+    std::fs::set_permissions(&tmpkey, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    Cmd::new(&add_bin)
+        .arg(&tmpkey)
+        .env("SSH_AUTH_SOCK", &sock)
+        .run()
+        .assert_success();
+    let listed = Cmd::new(&add_bin)
+        .arg("-l")
+        .env("SSH_AUTH_SOCK", &sock)
+        .run();
+    listed.assert_success();
+    let fingerprint = listed.stdout_str();
+    let run = |sshd: &Sshd, home: &TempHome| {
+        let mut envs = home.env();
+        envs.retain(|(k, _)| k != "SSH_AUTH_SOCK");
+        envs.push(("SSH_AUTH_SOCK".into(), Some(sock.clone().into())));
+        Cmd::new(&ssh)
+            .arg("-A")
+            .args(sshd.client(home).args())
+            .arg(format!(
+                "{} -l; echo \"sock=$SSH_AUTH_SOCK\"",
+                add_bin.display()
+            ))
+            .envs(envs)
+            .run()
+    };
+    let sshd = server(&[]);
+    let home = TempHome::new();
+    let out = run(&sshd, &home);
+    let text = out.stdout_str();
+    assert!(text.starts_with(&fingerprint), "{out}");
+    let sock_line = text.lines().last().unwrap();
+    assert!(
+        sock_line.starts_with("sock=/tmp/ssh-") && sock_line.contains("/agent."),
+        "{out}"
+    );
+    // The socket and its directory go with the connection.
+    let path = sock_line.trim_start_matches("sock=");
+    let parent = Path::new(path).parent().unwrap().to_path_buf();
+    let deadline = Instant::now() + READY;
+    while parent.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} left behind",
+            parent.display()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    // Refused by configuration: no socket, and ssh-add says so.
+    let refused = server(&["AllowAgentForwarding no"]);
+    let out = run(&refused, &home);
+    assert_eq!(out.stdout_str(), "sock=\n", "{out}");
+    assert!(
+        out.stderr_str()
+            .contains("Could not open a connection to your authentication agent."),
+        "{out}"
+    );
+}
