@@ -427,10 +427,10 @@ pub async fn serve_stdio(cfg: ServerConfig, zygote: Option<monitor::Zygote>) -> 
     let setup = async {
         let mut nov = oxssh_net::no_host_keys;
         if let Err(e) = conn.handshake(&mut nov).await {
-            // A bad identification gets its plain-text answer before we go.
-            if matches!(e, oxssh_net::Error::Proto(oxssh_proto::Error::Version(_))) {
-                let _ = conn.flush().await;
-            }
+            // What is queued still goes out: a bad identification's plain-text answer,
+            // or our KEXINIT (sent only once the client's identification was read), so
+            // that a client with no algorithm in common can say which.
+            let _ = conn.flush().await;
             return Err(describe(&e, &peer, None));
         }
         userauth::authenticate(&mut conn, &cfg, &peer).await
