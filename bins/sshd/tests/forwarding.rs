@@ -746,40 +746,13 @@ fn agent_forwarding_reaches_the_clients_agent() {
     let agent_bin = oxssh_testkit::require_openssh!("ssh-agent");
     let add_bin = oxssh_testkit::require_openssh!("ssh-add");
     let dir = sock_dir();
-    let sock = dir.path().join("agent");
-    let mut agent = Command::new(&agent_bin)
-        .arg("-D")
-        .arg("-a")
-        .arg(&sock)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Reap(Child);
-    impl Drop for Reap {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let deadline = Instant::now() + READY;
-    while !sock.exists() {
-        assert!(Instant::now() < deadline, "ssh-agent did not start");
-        if let Ok(Some(st)) = agent.try_wait() {
-            panic!("ssh-agent exited: {st}");
-        }
-        thread::sleep(Duration::from_millis(30));
-    }
-    let _agent = Reap(agent);
+    let agent = oxssh_testkit::OpenSshAgent::start(&agent_bin, dir.path());
+    let sock = agent.sock().to_path_buf();
     let key = oxssh_testkit::fixtures_dir().join("keys/id_ed25519");
     let tmpkey = dir.path().join("id");
     std::fs::copy(&key, &tmpkey).unwrap();
-    std::fs::set_permissions(&tmpkey, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    Cmd::new(&add_bin)
-        .arg(&tmpkey)
-        .env("SSH_AUTH_SOCK", &sock)
-        .run()
-        .assert_success();
+    std::fs::set_permissions(&tmpkey, std::fs::Permissions::from_mode(0o600)).unwrap();
+    agent.add(&add_bin, &tmpkey);
     let listed = Cmd::new(&add_bin)
         .arg("-l")
         .env("SSH_AUTH_SOCK", &sock)

@@ -5,61 +5,10 @@
 // Test helpers fail the test loudly on a broken fixture.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use oxssh_agent::{Client, Error, SSH_AGENT_RSA_SHA2_256, SSH_AGENT_RSA_SHA2_512, sign_flags};
 use oxssh_proto::hostkey::{self, SigAlg};
 use oxssh_proto::wire::Reader;
-use oxssh_testkit::{Key, TempHome, require_openssh};
-
-/// OpenSSH's ssh-agent in the foreground on a socket of its own; killed on drop.
-struct Agent {
-    child: Child,
-    sock: PathBuf,
-}
-
-impl Agent {
-    fn start(bin: &Path, dir: &Path) -> Agent {
-        let sock = dir.join("agent.sock");
-        let child = Command::new(bin)
-            .arg("-D")
-            .arg("-a")
-            .arg(&sock)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while !sock.exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "ssh-agent did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Agent { child, sock }
-    }
-
-    fn add(&self, ssh_add: &Path, key: &Path) {
-        let st = Command::new(ssh_add)
-            .arg(key)
-            .env("SSH_AUTH_SOCK", &self.sock)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(st.success(), "ssh-add {}", key.display());
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use oxssh_testkit::{Key, OpenSshAgent, TempHome, require_openssh};
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -81,13 +30,13 @@ fn lists_and_signs_with_openssh_agent() {
         return;
     };
     let home = TempHome::new();
-    let agent = Agent::start(&agent_bin, home.path());
+    let agent = OpenSshAgent::start(&agent_bin, home.path());
     let ed = ssh_key::PublicKey::from_openssh(&Key::Ed25519.public()).unwrap();
     let rsa = ssh_key::PublicKey::from_openssh(&Key::Rsa3072.public()).unwrap();
     agent.add(&ssh_add, &home.install_key(Key::Ed25519));
     agent.add(&ssh_add, &home.install_key(Key::Rsa3072));
     block_on(async {
-        let mut c = Client::connect(&agent.sock).await.unwrap();
+        let mut c = Client::connect(agent.sock()).await.unwrap();
         let ids = c.identities().await.unwrap();
         let blobs: Vec<Vec<u8>> = ids.iter().map(|i| i.key_blob.clone()).collect();
         assert_eq!(

@@ -37,6 +37,7 @@
 )]
 #![forbid(unsafe_code)]
 
+mod agent;
 mod bins;
 mod home;
 mod keys;
@@ -44,6 +45,7 @@ pub mod pam;
 mod run;
 mod sshd;
 
+pub use agent::OpenSshAgent;
 pub use bins::{
     OPENSSH_INSTALL, Peer, is_ci, openssh, ours, peer_rule, require_openssh, workspace_root,
 };
