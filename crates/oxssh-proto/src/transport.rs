@@ -411,7 +411,8 @@ impl Transport {
         if len + 64 > MAX_PACKET {
             return Err(Error::BadPacketLength(len as u32));
         }
-        if self.kex_sending_blocked() {
+        // Behind anything still held back, so that messages keep their order.
+        if self.kex_sending_blocked() || !self.deferred.is_empty() {
             self.deferred_bytes += len;
             self.deferred.push_back(parts.concat());
             return Ok(());
@@ -1184,6 +1185,16 @@ impl Transport {
             m.put_str("0");
             self.write_packet(&m)?;
         }
+        // What was held back during the exchange goes out now, under the new keys and
+        // before anything sent later (OpenSSH sends its queue right after NEWKEYS).
+        self.send_deferred()
+    }
+
+    fn send_deferred(&mut self) -> Result<(), Error> {
+        while let Some(p) = self.deferred.pop_front() {
+            self.deferred_bytes -= p.len();
+            self.write_packet(&p)?;
+        }
         Ok(())
     }
 
@@ -1216,11 +1227,7 @@ impl Transport {
             first,
             negotiated: Box::new(neg),
         });
-        while let Some(p) = self.deferred.pop_front() {
-            self.deferred_bytes -= p.len();
-            self.write_packet(&p)?;
-        }
-        Ok(())
+        self.send_deferred()
     }
 
     /// OpenSSH's ssh_packet_enable_delayed_compress: a delayed method runs from now

@@ -711,3 +711,55 @@ fn server_host_key_algorithms_follow_the_configured_order() {
         ]
     );
 }
+
+/// Messages sent at every step of a key re-exchange, started by either side, arrive
+/// in the order they were sent (a message sent after our NEWKEYS must not overtake
+/// one held back before it).
+#[test]
+fn data_sent_at_every_step_of_a_rekey_keeps_its_order() {
+    for server_starts in [true, false] {
+        let mut p = Pair::new(None);
+        p.pump().unwrap();
+        if server_starts {
+            p.s.rekey().unwrap();
+        } else {
+            p.c.rekey().unwrap();
+        }
+        let now = Instant::now();
+        let mut buf = Vec::new();
+        let mut n = 0u8;
+        for _ in 0..20 {
+            for to_server in [true, false] {
+                p.s.send(&[94, n]).unwrap();
+                p.c.send(&[94, n]).unwrap();
+                n += 1;
+                let (from, to) = if to_server {
+                    (&mut p.c, &mut p.s)
+                } else {
+                    (&mut p.s, &mut p.c)
+                };
+                if from.has_output() {
+                    from.take_output(&mut buf);
+                    to.handle_input(&buf, now).unwrap();
+                }
+                while let Some(ev) = p.c.poll_event() {
+                    match ev {
+                        Event::HostKey { .. } => p.c.host_key_verdict(true, now).unwrap(),
+                        Event::Packet(x) => p.c_in.push(x),
+                        _ => {}
+                    }
+                }
+                while let Some(ev) = p.s.poll_event() {
+                    if let Event::Packet(x) = ev {
+                        p.s_in.push(x);
+                    }
+                }
+            }
+        }
+        p.pump().unwrap();
+        let want: Vec<Vec<u8>> = (0..n).map(|i| vec![94, i]).collect();
+        assert_eq!(p.c_in, want, "server starts: {server_starts}");
+        assert_eq!(p.s_in, want, "server starts: {server_starts}");
+        assert!(!p.c.kex_in_progress() && !p.s.kex_in_progress());
+    }
+}
