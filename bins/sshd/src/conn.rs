@@ -127,6 +127,23 @@ pub struct User {
     pub in_chroot: bool,
 }
 
+/// The largest authorized_keys, principals, rhosts or known_hosts file read (users'
+/// files are read by the root process before authentication).
+pub(crate) const MAX_USER_FILE: u64 = 8 << 20;
+
+/// A user's file (authorized_keys, principals, ~/.shosts, known_hosts) as text: only a
+/// regular file of at most [`MAX_USER_FILE`] bytes (`oxssh_sys::read_regular_file`).
+pub(crate) fn read_user_file(path: &Path) -> Option<String> {
+    match oxssh_sys::read_regular_file(path, MAX_USER_FILE) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            tracing::debug!("{}: {}", path.display(), io_text(&e));
+            None
+        }
+    }
+}
+
 /// A path keyword's `%h %u %U %%` tokens expanded for `pw` (an unknown token is kept
 /// as written), as OpenSSH's sshd does for AuthorizedKeysFile, AuthorizedPrincipalsFile
 /// and ChrootDirectory.

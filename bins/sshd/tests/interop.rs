@@ -169,6 +169,33 @@ fn unauthorized_key_is_denied() {
     );
 }
 
+/// A user's authorized_keys that is a symlink to a device (here /dev/zero, which the
+/// root process would read for ever) is refused at once, even with StrictModes no (the
+/// kit's setting): the login fails like any other, and the server keeps serving.
+#[test]
+fn authorized_keys_that_is_not_a_regular_file_is_refused_not_read() {
+    let Some(ssh) = require_openssh("ssh") else {
+        return;
+    };
+    let sshd = our_sshd(&[KeyType::Ed25519]);
+    let ak = sshd.authorized_keys_path().to_path_buf();
+    let _ = std::fs::remove_file(&ak);
+    std::os::unix::fs::symlink("/dev/zero", &ak).unwrap();
+    let home = TempHome::new();
+    let mut args = sshd.client(&home).args();
+    args.push("true".into());
+    let out = Cmd::new(ssh.clone()).args(args).envs(home.env()).run();
+    out.assert_code(255);
+    assert!(out.stderr_str().contains("Permission denied"), "{out}");
+    // Back to a real file: the same key gets in.
+    std::fs::remove_file(&ak).unwrap();
+    sshd.authorize(Key::Ed25519);
+    let mut args = sshd.client(&home).args();
+    args.push("echo in".into());
+    let out = Cmd::new(ssh).args(args).envs(home.env()).run();
+    assert_eq!(out.stdout_str(), "in\n", "{out}");
+}
+
 #[test]
 fn bad_config_refuses_to_start_exactly_as_openssh() {
     let Some(theirs) = require_openssh("sshd") else {

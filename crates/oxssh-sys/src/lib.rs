@@ -283,6 +283,32 @@ pub fn release_unused_stack() {
     }
 }
 
+/// Read a file a user may control (authorized_keys, principals, ~/.shosts, …) as
+/// text, safely for a privileged reader: it must be a regular file (opened without
+/// blocking, so a FIFO or device named by a symlink is refused, not waited on or read
+/// for ever) of at most `max` bytes; invalid UTF-8 is replaced, not fatal.
+pub fn read_regular_file(path: &std::path::Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(std::io::Error::other("file too large"));
+    }
+    let mut buf = Vec::new();
+    f.take(max.saturating_add(1)).read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        return Err(std::io::Error::other("file too large"));
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
 /// Send `signal` to process `pid`.
 pub fn kill(pid: u32, signal: i32) -> std::io::Result<()> {
     let pid =
@@ -459,6 +485,25 @@ mod tests {
             String::from_utf8_lossy(&out.stdout),
             "rc from-env\nmain\n1\n"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_small_regular_files_are_read() {
+        let dir = std::env::temp_dir().join(format!("oxssh-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("keys");
+        std::fs::write(&f, b"ssh-ed25519 AAAA caf\xe9\n").unwrap();
+        assert_eq!(
+            read_regular_file(&f, 100).unwrap(),
+            "ssh-ed25519 AAAA caf\u{fffd}\n"
+        );
+        assert!(read_regular_file(&f, 5).is_err());
+        // A symlink to a device is refused at once, not read for ever.
+        let link = dir.join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        assert!(read_regular_file(&link, 1 << 20).is_err());
+        assert!(read_regular_file(&dir, 1 << 20).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

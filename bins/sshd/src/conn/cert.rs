@@ -98,7 +98,7 @@ pub(super) async fn allowed(
         return Some(o);
     }
     for f in files {
-        let Ok(text) = std::fs::read_to_string(f) else {
+        let Some(text) = super::read_user_file(f) else {
             continue;
         };
         tracing::debug!("trying public key file {}", f.display());
@@ -126,7 +126,7 @@ async fn trusted_ca(
 ) -> Option<Options> {
     let file = cfg.trusted_user_ca_keys.as_deref()?;
     let ca = &cert.signature_key;
-    let listed = std::fs::read_to_string(file).ok().is_some_and(|t| {
+    let listed = super::read_user_file(Path::new(file)).is_some_and(|t| {
         authorized_keys::parse(&t)
             .0
             .iter()
@@ -318,7 +318,7 @@ fn match_principals_file(
     peer: &Peer,
 ) -> Option<Options> {
     tracing::debug!("trying authorized principals file {}", file.display());
-    let text = std::fs::read_to_string(file).ok()?;
+    let text = super::read_user_file(file)?;
     principals_in(&text, &file.display().to_string(), pw, cert, peer)
 }
 

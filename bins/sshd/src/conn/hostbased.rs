@@ -22,21 +22,10 @@ use ssh_key::{HashAlg, PublicKey};
 use super::{Peer, key_label};
 use crate::config::ServerConfig;
 
-/// The largest hosts/known_hosts file read.
-const MAX_FILE: u64 = 4 << 20;
-
 const HOSTS_EQUIV: &str = "/etc/hosts.equiv";
 const SHOSTS_EQUIV: &str = "/etc/ssh/shosts.equiv";
 const SYSTEM_HOSTFILE: &str = "/etc/ssh/ssh_known_hosts";
 const SYSTEM_HOSTFILE2: &str = "/etc/ssh/ssh_known_hosts2";
-
-fn read_small(path: &Path) -> Option<String> {
-    let meta = std::fs::metadata(path).ok()?;
-    if meta.len() > MAX_FILE {
-        return None;
-    }
-    std::fs::read_to_string(path).ok()
-}
 
 /// `check_rhosts_file`: whether `path` grants `client_user` from `hostname`/`ipaddr`
 /// the account `server_user`. Lines are `host [user]`, `-` negates, `+` alone and
@@ -58,7 +47,7 @@ fn rhosts_file_allows(
         );
         return false;
     }
-    let Some(text) = read_small(path) else {
+    let Some(text) = super::read_user_file(path) else {
         return false;
     };
     for line in text.lines() {
@@ -217,7 +206,7 @@ fn in_hostfiles(
     }
     let mut status = Status::New;
     for f in files {
-        let Some(text) = read_small(Path::new(&f)) else {
+        let Some(text) = super::read_user_file(Path::new(&f)) else {
             continue;
         };
         let kh = KnownHosts::parse(&f, &text);

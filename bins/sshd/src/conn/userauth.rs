@@ -311,7 +311,7 @@ async fn key_allowed(
         return None;
     }
     for f in authorized_files(cfg, pw) {
-        let Ok(text) = std::fs::read_to_string(&f) else {
+        let Some(text) = super::read_user_file(&f) else {
             continue;
         };
         tracing::debug!("trying public key file {}", f.display());
