@@ -45,6 +45,15 @@ fn request_head(user: &str, service: &str, method: &str) -> Vec<u8> {
     m
 }
 
+/// The start of what a request's signature covers: the session id, then the
+/// request's head as [`request_head`] writes it.
+fn signed_head(session_id: &[u8], user: &str, service: &str, method: &str) -> Vec<u8> {
+    let mut d = Vec::with_capacity(128 + session_id.len());
+    d.put_string(session_id);
+    d.extend_from_slice(&request_head(user, service, method));
+    d
+}
+
 pub fn request_none(user: &str, service: &str) -> Vec<u8> {
     request_head(user, service, "none")
 }
@@ -77,16 +86,12 @@ pub fn publickey_signed_data(
     key_blob: &[u8],
     hostbound: Option<&[u8]>,
 ) -> Vec<u8> {
-    let mut d = Vec::with_capacity(128 + key_blob.len());
-    d.put_string(session_id);
-    d.put_u8(msg::USERAUTH_REQUEST);
-    d.put_str(user);
-    d.put_str(service);
-    d.put_str(if hostbound.is_some() {
+    let method = if hostbound.is_some() {
         HOSTBOUND
     } else {
         "publickey"
-    });
+    };
+    let mut d = signed_head(session_id, user, service, method);
     d.put_bool(true);
     d.put_str(alg);
     d.put_string(key_blob);
@@ -107,27 +112,12 @@ pub fn hostbased_signed_data(
     client_host: &str,
     client_user: &str,
 ) -> Vec<u8> {
-    let mut d = Vec::with_capacity(128 + key_blob.len());
-    d.put_string(session_id);
-    d.put_u8(msg::USERAUTH_REQUEST);
-    d.put_str(user);
-    d.put_str(service);
-    d.put_str("hostbased");
+    let mut d = signed_head(session_id, user, service, "hostbased");
     d.put_str(alg);
     d.put_string(key_blob);
     d.put_str(client_host);
     d.put_str(client_user);
     d
-}
-
-/// The hostbased request for `signed_data` (from [`hostbased_signed_data`]) and its
-/// signature blob.
-pub fn request_hostbased_signed(signed_data: &[u8], sig_blob: &[u8]) -> Result<Vec<u8>, Error> {
-    let mut r = Reader::new(signed_data);
-    r.string()?;
-    let mut m = r.rest().to_vec();
-    m.put_string(sig_blob);
-    Ok(m)
 }
 
 /// The signed publickey request: the signed data minus the session id, plus the
