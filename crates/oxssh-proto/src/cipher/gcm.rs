@@ -9,30 +9,34 @@
 //!   `padding_length || payload || padding` is encrypted (§7.2, §7.3).
 //! - The tag is the full 16 bytes.
 //!
-//! Not here: GCM itself (the `aes-gcm` crate), and stopping before the invocation
-//! counter wraps, which rekeying makes unreachable.
+//! Not here: GCM itself, which comes from aws-lc-rs (its AES-NI/VAES code is about five
+//! times the RustCrypto `aes-gcm` crate's speed here: docs/performance.md), and
+//! stopping before the invocation counter wraps, which rekeying makes unreachable.
 
-use aes_gcm::aead::consts::{U12, U16};
-use aes_gcm::aead::{AeadCore, AeadInOut};
-use aes_gcm::{KeyInit, Nonce};
+use aws_lc_rs::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
 use super::{AEAD_TAG_LEN, LEN_FIELD};
 use crate::Error;
 
-/// `A` is `aes_gcm::Aes128Gcm` or `aes_gcm::Aes256Gcm`, holding the AES key schedule
-/// and the GHASH key.
-pub(super) struct AesGcmKey<A> {
-    aead: A,
+/// The key (aws-lc holds the AES key schedule and the GHASH key, and wipes them when
+/// dropped) and the IV's two fields.
+pub(super) struct AesGcmKey {
+    aead: LessSafeKey,
     fixed: [u8; 4],
     invocation: u64,
 }
 
-impl<A> AesGcmKey<A>
-where
-    A: AeadInOut + AeadCore<NonceSize = U12, TagSize = U16> + KeyInit,
-{
+impl AesGcmKey {
+    /// A 16-byte key selects AES-128, a 32-byte one AES-256.
     pub(super) fn new(key: &[u8], iv: &[u8]) -> Result<Self, Error> {
-        let aead = A::new_from_slice(key).map_err(|_| Error::Key("AES-GCM key length".into()))?;
+        let alg = match key.len() {
+            16 => &AES_128_GCM,
+            32 => &AES_256_GCM,
+            _ => return Err(Error::Key("AES-GCM key length".into())),
+        };
+        let aead = LessSafeKey::new(
+            UnboundKey::new(alg, key).map_err(|_| Error::Key("AES-GCM key".into()))?,
+        );
         let (fixed, invocation) = iv
             .split_first_chunk::<4>()
             .and_then(|(f, rest)| Some((*f, <[u8; 8]>::try_from(rest).ok()?)))
@@ -45,10 +49,10 @@ where
     }
 
     /// IV = fixed || invocation_counter, both big-endian as they came from key exchange.
-    fn nonce(&self) -> Nonce<U12> {
+    fn nonce(&self) -> Nonce {
         let [f0, f1, f2, f3] = self.fixed;
         let [c0, c1, c2, c3, c4, c5, c6, c7] = self.invocation.to_be_bytes();
-        [f0, f1, f2, f3, c0, c1, c2, c3, c4, c5, c6, c7].into()
+        Nonce::assume_unique_for_key([f0, f1, f2, f3, c0, c1, c2, c3, c4, c5, c6, c7])
     }
 
     /// `msg` = length || body in clear; `tag` = 16 bytes of room.
@@ -59,25 +63,25 @@ where
             .ok_or(Error::Truncated)?;
         let computed = self
             .aead
-            .encrypt_inout_detached(&nonce, len.as_slice(), body.into())
-            // The only error aes-gcm reports when sealing is input over 2^36 bytes.
+            .seal_in_place_separate_tag(nonce, Aad::from(*len), body)
+            // The only failure when sealing is input beyond GCM's limit (~64 GiB).
             .map_err(|_| Error::BadPacketLength(u32::MAX))?;
         let out: &mut [u8; AEAD_TAG_LEN] = tag.try_into().map_err(|_| Error::Truncated)?;
-        *out = computed.into();
+        out.copy_from_slice(computed.as_ref());
         self.invocation = self.invocation.wrapping_add(1);
         Ok(())
     }
 
-    /// `msg` = clear length || encrypted body; `tag` = the received tag. aes-gcm checks
-    /// the tag in constant time before it decrypts anything.
+    /// `msg` = clear length || encrypted body; `tag` = the received tag, which aws-lc
+    /// checks in constant time. On a mismatch the buffer's contents are unspecified, and
+    /// unused: the error ends the connection.
     pub(super) fn open(&mut self, msg: &mut [u8], tag: &[u8]) -> Result<(), Error> {
         let nonce = self.nonce();
-        let tag = aes_gcm::Tag::try_from(tag).map_err(|_| Error::Mac)?;
         let (len, body) = msg
             .split_first_chunk_mut::<LEN_FIELD>()
             .ok_or(Error::Truncated)?;
         self.aead
-            .decrypt_inout_detached(&nonce, len.as_slice(), body.into(), &tag)
+            .open_in_place_separate_tag(nonce, Aad::from(*len), tag, body)
             .map_err(|_| Error::Mac)?;
         self.invocation = self.invocation.wrapping_add(1);
         Ok(())

@@ -11,7 +11,8 @@
 //! It does not frame packets (reading the socket, bounding `packet_length`, choosing
 //! padding, parsing the payload), compress, count sequence numbers or decide when to
 //! rekey: the transport does. It implements no primitive either: ChaCha20, Poly1305,
-//! AES, triple DES, GCM, CTR, CBC, HMAC and SHA come from the RustCrypto crates.
+//! AES, triple DES, CTR, CBC, HMAC and SHA come from the RustCrypto crates, AES-GCM
+//! from aws-lc-rs (chosen by the benchmark in docs/performance.md).
 //!
 //! Every per-packet call works inside the caller's buffer and never allocates; key
 //! schedules are computed once, in [`SealingKey::new`] / [`OpeningKey::new`]. The buffer
@@ -34,7 +35,6 @@ mod tests;
 
 use std::fmt;
 
-use aes_gcm::{Aes128Gcm, Aes256Gcm};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -373,8 +373,8 @@ enum Engine {
     Plain,
     ChaCha(chacha::ChaChaPoly),
     // Boxed: key schedules and hash states make these several hundred bytes.
-    Gcm128(Box<gcm::AesGcmKey<Aes128Gcm>>),
-    Gcm256(Box<gcm::AesGcmKey<Aes256Gcm>>),
+    Gcm128(Box<gcm::AesGcmKey>),
+    Gcm256(Box<gcm::AesGcmKey>),
     /// CTR or CBC with an HMAC.
     Hmac(Box<ctr_hmac::CipherHmac>),
 }
