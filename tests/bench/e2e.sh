@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end benchmark, side by side with OpenSSH in the same run: bulk throughput of
-# `ssh host 'cat > /dev/null' < N MiB` and connect-authenticate-exec-exit latency of
-# `ssh host true`, for every client/server pairing (OpenSSH or ours on each side).
+# `ssh host 'cat > /dev/null' < N MiB` (up) and `ssh host 'head -c N' > /dev/null`
+# (down), and connect-authenticate-exec-exit latency of `ssh host true`, for every
+# client/server pairing (OpenSSH or ours on each side).
 # Prints MiB/s, ms, and ratios against OpenSSH↔OpenSSH. Nothing here asserts on time.
 #
 # usage: tests/bench/e2e.sh [MiB (default 1024)] [cipher (default chacha20-poly1305@openssh.com)] [latency runs (default 20)]
+# TP_ROUNDS=n (default 3): throughput rounds, of which the median is reported.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MIB=${1:-1024}; CIPHER=${2:-chacha20-poly1305@openssh.com}; RUNS=${3:-20}
@@ -56,17 +58,32 @@ start "$ours/sshd"; p_ours=$port; pid_ours=$spid
 printf '[127.0.0.1]:%s %s\n[127.0.0.1]:%s %s\n' "$p_openssh" "$(cut -d' ' -f1,2 "$tmp/host.pub")" "$p_ours" "$(cut -d' ' -f1,2 "$tmp/host.pub")" > "$tmp/kh"
 sshargs=(-i "$tmp/id" -o UserKnownHostsFile="$tmp/kh" -o StrictHostKeyChecking=yes -o BatchMode=yes -o Ciphers="$CIPHER")
 now() { date +%s.%N; }
-printf '%-28s %10s %10s %10s %10s\n' "client -> server" "MiB/s" "ratio" "ms/login" "ratio"
-base_tp=; base_lat=
-for pair in "/usr/bin/ssh:$p_openssh:OpenSSH -> OpenSSH" "$ours/ssh:$p_ours:ours -> ours" "$ours/ssh:$p_openssh:ours -> OpenSSH" "/usr/bin/ssh:$p_ours:OpenSSH -> ours"; do
+pairs=("/usr/bin/ssh:$p_openssh:OpenSSH -> OpenSSH" "$ours/ssh:$p_ours:ours -> ours" "$ours/ssh:$p_openssh:ours -> OpenSSH" "/usr/bin/ssh:$p_ours:OpenSSH -> ours")
+# Throughput: TP_ROUNDS rounds (default 3), each timing every pair once in turn, so that
+# the machine's load changing over the run hits all pairs alike; the median is reported.
+# Upload: N MiB into `cat > /dev/null`; download: N MiB from `head -c` to /dev/null.
+declare -A up down
+for _ in $(seq "${TP_ROUNDS:-3}"); do
+  for pair in "${pairs[@]}"; do
+    IFS=: read -r client port label <<<"$pair"
+    t0=$(now); head -c $((MIB*1024*1024)) /dev/zero | "$client" "${sshargs[@]}" -p "$port" "$(id -un)@127.0.0.1" 'cat > /dev/null'; t1=$(now)
+    up[$label]+="$(awk "BEGIN{print $MIB / ($t1 - $t0)}") "
+    t0=$(now); "$client" "${sshargs[@]}" -p "$port" "$(id -un)@127.0.0.1" "head -c $((MIB*1024*1024)) /dev/zero" > /dev/null; t1=$(now)
+    down[$label]+="$(awk "BEGIN{print $MIB / ($t1 - $t0)}") "
+  done
+done
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+printf '%-24s %9s %7s %11s %7s %9s %7s\n' "client -> server" "up MiB/s" "ratio" "down MiB/s" "ratio" "ms/login" "ratio"
+base_up=; base_down=; base_lat=
+for pair in "${pairs[@]}"; do
   IFS=: read -r client port label <<<"$pair"
-  t0=$(now); head -c $((MIB*1024*1024)) /dev/zero | "$client" "${sshargs[@]}" -p "$port" "$(id -un)@127.0.0.1" 'cat > /dev/null'; t1=$(now)
-  tp=$(awk "BEGIN{print $MIB / ($t1 - $t0)}")
+  u=$(median <<<"${up[$label]}"); d=$(median <<<"${down[$label]}")
   t0=$(now); for _ in $(seq "$RUNS"); do "$client" "${sshargs[@]}" -p "$port" "$(id -un)@127.0.0.1" true; done; t1=$(now)
   lat=$(awk "BEGIN{print ($t1 - $t0) * 1000 / $RUNS}")
-  [ -n "$base_tp" ] || { base_tp=$tp; base_lat=$lat; }
-  printf '%-28s %10.1f %10.2f %10.1f %10.2f\n' "$label" "$tp" "$(awk "BEGIN{print $tp / $base_tp}")" "$lat" "$(awk "BEGIN{print $lat / $base_lat}")"
+  [ -n "$base_up" ] || { base_up=$u; base_down=$d; base_lat=$lat; }
+  printf '%-24s %9.1f %7.2f %11.1f %7.2f %9.1f %7.2f\n' "$label" "$u" "$(awk "BEGIN{print $u / $base_up}")" "$d" "$(awk "BEGIN{print $d / $base_down}")" "$lat" "$(awk "BEGIN{print $lat / $base_lat}")"
 done
+echo "(throughput: median of ${TP_ROUNDS:-3} rounds; every round: ${up[OpenSSH -> OpenSSH]}| ${up[ours -> ours]}MiB/s up, OpenSSH | ours)"
 
 # Memory per idle session: N sessions running `sleep`, server-side PSS above the idle
 # listener, divided by N. Each server is measured with OpenSSH's client.

@@ -2,7 +2,7 @@
 //! when asked or when stdin is a terminal), stdin/stdout/stderr pumped with per-channel
 //! flow control, and the remote exit status (or signal) returned as ssh's status.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use oxssh_net::Conn;
 use oxssh_proto::connection::{ChannelEvent, ChannelId, Connection};
@@ -305,14 +305,27 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<u8, Failure> {
     let mut typed: Vec<u8> = Vec::new();
     let mut actions = Vec::new();
-    let mut stdin = tokio::io::stdin();
-    let mut stdout = tokio::io::stdout();
-    let mut stderr = tokio::io::stderr();
     let mut stdin_open = !o.stdin_null;
+    // Pipes and sockets are polled non-blocking on the reactor (their flags restored
+    // when this returns); terminals and files go through tokio's blocking pool.
+    let mut stdin: Box<dyn AsyncRead + Unpin> = match stdin_open
+        .then(|| oxssh_sys::stdio::AsyncStdio::new(std::io::stdin().as_fd()))
+        .flatten()
+    {
+        Some(s) => Box::new(s),
+        None => Box::new(tokio::io::stdin()),
+    };
+    let mut stdout: Box<dyn AsyncWrite + Unpin> =
+        match oxssh_sys::stdio::AsyncStdio::new(std::io::stdout().as_fd()) {
+            Some(s) => Box::new(s),
+            None => Box::new(tokio::io::stdout()),
+        };
+    let mut stderr = tokio::io::stderr();
     if !stdin_open {
         chans.send_eof(&mut conn.t, id)?;
     }
-    // Large reads: each read of tokio's stdin is a round trip to its blocking pool.
+    // Large reads: fewer wake-ups, and each read of tokio's stdin is a round trip to
+    // its blocking pool.
     let mut inbuf = vec![0u8; 256 * 1024];
     // Bytes read from stdin that the peer's window has not taken yet.
     let mut held: Vec<u8> = Vec::new();
@@ -336,7 +349,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                 oxssh_proto::transport::Event::Packet(p)
                     if p.first().is_some_and(|&t| (80..=100).contains(&t)) =>
                 {
-                    chans.handle(&mut conn.t, &p)?;
+                    chans.handle_owned(&mut conn.t, p)?;
                 }
                 oxssh_proto::transport::Event::HostKey { key_blob, alg } => {
                     let ok = nov(&key_blob, alg);
@@ -369,6 +382,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                         }
                     }
                     chans.consumed(&mut conn.t, id, data.len())?;
+                    conn.t.recycle(data);
                 }
                 ChannelEvent::RequestResult { success, .. } if !request_answered => {
                     request_answered = true;

@@ -54,8 +54,9 @@ enum FromChild {
     },
     /// A stream of the child reached EOF.
     OutputDone { id: ChannelId },
-    /// The child wrote `n` bytes to its stdin: the window may grow.
-    Consumed { id: ChannelId, n: usize },
+    /// The child took this data (written to its stdin or pty): the window may grow,
+    /// and the buffer goes back to the transport.
+    Consumed { id: ChannelId, buf: Vec<u8> },
     /// The child exited: (status, signal name).
     Exited {
         id: ChannelId,
@@ -202,7 +203,7 @@ pub async fn run(
         while let Some(ev) = conn.t.poll_event() {
             if let Event::Packet(p) = ev {
                 if p.first().is_some_and(|&t| (80..=100).contains(&t)) {
-                    chans.handle(&mut conn.t, &p).map_err(err)?;
+                    chans.handle_owned(&mut conn.t, p).map_err(err)?;
                 } else {
                     tracing::debug!("unexpected message {:?} after authentication", p.first());
                 }
@@ -301,10 +302,14 @@ pub async fn run(
                     Some(w) => {
                         let _ = w.send(Some(data));
                     }
-                    None => chans.consumed(&mut conn.t, id, data.len()).map_err(err)?,
+                    None => {
+                        chans.consumed(&mut conn.t, id, data.len()).map_err(err)?;
+                        conn.t.recycle(data);
+                    }
                 },
                 ChannelEvent::Data { id, data, .. } => {
-                    chans.consumed(&mut conn.t, id, data.len()).map_err(err)?
+                    chans.consumed(&mut conn.t, id, data.len()).map_err(err)?;
+                    conn.t.recycle(data);
                 }
                 ChannelEvent::Eof { id } => {
                     if let Some(s) = sessions.get_mut(&id) {
@@ -474,7 +479,10 @@ pub async fn run(
                             s.streams_open = s.streams_open.saturating_sub(1);
                         }
                     }
-                    FromChild::Consumed { id, n } => chans.consumed(&mut conn.t, id, n).map_err(err)?,
+                    FromChild::Consumed { id, buf } => {
+                        chans.consumed(&mut conn.t, id, buf.len()).map_err(err)?;
+                        conn.t.recycle(buf);
+                    }
                     FromChild::Exited { id, status, signal } => {
                         if let Some(s) = sessions.get_mut(&id) {
                             s.exit = Some((status, signal));
@@ -881,21 +889,43 @@ fn spawn(
         else {
             return Err(std::io::Error::other("no pipes"));
         };
+        // Room for bulk data both ways, so that we and the child take turns less often.
+        oxssh_sys::stdio::grow_pipe(std::os::fd::AsFd::as_fd(&stdin));
+        oxssh_sys::stdio::grow_pipe(std::os::fd::AsFd::as_fd(&stdout));
         // Child stdin writer.
         let (wtx, mut wrx) = mpsc::unbounded_channel::<Option<Vec<u8>>>();
         s.stdin = Some(wtx);
         let t = tx.clone();
         tokio::spawn(async move {
-            while let Some(Some(data)) = wrx.recv().await {
-                if stdin.write_all(&data).await.is_err() {
+            // Whatever has arrived by the time the pipe takes more goes in one write.
+            let mut batch: Vec<Vec<u8>> = Vec::new();
+            let mut eof = false;
+            while !eof {
+                match wrx.recv().await {
+                    Some(Some(data)) => batch.push(data),
+                    _ => break,
+                }
+                while batch.len() < 64 {
+                    match wrx.try_recv() {
+                        Ok(Some(data)) => batch.push(data),
+                        Ok(None) => {
+                            eof = true;
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let ok = write_all_vectored(&mut stdin, &batch).await.is_ok();
+                for buf in batch.drain(..) {
+                    let _ = t.send(FromChild::Consumed { id, buf });
+                }
+                if !ok {
                     // The child stopped reading: keep consuming so the peer is not stalled.
-                    let _ = t.send(FromChild::Consumed { id, n: data.len() });
-                    while let Some(Some(d)) = wrx.recv().await {
-                        let _ = t.send(FromChild::Consumed { id, n: d.len() });
+                    while let Some(Some(buf)) = wrx.recv().await {
+                        let _ = t.send(FromChild::Consumed { id, buf });
                     }
                     break;
                 }
-                let _ = t.send(FromChild::Consumed { id, n: data.len() });
             }
             drop(stdin);
         });
@@ -1043,6 +1073,49 @@ fn spawn_pty_reader(
 
 /// Write channel data to the pty master, reporting it consumed once written. After a
 /// write error (the terminal is gone) data is still consumed, so the peer never stalls.
+/// Write every buffer of `bufs`, in order, with as few system calls as the pipe allows.
+async fn write_all_vectored<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    bufs: &[Vec<u8>],
+) -> std::io::Result<()> {
+    let (mut i, mut off) = (0usize, 0usize);
+    loop {
+        while bufs.get(i).is_some_and(|b| b.len() == off) {
+            i += 1;
+            off = 0;
+        }
+        if i >= bufs.len() {
+            return Ok(());
+        }
+        let slices: Vec<std::io::IoSlice<'_>> = bufs
+            .iter()
+            .skip(i)
+            .enumerate()
+            .map(|(k, b)| {
+                std::io::IoSlice::new(if k == 0 {
+                    b.get(off..).unwrap_or_default()
+                } else {
+                    b
+                })
+            })
+            .collect();
+        let mut n = w.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while let Some(b) = bufs.get(i) {
+            let left = b.len() - off;
+            if n < left {
+                off += n;
+                break;
+            }
+            n -= left;
+            i += 1;
+            off = 0;
+        }
+    }
+}
+
 fn spawn_pty_writer(
     master: Arc<AsyncMaster>,
     mut rx: mpsc::UnboundedReceiver<Option<Vec<u8>>>,
@@ -1056,7 +1129,7 @@ fn spawn_pty_writer(
             if !broken && master.write_all(&data).await.is_err() {
                 broken = true;
             }
-            let _ = tx.send(FromChild::Consumed { id, n: data.len() });
+            let _ = tx.send(FromChild::Consumed { id, buf: data });
         }
     })
     .abort_handle()

@@ -63,7 +63,6 @@ pub struct Conn<S> {
     pub stream: S,
     pub t: Transport,
     out: Vec<u8>,
-    buf: Vec<u8>,
     eof: bool,
     /// EXT_INFO extensions the peer sent (name, value).
     pub ext_info: Vec<(String, Vec<u8>)>,
@@ -77,7 +76,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             stream,
             t,
             out: Vec::with_capacity(READ_CHUNK),
-            buf: vec![0; READ_CHUNK],
             eof: false,
             ext_info: Vec::new(),
             host_key_alg: None,
@@ -116,7 +114,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                         if self.eof {
                             return Poll::Pending;
                         }
-                        let mut rb = ReadBuf::new(&mut self.buf);
+                        let mut rb = ReadBuf::new(self.t.input_space(READ_CHUNK));
                         match Pin::new(&mut self.stream).poll_read(cx, &mut rb) {
                             Poll::Ready(Ok(())) => {
                                 let n = rb.filled().len();
@@ -126,8 +124,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                                     self.eof = true;
                                     continue;
                                 }
-                                let data = self.buf.get(..n).unwrap_or_default();
-                                if let Err(e) = self.t.handle_input(data, Instant::now()) {
+                                if let Err(e) = self.t.input_filled(n, Instant::now()) {
                                     return Poll::Ready(Err(Error::Proto(e)));
                                 }
                             }
@@ -149,13 +146,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if self.eof {
             return Err(Error::Closed);
         }
-        let n = self.stream.read(&mut self.buf).await?;
+        // Straight into the transport's buffer: the packets are opened where they land.
+        let n = self.stream.read(self.t.input_space(READ_CHUNK)).await?;
         if n == 0 {
             self.eof = true;
             return Err(Error::Closed);
         }
-        let data = self.buf.get(..n).unwrap_or_default();
-        self.t.handle_input(data, Instant::now())?;
+        self.t.input_filled(n, Instant::now())?;
         Ok(())
     }
 

@@ -133,6 +133,10 @@ pub struct Connection {
     events: VecDeque<ChannelEvent>,
 }
 
+/// Where a CHANNEL_DATA or CHANNEL_EXTENDED_DATA message's data is: its channel, data
+/// type code and byte range within the message.
+type DataAt = (ChannelId, Option<u32>, std::ops::Range<usize>);
+
 impl Connection {
     pub fn new() -> Connection {
         Connection::default()
@@ -449,6 +453,66 @@ impl Connection {
         t.send(&m)
     }
 
+    /// [`handle`](Self::handle) a message the caller owns: channel data is delivered in
+    /// the packet's own buffer (moved to its front), and any other buffer goes back to
+    /// the transport ([`Transport::recycle`]), so the data path neither allocates nor
+    /// copies between buffers.
+    pub fn handle_owned(&mut self, t: &mut Transport, mut payload: Vec<u8>) -> Result<(), Error> {
+        if !matches!(
+            payload.first(),
+            Some(&msg::CHANNEL_DATA | &msg::CHANNEL_EXTENDED_DATA)
+        ) {
+            self.handle(t, &payload)?;
+            t.recycle(payload);
+            return Ok(());
+        }
+        match self.channel_data(&payload)? {
+            Some((id, ext, range)) => {
+                let len = range.len();
+                payload.copy_within(range, 0);
+                payload.truncate(len);
+                self.events.push_back(ChannelEvent::Data {
+                    id,
+                    ext,
+                    data: payload,
+                });
+            }
+            None => t.recycle(payload),
+        }
+        Ok(())
+    }
+
+    /// Checks and accounts a CHANNEL_DATA or CHANNEL_EXTENDED_DATA message: its
+    /// channel, data type code and where in `payload` the data is — `None` when the
+    /// data is to be discarded (after EOF or our CLOSE).
+    fn channel_data(&mut self, payload: &[u8]) -> Result<Option<DataAt>, Error> {
+        let (&ty, body) = payload.split_first().ok_or(Error::Truncated)?;
+        let mut r = Reader::new(body);
+        let id = r.u32()?;
+        let ext = if ty == msg::CHANNEL_EXTENDED_DATA {
+            Some(r.u32()?)
+        } else {
+            None
+        };
+        let data = r.string()?;
+        // type, recipient channel, [data type code,] string length.
+        let start = 1 + 4 + ext.map_or(0, |_| 4) + 4;
+        let ch = self.get(id)?;
+        if data.len() > ch.local_window as usize || data.len() > DEFAULT_MAX_PACKET as usize * 2 {
+            return Err(Error::Protocol(format!(
+                "channel {id}: rcvd too much data {}, win {}",
+                data.len(),
+                ch.local_window
+            )));
+        }
+        ch.local_window -= data.len() as u32;
+        if ch.eof_received || ch.state == State::Closing {
+            // Data after EOF or our CLOSE is discarded, but still counted.
+            return Ok(None);
+        }
+        Ok(Some((id, ext, start..start + data.len())))
+    }
+
     /// Handle one connection-protocol message (types 80–100). Anything else is an error.
     pub fn handle(&mut self, t: &mut Transport, payload: &[u8]) -> Result<(), Error> {
         let (&ty, body) = payload.split_first().ok_or(Error::Truncated)?;
@@ -544,33 +608,10 @@ impl Connection {
                 self.events.push_back(ChannelEvent::WindowAdjusted { id });
             }
             msg::CHANNEL_DATA | msg::CHANNEL_EXTENDED_DATA => {
-                let id = r.u32()?;
-                let ext = if ty == msg::CHANNEL_EXTENDED_DATA {
-                    Some(r.u32()?)
-                } else {
-                    None
-                };
-                let data = r.string()?;
-                let ch = self.get(id)?;
-                if data.len() > ch.local_window as usize
-                    || data.len() > DEFAULT_MAX_PACKET as usize * 2
-                {
-                    return Err(Error::Protocol(format!(
-                        "channel {id}: rcvd too much data {}, win {}",
-                        data.len(),
-                        ch.local_window
-                    )));
+                if let Some((id, ext, range)) = self.channel_data(payload)? {
+                    let data = payload.get(range).unwrap_or_default().to_vec();
+                    self.events.push_back(ChannelEvent::Data { id, ext, data });
                 }
-                ch.local_window -= data.len() as u32;
-                if ch.eof_received || ch.state == State::Closing {
-                    // Data after EOF or our CLOSE is discarded, but still counted.
-                    return Ok(());
-                }
-                self.events.push_back(ChannelEvent::Data {
-                    id,
-                    ext,
-                    data: data.to_vec(),
-                });
             }
             msg::CHANNEL_EOF => {
                 let id = r.u32()?;

@@ -30,6 +30,9 @@ use crate::wire::{Put, Reader};
 
 /// OpenSSH's PACKET_MAX_SIZE: no packet longer than this is accepted or allocated.
 pub const MAX_PACKET: usize = 256 * 1024;
+/// Bytes of received input the transport holds unprocessed at most (see
+/// [`Transport::input_filled`]).
+const MAX_UNPROCESSED: usize = 4 * 1024 * 1024;
 /// RFC 4253 §4.2: the identification line is at most 255 bytes including CR LF.
 const MAX_VERSION_LINE: usize = 255;
 /// How many lines a server may send before its identification string.
@@ -144,8 +147,14 @@ pub struct Transport {
     peer_version: Option<String>,
     pre_banner_lines: usize,
     // Buffers.
+    /// Received bytes are `inbuf[in_pos..in_end]`; the rest of `inbuf` is room that
+    /// [`input_space`](Transport::input_space) lends out for the next read.
     inbuf: Vec<u8>,
     in_pos: usize,
+    in_end: usize,
+    /// Payload buffers given back by the layers above ([`Transport::recycle`]), reused
+    /// for the next packets: in steady state the data path allocates nothing.
+    spare: Vec<Vec<u8>>,
     out: Vec<u8>,
     deferred: VecDeque<Vec<u8>>,
     deferred_bytes: usize,
@@ -210,8 +219,10 @@ impl Transport {
             rng: rand::make_rng(),
             peer_version: None,
             pre_banner_lines: 0,
-            inbuf: Vec::with_capacity(64 * 1024),
+            inbuf: Vec::new(),
             in_pos: 0,
+            in_end: 0,
+            spare: Vec::new(),
             out: Vec::with_capacity(64 * 1024),
             deferred: VecDeque::new(),
             deferred_bytes: 0,
@@ -330,23 +341,72 @@ impl Transport {
     /// [`take_output`](Self::take_output) still holds (a DISCONNECT, where one applies)
     /// and closes the connection.
     pub fn handle_input(&mut self, data: &[u8], now: Instant) -> Result<(), Error> {
+        let room = self.input_space(data.len());
+        room.copy_from_slice(data.get(..room.len()).unwrap_or_default());
+        self.input_filled(data.len(), now)
+    }
+
+    /// `want` bytes of room for reading from the peer straight into the transport's
+    /// input buffer (no copy on the way in); [`input_filled`](Self::input_filled) then
+    /// says how many were read. The buffer grows to hold at most one partial packet
+    /// plus `want`.
+    pub fn input_space(&mut self, want: usize) -> &mut [u8] {
+        if self.in_pos == self.in_end {
+            self.in_pos = 0;
+            self.in_end = 0;
+        } else if self.in_pos > 0 && self.inbuf.len() - self.in_end < want {
+            // Move the partial packet to the front rather than grow.
+            self.inbuf.copy_within(self.in_pos..self.in_end, 0);
+            self.in_end -= self.in_pos;
+            self.in_pos = 0;
+        }
+        let end = self.in_end + want;
+        if self.inbuf.len() < end {
+            // A fresh zeroed allocation (calloc: large ones are mapped zero pages, made
+            // resident only as reads fill them) with room for a partial packet besides
+            // `want`, so that it does not grow again.
+            let mut grown = vec![0u8; end + MAX_PACKET];
+            if let (Some(to), Some(from)) =
+                (grown.get_mut(..self.in_end), self.inbuf.get(..self.in_end))
+            {
+                to.copy_from_slice(from);
+            }
+            self.inbuf = grown;
+        }
+        self.inbuf.get_mut(self.in_end..end).unwrap_or_default()
+    }
+
+    /// `n` bytes were read into the room [`input_space`](Self::input_space) lent: take
+    /// them in, as [`handle_input`](Self::handle_input) does.
+    pub fn input_filled(&mut self, n: usize, now: Instant) -> Result<(), Error> {
         if self.dead {
             return Err(Error::Protocol("connection already failed".into()));
         }
-        // Compact consumed input before growing the buffer.
-        if self.in_pos > 0 && self.in_pos == self.inbuf.len() {
-            self.inbuf.clear();
-            self.in_pos = 0;
-        } else if self.in_pos > 64 * 1024 {
-            self.inbuf.drain(..self.in_pos);
-            self.in_pos = 0;
+        self.in_end = (self.in_end + n).min(self.inbuf.len());
+        let mut r = self.process(now);
+        // What processing leaves is one partial packet, except while the host key
+        // awaits the caller's verdict: a peer that floods us then is cut off.
+        if r.is_ok() && self.in_end - self.in_pos > MAX_UNPROCESSED {
+            r = Err(Error::Protocol(
+                "too much input before the host key verdict".into(),
+            ));
         }
-        self.inbuf.extend_from_slice(data);
-        let r = self.process(now);
         if let Err(e) = &r {
             self.fail(e);
         }
         r
+    }
+
+    /// Give back the buffer of an [`Event::Packet`] (or of the channel data made from
+    /// one) once its bytes are used: the next packet is received into it.
+    pub fn recycle(&mut self, mut buf: Vec<u8>) {
+        // Enough for the packets of a few large reads in flight; at most ~1 MiB kept.
+        const KEEP: usize = 16;
+        const LARGEST: usize = 64 * 1024;
+        if self.spare.len() < KEEP && buf.capacity() <= LARGEST {
+            buf.clear();
+            self.spare.push(buf);
+        }
     }
 
     fn fail(&mut self, e: &Error) {
@@ -563,7 +623,7 @@ impl Transport {
 
     fn read_version_line(&mut self) -> Result<bool, Error> {
         loop {
-            let avail = self.inbuf.get(self.in_pos..).unwrap_or_default();
+            let avail = self.inbuf.get(self.in_pos..self.in_end).unwrap_or_default();
             let Some(nl) = avail.iter().position(|&b| b == b'\n') else {
                 if avail.len() > MAX_VERSION_LINE {
                     return Err(Error::Version(
@@ -610,7 +670,7 @@ impl Transport {
 
     /// Decode one packet from the input buffer, if a whole one is there.
     fn read_packet(&mut self) -> Result<Option<Vec<u8>>, Error> {
-        let avail = self.inbuf.len() - self.in_pos;
+        let avail = self.in_end - self.in_pos;
         let plen = match self.in_len {
             Some(l) => l,
             None => {
@@ -674,9 +734,14 @@ impl Transport {
                 .inflate
                 .as_deref_mut()
                 .ok_or(Error::Compression("unexpected internal error"))?;
-            z.decompress(payload, MAX_PACKET)?.to_vec()
+            let inflated = z.decompress(payload, MAX_PACKET)?;
+            let mut v = self.spare.pop().unwrap_or_default();
+            v.extend_from_slice(inflated);
+            v
         } else {
-            payload.to_vec()
+            let mut v = self.spare.pop().unwrap_or_default();
+            v.extend_from_slice(payload);
+            v
         };
         if payload.is_empty() {
             return Err(Error::Protocol("empty packet".into()));

@@ -4,10 +4,12 @@
 //! block says in a `// SAFETY:` comment why it is sound. Everything else in the
 //! workspace is `#![forbid(unsafe_code)]` and reaches the OS only through here or std.
 
+pub mod alloc_count;
 pub mod pam;
 pub mod passwd;
 pub mod privsep;
 pub mod pty;
+pub mod stdio;
 pub mod tty;
 pub mod utmp;
 
