@@ -45,12 +45,13 @@ mod timers;
 
 /// Messages from the per-child tasks to the connection loop.
 enum FromChild {
-    /// Output of a child (ext = Some(1) for stderr); ack when the channel took it all.
+    /// Output of a child (ext = Some(1) for stderr); acknowledged, with the emptied
+    /// buffer for the next read, once the channel took it all.
     Output {
         id: ChannelId,
         ext: Option<u32>,
         data: Vec<u8>,
-        ack: oneshot::Sender<()>,
+        ack: oneshot::Sender<Vec<u8>>,
     },
     /// A stream of the child reached EOF.
     OutputDone { id: ChannelId },
@@ -66,7 +67,7 @@ enum FromChild {
 }
 
 /// Output waiting for window: (extended data type, bytes, acknowledgement).
-type Held = (Option<u32>, Vec<u8>, Option<oneshot::Sender<()>>);
+type Held = (Option<u32>, Vec<u8>, Option<oneshot::Sender<Vec<u8>>>);
 
 /// A session's pseudo-terminal, from `pty-req` on.
 struct Pty {
@@ -417,7 +418,7 @@ pub async fn run(
                                 s.stdin = None;
                                 for (_, _, ack) in s.held.drain(..) {
                                     if let Some(a) = ack {
-                                        let _ = a.send(());
+                                        let _ = a.send(Vec::new());
                                     }
                                 }
                             }
@@ -471,7 +472,7 @@ pub async fn run(
                                 s.held.push((ext, data, Some(ack)));
                                 flush_held(&mut chans, &mut conn, id, s).map_err(err)?;
                             }
-                            _ => { let _ = ack.send(()); }
+                            _ => { let _ = ack.send(Vec::new()); }
                         }
                     }
                     FromChild::OutputDone { id } => {
@@ -534,7 +535,7 @@ fn flush_held(
             return Ok(());
         }
         if let Some(a) = ack.take() {
-            let _ = a.send(());
+            let _ = a.send(std::mem::take(data));
         }
         s.held.remove(0);
     }
@@ -1010,13 +1011,13 @@ fn allocate_pty(
 }
 
 /// The size of the next read of a child's output: small while the child is quiet,
-/// doubling up to 64 KiB while reads fill their buffer, so an idle session holds
+/// doubling up to 256 KiB while reads fill their buffer, so an idle session holds
 /// little memory and bulk output still moves in large chunks.
 struct ChunkSize(usize);
 
 impl ChunkSize {
     const MIN: usize = 4 * 1024;
-    const MAX: usize = 64 * 1024;
+    const MAX: usize = 256 * 1024;
 
     fn next(&mut self, filled: usize) {
         if filled >= self.0 {
@@ -1143,9 +1144,16 @@ fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
 ) {
     tokio::spawn(async move {
         let mut size = ChunkSize::default();
+        let mut spare = Vec::new();
         loop {
-            // Read into the chunk that is sent: no zero-filling, no copy.
-            let mut data = Vec::with_capacity(size.0);
+            // Read into the chunk that is sent (no zero-filling, no copy): the one the
+            // channel gave back, unless the reads have become smaller.
+            let mut data = std::mem::take(&mut spare);
+            if data.capacity() > size.0 {
+                data = Vec::new();
+            }
+            data.clear();
+            data.reserve(size.0);
             match r.read_buf(&mut data).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
@@ -1155,8 +1163,9 @@ fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
                         return;
                     }
                     // One chunk in flight: wait until the channel took it.
-                    if wait.await.is_err() {
-                        return;
+                    match wait.await {
+                        Ok(buf) => spare = buf,
+                        Err(_) => return,
                     }
                 }
             }
