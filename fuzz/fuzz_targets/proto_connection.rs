@@ -1,6 +1,6 @@
 //! Feeds `oxssh_proto::connection::Connection` (RFC 4254 channels, windows, requests)
 //! a script of steps read from the input: most opcodes deliver a u16-length-framed
-//! peer message to `Connection::handle`; the others make the local side act (open,
+//! peer message to `Connection::handle` or `handle_owned`; the others make the local side act (open,
 //! accept, reject, send data, consume, EOF, close, channel and global requests and
 //! replies) on channel ids 0–7, so peer messages meet channels in every state.
 //!
@@ -41,7 +41,13 @@ fuzz_target!(|data: &[u8]| {
         match op & 0x1f {
             0..=15 => {
                 let msg = input.chunk();
-                if conn.handle(&mut t, msg).is_err() {
+                // Half the opcodes take the owned path the drivers use for data.
+                let r = if op & 8 == 0 {
+                    conn.handle(&mut t, msg)
+                } else {
+                    conn.handle_owned(&mut t, msg.to_vec())
+                };
+                if r.is_err() {
                     break;
                 }
             }
@@ -93,9 +99,10 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         while let Some(ev) = conn.poll_event() {
-            if let ChannelEvent::Data { data, .. } = &ev {
+            if let ChannelEvent::Data { data, .. } = ev {
                 // The window we grant never lets one packet exceed the limit we set.
                 assert!(data.len() <= 2 * 32 * 1024);
+                t.recycle(data);
             }
         }
         assert!(conn.open_channels() <= MAX_CHANNELS);

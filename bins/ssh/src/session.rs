@@ -307,7 +307,8 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
     let mut actions = Vec::new();
     let mut stdin_open = !o.stdin_null;
     // Pipes and sockets are polled non-blocking on the reactor (their flags restored
-    // when this returns); terminals and files go through tokio's blocking pool.
+    // when this returns), files and devices are used directly; terminals go through
+    // tokio's blocking pool.
     let mut stdin: Box<dyn AsyncRead + Unpin> = match stdin_open
         .then(|| oxssh_sys::stdio::AsyncStdio::new(std::io::stdin().as_fd()))
         .flatten()
