@@ -401,3 +401,63 @@ fn sighup_rereads_the_configuration_and_keeps_serving() {
     };
     assert_eq!(out.stdout_str(), "reloaded\n", "{out}");
 }
+
+/// `ssh host cat file` with stdin from /dev/zero, through `sshd -i`: the client keeps
+/// sending data the command never reads while we send it the file. The command's stdin
+/// pipe fills, then the window we granted; the file must still arrive whole. (The
+/// deadlock OpenSSH's regress test putty-transfer caught, with a client blocked in a
+/// write to us, is pinned down by oxssh-net's tests/flush.rs: OpenSSH's client never
+/// blocks that way.)
+#[test]
+fn inetd_mode_sends_a_file_while_the_client_floods_stdin() {
+    let Some(ssh) = require_openssh("ssh") else {
+        return;
+    };
+    let sshd = Sshd::ours().host_keys(&[KeyType::Ed25519]).inetd();
+    sshd.authorize(Key::Ed25519);
+    let home = TempHome::new();
+    let file = home.path().join("data");
+    let sent: Vec<u8> = (0..6 << 20)
+        .map(|i: u32| (i.wrapping_mul(2654435761) >> 9) as u8)
+        .collect();
+    std::fs::write(&file, &sent).unwrap();
+    let mut cmd = std::process::Command::new(ssh);
+    cmd.args(sshd.client(&home).args())
+        .arg(format!("cat {}", file.display()))
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in home.env() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut got).unwrap();
+        got
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ssh still running after 60 s: the two ends deadlocked");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let got = reader.join().unwrap();
+    assert!(status.success(), "ssh: {status}");
+    assert!(
+        got == sent,
+        "{} bytes received of {}",
+        got.len(),
+        sent.len()
+    );
+}

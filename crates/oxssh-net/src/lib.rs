@@ -18,7 +18,7 @@ use oxssh_proto::transport::{Event, Transport};
 use std::pin::Pin;
 use std::task::Poll;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 /// Failures of a driven connection.
 #[derive(Debug)]
@@ -82,12 +82,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
-    /// Write everything the transport has queued.
+    /// Write everything the transport has queued, and flush the stream.
     ///
     /// While the peer does not take our bytes, whatever it sends is read and fed to the
     /// transport (its events wait in the transport's queue): a peer that is itself
     /// blocked writing to us would otherwise never read again, and both ends would wait
-    /// for ever (a pty echoing a flood of input over a pipe does exactly that). The
+    /// for ever (a pty echoing a flood of input over a pipe does exactly that; so does a
+    /// client sending stdin to a command that never reads it while we write it the
+    /// command's output). That holds for a stream that buffers writes too (tokio's
+    /// stdout finishes them on another thread): waiting for its flush also reads. The
     /// input so taken is bounded by the channel windows we granted.
     pub async fn flush(&mut self) -> Result<(), Error> {
         let mut pos = 0usize;
@@ -96,12 +99,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             loop {
                 if pos >= self.out.len() {
                     pos = 0;
-                    if !self.t.has_output() {
-                        self.out.clear();
-                        return Poll::Ready(Ok(()));
+                    if self.t.has_output() {
+                        self.t.take_output(&mut self.out);
+                        continue;
                     }
-                    self.t.take_output(&mut self.out);
-                    continue;
+                    self.out.clear();
+                    match Pin::new(&mut self.stream).poll_flush(cx) {
+                        Poll::Ready(r) => return Poll::Ready(r.map_err(Error::Io)),
+                        Poll::Pending => match self.poll_read_while_blocked(cx) {
+                            Poll::Ready(Ok(())) => continue,
+                            other => return other,
+                        },
+                    }
                 }
                 let pending = self.out.get(pos..).unwrap_or_default();
                 match Pin::new(&mut self.stream).poll_write(cx, pending) {
@@ -110,34 +119,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     }
                     Poll::Ready(Ok(n)) => pos += n,
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
-                    Poll::Pending => {
-                        if self.eof {
-                            return Poll::Pending;
-                        }
-                        let mut rb = ReadBuf::new(self.t.input_space(READ_CHUNK));
-                        match Pin::new(&mut self.stream).poll_read(cx, &mut rb) {
-                            Poll::Ready(Ok(())) => {
-                                let n = rb.filled().len();
-                                if n == 0 {
-                                    // Their side is done sending; our write may still
-                                    // complete, so keep waiting on it.
-                                    self.eof = true;
-                                    continue;
-                                }
-                                if let Err(e) = self.t.input_filled(n, Instant::now()) {
-                                    return Poll::Ready(Err(Error::Proto(e)));
-                                }
-                            }
-                            Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
-                            Poll::Pending => return Poll::Pending,
-                        }
-                    }
+                    Poll::Pending => match self.poll_read_while_blocked(cx) {
+                        Poll::Ready(Ok(())) => continue,
+                        other => return other,
+                    },
                 }
             }
         })
-        .await?;
-        self.stream.flush().await?;
-        Ok(())
+        .await
+    }
+
+    /// While a write or flush waits: read what the peer sent, straight into the
+    /// transport. Ready(Ok) when something was taken in (or the peer finished sending:
+    /// our write may still complete), Pending when nothing can be read now.
+    fn poll_read_while_blocked(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Result<(), Error>> {
+        if self.eof {
+            return Poll::Pending;
+        }
+        let mut rb = ReadBuf::new(self.t.input_space(READ_CHUNK));
+        match Pin::new(&mut self.stream).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                if n == 0 {
+                    // Their side is done sending; our write may still complete, so
+                    // keep waiting on it.
+                    self.eof = true;
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Ready(self.t.input_filled(n, Instant::now()).map_err(Error::Proto))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(Error::Io(e))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     /// Read once from the stream and feed the transport. Cancel-safe: if the future is
