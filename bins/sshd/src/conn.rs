@@ -29,6 +29,17 @@ pub(crate) mod monitor;
 pub(crate) mod pam;
 mod userauth;
 
+/// Whether reads still ask for immediate ACKs (TCP_QUICKACK). The stalls it prevents
+/// are those of a request/response exchange (key exchange, authentication, opening a
+/// session); once channel data flows in bulk, delayed ACKs are what TCP wants, and the
+/// setsockopt call per read is saved. One connection per process, so one flag.
+static QUICKACK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Channel data is flowing: stop asking for immediate ACKs.
+pub(crate) fn stop_quickack() {
+    QUICKACK.store(false, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The byte stream of one connection: a socket, or an inetd pipe pair.
 pub enum Stream {
     Tcp(tokio::net::TcpStream),
@@ -44,7 +55,9 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => {
                 let r = Pin::new(&mut *s).poll_read(cx, buf);
-                if matches!(r, Poll::Ready(Ok(()))) {
+                if matches!(r, Poll::Ready(Ok(())))
+                    && QUICKACK.load(std::sync::atomic::Ordering::Relaxed)
+                {
                     // Acknowledge what comes next at once: see tcp_quickack.
                     oxssh_sys::tcp_quickack(s.as_fd());
                 }

@@ -223,7 +223,10 @@ pub async fn run(
                         clocks.opened(*id, kind, now);
                     }
                 }
-                ChannelEvent::Data { id, .. } => clocks.used(*id, now),
+                ChannelEvent::Data { id, .. } => {
+                    clocks.used(*id, now);
+                    crate::conn::stop_quickack();
+                }
                 ChannelEvent::Closed { id } => clocks.closed(*id),
                 _ => {}
             }
