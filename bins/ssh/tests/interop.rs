@@ -278,6 +278,29 @@ fn ours_against_ours() {
     assert_eq!(out.stdout_str(), "ours\n");
 }
 
+/// Our ssh through `ProxyCommand sshd -i` (our sshd in inetd mode), login after login.
+/// sshd's stdout there finishes writes on another thread, so its flush waits, and
+/// reads the client's next message meanwhile; a read loop that then waited for more
+/// input stalled both ends until LoginGraceTime (about one login in three with release
+/// builds; oxssh-net's tests/flush.rs pins the cause down deterministically).
+#[test]
+fn ours_against_our_sshd_in_inetd_mode_never_stalls() {
+    let sshd = Sshd::ours().inetd();
+    sshd.authorize(Key::Ed25519);
+    let home = TempHome::new();
+    for i in 0..12 {
+        let mut args = sshd.client(&home).args();
+        args.push(format!("echo login {i}").into());
+        let out = Cmd::new(ours("ssh"))
+            .args(args)
+            .envs(home.env())
+            .timeout(std::time::Duration::from_secs(20))
+            .run();
+        out.assert_success();
+        assert_eq!(out.stdout_str(), format!("login {i}\n"));
+    }
+}
+
 #[test]
 fn tilde_dot_ends_a_terminal_session_as_openssh() {
     let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else {

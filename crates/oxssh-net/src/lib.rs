@@ -158,7 +158,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// Read once from the stream and feed the transport. Cancel-safe: if the future is
     /// dropped before the read completes, no data is lost.
+    ///
+    /// Returns at once, reading nothing, while the transport holds events not yet
+    /// taken: a [`flush`](Self::flush) that had to wait may have read the peer's next
+    /// message, and a loop that went on to wait for more input would never see it (the
+    /// peer waiting for our answer meanwhile).
     pub async fn read_some(&mut self) -> Result<(), Error> {
+        if self.t.has_events() {
+            return Ok(());
+        }
         if self.eof {
             return Err(Error::Closed);
         }

@@ -76,3 +76,45 @@ async fn a_flush_that_waits_keeps_reading_the_peer() {
     assert_eq!(conn.t.peer_version(), Some("SSH-2.0-BlockedPeer"));
     assert!(conn.stream.written.starts_with(b"SSH-2.0-"));
 }
+
+/// SSH_MSG_DEBUG in a plaintext packet (before any key exchange), as a peer may send.
+fn debug_packet(text: &str) -> Vec<u8> {
+    let mut payload = vec![4u8, 0];
+    payload.extend_from_slice(&(text.len() as u32).to_be_bytes());
+    payload.extend_from_slice(text.as_bytes());
+    payload.extend_from_slice(&0u32.to_be_bytes());
+    let mut pad = 8 - (4 + 1 + payload.len()) % 8;
+    if pad < 4 {
+        pad += 8;
+    }
+    let mut p = ((1 + payload.len() + pad) as u32).to_be_bytes().to_vec();
+    p.push(pad as u8);
+    p.extend_from_slice(&payload);
+    p.extend(std::iter::repeat_n(0u8, pad));
+    p
+}
+
+#[tokio::test]
+async fn a_message_read_while_a_flush_waited_is_not_left_behind() {
+    let t = Transport::new(Role::Client, Config::new("peer"), Vec::new()).unwrap();
+    let mut inbound: Vec<u8> = b"SSH-2.0-BlockedPeer\r\n".to_vec();
+    inbound.extend(debug_packet("hello"));
+    let peer = BlockedPeer {
+        inbound: inbound.into_iter().collect(),
+        written: Vec::new(),
+    };
+    let mut conn = Conn::new(peer, t);
+    conn.flush().await.unwrap();
+    // The flush took the DEBUG message in. The peer now waits for us and sends no
+    // more: reading must not wait for more input while an event is pending.
+    let r = tokio::time::timeout(std::time::Duration::from_secs(5), conn.read_some()).await;
+    assert!(
+        r.is_ok(),
+        "read_some waited for input with a message pending"
+    );
+    r.unwrap().unwrap();
+    assert!(matches!(
+        conn.t.poll_event(),
+        Some(oxssh_proto::transport::Event::Debug { .. })
+    ));
+}

@@ -333,6 +333,11 @@ impl Transport {
         !self.out.is_empty()
     }
 
+    /// True while events wait to be taken with [`poll_event`](Self::poll_event).
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
