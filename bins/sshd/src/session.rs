@@ -80,11 +80,13 @@ struct Pty {
     /// The tasks holding the master: aborted when the session goes, which closes the
     /// master and so hangs up the terminal (SIGHUP), as OpenSSH's pty cleanup does.
     tasks: Vec<tokio::task::AbortHandle>,
+    /// The task writing channel data into the master: stopped when the child exits.
+    writer: Option<tokio::task::AbortHandle>,
 }
 
 impl Drop for Pty {
     fn drop(&mut self) {
-        for t in &self.tasks {
+        for t in self.tasks.iter().chain(&self.writer) {
             t.abort();
         }
     }
@@ -199,6 +201,7 @@ pub async fn run(
     let conn_id = format!("user {} {} port {}", user.pw.name, peer.ip(), peer.port());
     // Port forwarding: its listeners and channels go when this returns.
     let mut fwd = crate::forward::Forwarder::new(user, peer);
+    let mut last_yield = std::time::Instant::now();
     loop {
         // Packets the transport has taken in (on a read, or while a flush waited).
         while let Some(ev) = conn.t.poll_event() {
@@ -400,6 +403,14 @@ pub async fn run(
             }
         }
         conn.flush().await.map_err(|e| e.to_string())?;
+        // A client that keeps the socket full makes every read ready at once, and
+        // tokio forces a yield only after 128 of them: the child's reader and writer
+        // tasks on this thread (and their I/O readiness) would wait that long. Give
+        // them the thread every few milliseconds.
+        if last_yield.elapsed() >= YIELD_EVERY {
+            tokio::task::yield_now().await;
+            last_yield = std::time::Instant::now();
+        }
         let now = tokio::time::Instant::now();
         let deadline = [
             clocks.deadline(chans.open_channels() > 0, now),
@@ -490,6 +501,14 @@ pub async fn run(
                     FromChild::Exited { id, status, signal } => {
                         if let Some(s) = sessions.get_mut(&id) {
                             s.exit = Some((status, signal));
+                            // As OpenSSH (chan_write_failed): nobody reads what we would
+                            // write now. Data still arriving is consumed and dropped; a
+                            // pty stops taking input, or its echo of a flood (ssh -tt
+                            // < /dev/zero) would keep the master from ever reading EIO.
+                            s.stdin = None;
+                            if let Some(w) = s.pty.as_mut().and_then(|p| p.writer.take()) {
+                                w.abort();
+                            }
                             if let (Some(m), Some(pid), true) = (&user.monitor, s.pid, s.pty.is_some()) {
                                 m.logout(pid);
                             }
@@ -883,8 +902,7 @@ fn spawn(
         s.streams_open = 1;
         let (wtx, wrx) = mpsc::unbounded_channel::<Option<Vec<u8>>>();
         s.stdin = Some(wtx);
-        pty.tasks
-            .push(spawn_pty_writer(pty.master.clone(), wrx, id, tx.clone()));
+        pty.writer = Some(spawn_pty_writer(pty.master.clone(), wrx, id, tx.clone()));
         pty.tasks
             .push(spawn_pty_reader(pty.master.clone(), id, tx.clone()));
     } else {
@@ -938,9 +956,15 @@ fn spawn(
         spawn_reader(stderr, id, Some(1), tx.clone());
     }
     let t = tx.clone();
+    // Stopped the moment the child is reaped, not when the loop gets to the message:
+    // a client flooding the pty keeps that loop busy.
+    let pty_writer = s.pty.as_ref().and_then(|p| p.writer.clone());
     tokio::spawn(async move {
         use std::os::unix::process::ExitStatusExt;
         let st = child.wait().await;
+        if let Some(w) = pty_writer {
+            w.abort();
+        }
         let (status, signal) = match st {
             Ok(st) => (st.code(), st.signal().map(signal_name)),
             Err(_) => (Some(255), None),
@@ -1009,9 +1033,13 @@ fn allocate_pty(
         slave: Some(p.slave),
         name: p.name,
         tasks: Vec::new(),
+        writer: None,
     };
     Ok((pty, term))
 }
+
+/// How long the session loop may keep the thread while input keeps arriving.
+const YIELD_EVERY: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// The size of the next read of a child's output: small while the child is quiet,
 /// doubling up to 256 KiB while reads fill their buffer, so an idle session holds
@@ -1075,8 +1103,6 @@ fn spawn_pty_reader(
     .abort_handle()
 }
 
-/// Write channel data to the pty master, reporting it consumed once written. After a
-/// write error (the terminal is gone) data is still consumed, so the peer never stalls.
 /// Write every buffer of `bufs`, in order, with as few system calls as the pipe allows.
 async fn write_all_vectored<W: tokio::io::AsyncWrite + Unpin>(
     w: &mut W,
@@ -1120,6 +1146,8 @@ async fn write_all_vectored<W: tokio::io::AsyncWrite + Unpin>(
     }
 }
 
+/// Write channel data to the pty master, reporting it consumed once written. After a
+/// write error (the terminal is gone) data is still consumed, so the peer never stalls.
 fn spawn_pty_writer(
     master: Arc<AsyncMaster>,
     mut rx: mpsc::UnboundedReceiver<Option<Vec<u8>>>,
