@@ -283,6 +283,16 @@ fn open_failure_text(reason: u32) -> &'static str {
     }
 }
 
+/// Readiness of the stdin read straight into packets; never, without one.
+async fn read_ready(
+    s: Option<&oxssh_sys::stdio::AsyncStdio>,
+) -> std::io::Result<oxssh_sys::stdio::ReadReady<'_>> {
+    match s {
+        Some(s) => s.read_ready().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Sleep until `deadline`, or forever without one.
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
@@ -309,12 +319,18 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
     // Pipes and sockets are polled non-blocking on the reactor (their flags restored
     // when this returns), files and devices are used directly; terminals go through
     // tokio's blocking pool.
-    let mut stdin: Box<dyn AsyncRead + Unpin> = match stdin_open
+    // Without an escape character to look for, such a stdin is read straight into the
+    // packets that carry it (`direct_in`).
+    let (direct_in, mut stdin): (
+        Option<oxssh_sys::stdio::AsyncStdio>,
+        Box<dyn AsyncRead + Unpin>,
+    ) = match stdin_open
         .then(|| oxssh_sys::stdio::AsyncStdio::new(std::io::stdin().as_fd()))
         .flatten()
     {
-        Some(s) => Box::new(s),
-        None => Box::new(tokio::io::stdin()),
+        Some(s) if escape.is_none() => (Some(s), Box::new(tokio::io::empty())),
+        Some(s) => (None, Box::new(s)),
+        None => (None, Box::new(tokio::io::stdin())),
     };
     let mut stdout: Box<dyn AsyncWrite + Unpin> =
         match oxssh_sys::stdio::AsyncStdio::new(std::io::stdout().as_fd()) {
@@ -475,7 +491,32 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                 g.keepalive(conn, chans)?;
                 alive_deadline = alive.map(|i| tokio::time::Instant::now() + i);
             }
-            r = stdin.read(&mut inbuf), if can_read_stdin => {
+            r = read_ready(direct_in.as_ref()), if can_read_stdin && direct_in.is_some() => {
+                match r {
+                    Err(_) => stdin_open = false,
+                    Ok(mut ready) => {
+                        let mut eof = false;
+                        chans.send_data_from(&mut conn.t, id, inbuf.len(), |out, max| {
+                            match ready.append(out, max) {
+                                Ok(0) => {
+                                    eof = true;
+                                    0
+                                }
+                                Ok(n) => n,
+                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+                                Err(_) => {
+                                    eof = true;
+                                    0
+                                }
+                            }
+                        })?;
+                        if eof {
+                            stdin_open = false;
+                        }
+                    }
+                }
+            }
+            r = stdin.read(&mut inbuf), if can_read_stdin && direct_in.is_none() => {
                 match r {
                     Ok(0) | Err(_) => {
                         stdin_open = false;

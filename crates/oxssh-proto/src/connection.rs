@@ -324,6 +324,58 @@ impl Connection {
         Ok(n)
     }
 
+    /// [`send_data`](Self::send_data) with data that `read` appends straight into each
+    /// packet (`read(buf, max)` appends at most `max` bytes to `buf` and returns how
+    /// many): stdin read into the buffer it is sealed in, with no copy. Packets go out
+    /// while the window allows, up to `limit` bytes in all, until a read appends
+    /// nothing or less than was asked. Returns how many bytes were sent.
+    pub fn send_data_from(
+        &mut self,
+        t: &mut Transport,
+        id: ChannelId,
+        limit: usize,
+        mut read: impl FnMut(&mut Vec<u8>, usize) -> usize,
+    ) -> Result<usize, Error> {
+        let mut total = 0usize;
+        loop {
+            let ch = self.get(id)?;
+            if ch.state != State::Open || ch.eof_sent {
+                return Ok(total);
+            }
+            let remote = ch.remote_id;
+            let max_packet = ch.remote_max_packet.clamp(1, DEFAULT_MAX_PACKET * 8) as usize;
+            let max = max_packet
+                .min(ch.remote_window as usize)
+                .min(limit.saturating_sub(total));
+            if max == 0 {
+                return Ok(total);
+            }
+            let mut got = 0usize;
+            t.send_appended(|out| {
+                out.push(msg::CHANNEL_DATA);
+                out.put_u32(remote);
+                let len_at = out.len();
+                out.put_u32(0);
+                let data_at = out.len();
+                got = read(out, max).min(max);
+                out.truncate(data_at + got);
+                if let Some(len) = out.get_mut(len_at..data_at) {
+                    len.copy_from_slice(&(got as u32).to_be_bytes());
+                }
+                got > 0
+            })?;
+            if got == 0 {
+                return Ok(total);
+            }
+            let ch = self.get(id)?;
+            ch.remote_window -= got as u32;
+            total += got;
+            if got < max {
+                return Ok(total);
+            }
+        }
+    }
+
     /// The application consumed `n` bytes of this channel's data: grant the peer more
     /// window once half of it has been used, as OpenSSH does.
     pub fn consumed(&mut self, t: &mut Transport, id: ChannelId, n: usize) -> Result<(), Error> {

@@ -489,6 +489,47 @@ impl Transport {
         Ok(())
     }
 
+    /// Send one packet whose payload `fill` appends to the buffer it is given, which is
+    /// where the packet is then sealed: bulk data read straight into it is never
+    /// copied. `fill` returns false to send nothing (what it appended is dropped).
+    /// While packets cannot be sealed at once (compression, or a key exchange holding
+    /// them back) the payload goes through [`send`](Self::send) instead.
+    pub fn send_appended(&mut self, fill: impl FnOnce(&mut Vec<u8>) -> bool) -> Result<(), Error> {
+        if self.deflating || self.kex_sending_blocked() || !self.deferred.is_empty() {
+            let mut payload = self.spare.pop().unwrap_or_default();
+            payload.clear();
+            let r = if fill(&mut payload) {
+                self.send(&payload)
+            } else {
+                Ok(())
+            };
+            self.recycle(payload);
+            return r;
+        }
+        let start = self.out.len();
+        self.out.extend_from_slice(&[0; 5]);
+        if !fill(&mut self.out) {
+            self.out.truncate(start);
+            return Ok(());
+        }
+        let len = self.out.len() - start - 5;
+        if len == 0 || len + 64 > MAX_PACKET {
+            self.out.truncate(start);
+            return Err(Error::BadPacketLength(len as u32));
+        }
+        let pad = self.padding(len);
+        let plen = 1 + len + pad;
+        let head = self.out.get_mut(start..start + 5).ok_or(Error::Truncated)?;
+        let [a, b, c, d] = (plen as u32).to_be_bytes();
+        head.copy_from_slice(&[a, b, c, d, pad as u8]);
+        let tag = self.sealing.tag_len();
+        self.seal_packet(start, plen, pad, tag)?;
+        if self.bytes_since_kex >= self.cfg.rekey_bytes && matches!(self.step, KexStep::Idle) {
+            self.start_kex()?;
+        }
+        Ok(())
+    }
+
     /// Start a key re-exchange now (e.g. `~R`).
     pub fn rekey(&mut self) -> Result<(), Error> {
         if matches!(self.step, KexStep::Idle) {

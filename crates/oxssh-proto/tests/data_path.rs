@@ -179,3 +179,70 @@ fn a_peer_flooding_before_the_host_key_verdict_is_cut_off() {
     assert!(taken <= 4 << 20, "held {taken} bytes");
     assert!(err.to_string().contains("too much input"), "{err}");
 }
+
+/// The send side: `Connection::send_data_from` has the data appended straight into
+/// the packets (as ssh reads stdin), in short reads and across a key re-exchange
+/// (while that holds packets back, they go the copying way), within the window.
+#[test]
+fn data_appended_into_packets_arrives_intact_across_a_rekey() {
+    let now = Instant::now();
+    let (mut c, mut s) = handshake(now);
+    let (mut cc, mut sc) = (Connection::new(), Connection::new());
+    let id = cc.open(&mut c, "session", &[]).unwrap();
+    deliver(&mut c, &mut s, 4096, now, &mut Vec::new());
+    pump_owned(&mut s, &mut sc);
+    let Some(ChannelEvent::OpenRequest { id: sid, .. }) = sc.poll_event() else {
+        panic!("no open request");
+    };
+    sc.accept(&mut s, sid).unwrap();
+    deliver(&mut s, &mut c, 4096, now, &mut Vec::new());
+    pump_owned(&mut c, &mut cc);
+    assert!(matches!(cc.poll_event(), Some(ChannelEvent::Opened { .. })));
+
+    let total = 6 << 20;
+    let sent: Vec<u8> = (0..total).map(|i| (i * 13 + i / 7919) as u8).collect();
+    let (mut off, mut round, mut got) = (0usize, 0usize, Vec::new());
+    let (mut up, mut down) = (Vec::new(), Vec::new());
+    let mut rekeys = 0;
+    while got.len() < total {
+        // Reads as a pipe returns them: whatever is there, at most what is asked.
+        let piece = [40_000, 1, 333, 100_000, 7][round % 5];
+        let window = cc.send_capacity(id);
+        let n = cc
+            .send_data_from(&mut c, id, 256 * 1024, |buf, max| {
+                let n = piece.min(max).min(total - off);
+                buf.extend_from_slice(&sent[off..off + n]);
+                off += n;
+                n
+            })
+            .unwrap();
+        assert!(n <= window, "sent {n} with a window of {window}");
+        if round == 3 {
+            c.rekey().unwrap();
+        }
+        round += 1;
+        deliver(&mut c, &mut s, 65_536, now, &mut up);
+        while let Some(ev) = s.poll_event() {
+            match ev {
+                Event::Packet(p) => sc.handle_owned(&mut s, p).unwrap(),
+                Event::KexDone { .. } => rekeys += 1,
+                _ => {}
+            }
+        }
+        while let Some(ev) = sc.poll_event() {
+            if let ChannelEvent::Data { id, data, .. } = ev {
+                got.extend_from_slice(&data);
+                sc.consumed(&mut s, id, data.len()).unwrap();
+                s.recycle(data);
+            }
+        }
+        deliver(&mut s, &mut c, 65_536, now, &mut down);
+        pump_owned(&mut c, &mut cc);
+        while cc.poll_event().is_some() {}
+        assert!(round < 100_000, "no progress");
+    }
+    assert_eq!(off, total);
+    assert!(got == sent, "data corrupted on the way");
+    // The re-exchange happened in the middle of it.
+    assert_eq!(rekeys, 1, "no rekey");
+}

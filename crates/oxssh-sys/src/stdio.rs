@@ -97,6 +97,63 @@ impl AsyncStdio {
     }
 }
 
+impl AsyncStdio {
+    /// Wait until a read would not block (at once for a file or device), for
+    /// [`ReadReady::append`].
+    pub async fn read_ready(&self) -> io::Result<ReadReady<'_>> {
+        Ok(ReadReady(match &self.inner {
+            Inner::Direct(f) => Ready::Direct(f),
+            Inner::Polled { io, .. } => Ready::Polled(io.readable().await?),
+        }))
+    }
+}
+
+/// A stream found readable by [`AsyncStdio::read_ready`].
+pub struct ReadReady<'a>(Ready<'a>);
+
+enum Ready<'a> {
+    Direct(&'a File),
+    Polled(tokio::io::unix::AsyncFdReadyGuard<'a, File>),
+}
+
+impl ReadReady<'_> {
+    /// Read at most `max` bytes onto the end of `out`, into its spare capacity (no
+    /// zero-filling, no copy): one read(2). Ok(0) is end of file; `WouldBlock` means
+    /// nothing is there now (and the stream is polled again before the next read).
+    pub fn append(&mut self, out: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        out.reserve(max);
+        let fd = match &self.0 {
+            Ready::Direct(f) => f.as_raw_fd(),
+            Ready::Polled(g) => g.get_ref().get_ref().as_raw_fd(),
+        };
+        let spare = out.spare_capacity_mut();
+        let want = max.min(spare.len());
+        let n = loop {
+            // SAFETY: read(2) writes at most `want` bytes into the spare capacity, which
+            // has room for them; `fd` stays open while `self` borrows its stream.
+            let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), want) };
+            if n >= 0 {
+                break n.unsigned_abs();
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => {
+                    if let Ready::Polled(g) = &mut self.0 {
+                        g.clear_ready();
+                    }
+                    return Err(e);
+                }
+                _ => return Err(e),
+            }
+        };
+        let n = n.min(want);
+        // SAFETY: read(2) initialised the first `n` bytes of the spare capacity.
+        unsafe { out.set_len(out.len() + n) };
+        Ok(n)
+    }
+}
+
 impl Drop for AsyncStdio {
     fn drop(&mut self) {
         if let Inner::Polled { io, restore } = &self.inner {
