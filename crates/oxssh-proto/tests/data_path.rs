@@ -66,21 +66,35 @@ fn pump_owned(t: &mut Transport, chans: &mut Connection) {
     }
 }
 
+/// Opens a session channel from `cc` (on transport `c`) to `sc` (on `s`), the bytes
+/// moving in reads of `piece`; returns the client's and the server's channel ids.
+fn open_session(
+    c: &mut Transport,
+    s: &mut Transport,
+    cc: &mut Connection,
+    sc: &mut Connection,
+    piece: usize,
+    now: Instant,
+) -> (u32, u32) {
+    let id = cc.open(c, "session", &[]).unwrap();
+    deliver(c, s, piece, now, &mut Vec::new());
+    pump_owned(s, sc);
+    let Some(ChannelEvent::OpenRequest { id: sid, .. }) = sc.poll_event() else {
+        panic!("no open request");
+    };
+    sc.accept(s, sid).unwrap();
+    deliver(s, c, piece, now, &mut Vec::new());
+    pump_owned(c, cc);
+    assert!(matches!(cc.poll_event(), Some(ChannelEvent::Opened { .. })));
+    (id, sid)
+}
+
 #[test]
 fn channel_data_arrives_intact_in_recycled_buffers_whatever_the_read_sizes() {
     let now = Instant::now();
     let (mut c, mut s) = handshake(now);
     let (mut cc, mut sc) = (Connection::new(), Connection::new());
-    let id = cc.open(&mut c, "session", &[]).unwrap();
-    deliver(&mut c, &mut s, 7, now, &mut Vec::new());
-    pump_owned(&mut s, &mut sc);
-    let Some(ChannelEvent::OpenRequest { id: sid, .. }) = sc.poll_event() else {
-        panic!("no open request");
-    };
-    sc.accept(&mut s, sid).unwrap();
-    deliver(&mut s, &mut c, 7, now, &mut Vec::new());
-    pump_owned(&mut c, &mut cc);
-    assert!(matches!(cc.poll_event(), Some(ChannelEvent::Opened { .. })));
+    let (id, sid) = open_session(&mut c, &mut s, &mut cc, &mut sc, 7, now);
 
     // 8 MiB of patterned data and some stderr-typed data the other way, read in
     // pieces of odd sizes; every buffer goes back to the transport once used.
@@ -188,16 +202,7 @@ fn data_appended_into_packets_arrives_intact_across_a_rekey() {
     let now = Instant::now();
     let (mut c, mut s) = handshake(now);
     let (mut cc, mut sc) = (Connection::new(), Connection::new());
-    let id = cc.open(&mut c, "session", &[]).unwrap();
-    deliver(&mut c, &mut s, 4096, now, &mut Vec::new());
-    pump_owned(&mut s, &mut sc);
-    let Some(ChannelEvent::OpenRequest { id: sid, .. }) = sc.poll_event() else {
-        panic!("no open request");
-    };
-    sc.accept(&mut s, sid).unwrap();
-    deliver(&mut s, &mut c, 4096, now, &mut Vec::new());
-    pump_owned(&mut c, &mut cc);
-    assert!(matches!(cc.poll_event(), Some(ChannelEvent::Opened { .. })));
+    let (id, _) = open_session(&mut c, &mut s, &mut cc, &mut sc, 4096, now);
 
     let total = 6 << 20;
     let sent: Vec<u8> = (0..total).map(|i| (i * 13 + i / 7919) as u8).collect();
