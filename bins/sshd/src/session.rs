@@ -201,7 +201,6 @@ pub async fn run(
     let conn_id = format!("user {} {} port {}", user.pw.name, peer.ip(), peer.port());
     // Port forwarding: its listeners and channels go when this returns.
     let mut fwd = crate::forward::Forwarder::new(user, peer);
-    let mut last_yield = std::time::Instant::now();
     loop {
         // Packets the transport has taken in (on a read, or while a flush waited).
         while let Some(ev) = conn.t.poll_event() {
@@ -403,14 +402,6 @@ pub async fn run(
             }
         }
         conn.flush().await.map_err(|e| e.to_string())?;
-        // A client that keeps the socket full makes every read ready at once, and
-        // tokio forces a yield only after 128 of them: the child's reader and writer
-        // tasks on this thread (and their I/O readiness) would wait that long. Give
-        // them the thread every few milliseconds.
-        if last_yield.elapsed() >= YIELD_EVERY {
-            tokio::task::yield_now().await;
-            last_yield = std::time::Instant::now();
-        }
         let now = tokio::time::Instant::now();
         let deadline = [
             clocks.deadline(chans.open_channels() > 0, now),
@@ -1037,9 +1028,6 @@ fn allocate_pty(
     };
     Ok((pty, term))
 }
-
-/// How long the session loop may keep the thread while input keeps arriving.
-const YIELD_EVERY: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// The size of the next read of a child's output: small while the child is quiet,
 /// doubling up to 256 KiB while reads fill their buffer, so an idle session holds
