@@ -83,6 +83,29 @@ pub fn fork_helper<F: FnOnce() -> i32>(close_in_child: &[RawFd], child: F) -> io
     }
 }
 
+/// A connected pair of unix sockets that keep message boundaries (SOCK_SEQPACKET), for
+/// a request protocol: on a stream pair, two messages sent back to back can arrive in
+/// one read, and a request read along with the one before it is never answered.
+pub fn seqpacket_pair() -> io::Result<(UnixStream, UnixStream)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: socketpair(2) writes two descriptors into `fds`, which has room for them.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let [a, b] = fds;
+    // SAFETY: both descriptors were just created by socketpair and are owned by nobody
+    // else; a seqpacket socket takes the same calls (sendmsg, recvmsg) as a stream one.
+    Ok(unsafe { (UnixStream::from_raw_fd(a), UnixStream::from_raw_fd(b)) })
+}
+
 /// Send `data` with the descriptors `fds` attached (SCM_RIGHTS) on a unix socket.
 pub fn send_fds(sock: &UnixStream, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
     if data.is_empty() || fds.len() > MAX_FDS {

@@ -114,7 +114,7 @@ pub struct Zygote {
 
 /// Fork a [`Zygote`]. Call before any thread exists (before the runtime starts).
 pub fn zygote() -> std::io::Result<Zygote> {
-    let (ours, theirs) = UnixStream::pair()?;
+    let (ours, theirs) = oxssh_sys::privsep::seqpacket_pair()?;
     oxssh_sys::privsep::fork_helper(&[ours.as_raw_fd(), 0, 1], move || {
         let mut buf = [0u8; 512];
         let who = match oxssh_sys::privsep::recv_fds(&theirs, &mut buf) {
@@ -155,7 +155,7 @@ impl Zygote {
 
 /// Fork the helper for a user, holding the PAM session if there is one.
 pub fn start(session: Option<pam::Session>, who: Login) -> std::io::Result<Monitor> {
-    let (ours, theirs) = UnixStream::pair()?;
+    let (ours, theirs) = oxssh_sys::privsep::seqpacket_pair()?;
     // The helper keeps neither our end of the link nor the connection itself (stdin
     // and stdout: the socket, or inetd's pipes), so the peer sees the connection end
     // when this process does.
