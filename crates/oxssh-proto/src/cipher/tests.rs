@@ -306,11 +306,20 @@ fn chacha20_poly1305_matches_independent_compositions() {
     use ssh_key::cipher::aead::AeadInOut;
 
     let mut rng = TestRng(0xc4ac4a);
-    for seq in [0, 1, 7, 0x0102_0304, 0x8000_0000, u32::MAX] {
+    let seqs = [0, 1, 7, 0x0102_0304, 0x8000_0000, u32::MAX];
+    // Random sizes, and sizes around the keystream's block (64) and wide-run (1024)
+    // boundaries, where the keystream is taken in different pieces.
+    let mut sizes: Vec<usize> = (0..6).map(|_| rng.below(500)).collect();
+    for base in [0usize, 64, 128, 1024, 2048, 32768] {
+        for delta in 0..=80 {
+            sizes.push((base + delta).saturating_sub(40));
+        }
+    }
+    for (i, n) in sizes.into_iter().enumerate() {
+        let seq = seqs[i % seqs.len()];
         let keys = random_keys(Cipher::Chacha20Poly1305, None, &mut rng);
         let (k2, k1) = keys.key.split_at(32);
         let mut sealer = SealingKey::new(&keys).unwrap();
-        let n = rng.below(500);
         let payload = rng.bytes(n);
         let plain = build(&sealer, &payload, &mut rng);
         let mut wire = plain.clone();
@@ -328,7 +337,7 @@ fn chacha20_poly1305_matches_independent_compositions() {
         let poly = poly1305::Poly1305::new((&block0[..32]).try_into().unwrap());
         let tag = poly.compute_unpadded(&expect);
         expect.extend_from_slice(&tag);
-        assert_eq!(wire, expect, "raw composition, seq {seq:#x}");
+        assert_eq!(wire, expect, "raw composition, seq {seq:#x}, payload {n}");
 
         // 2. ssh-cipher's implementation of the same AEAD (K_2 part), with the
         // K_1-encrypted length as associated data.
