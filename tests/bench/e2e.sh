@@ -93,6 +93,14 @@ for pair in "${pairs[@]}"; do
   printf '%-24s %9.1f %7.2f %11.1f %7.2f %9.1f %7.2f\n' "$label" "$u" "$(awk "BEGIN{print $u / $base_up}")" "$d" "$(awk "BEGIN{print $d / $base_down}")" "$lat" "$(awk "BEGIN{print $lat / $base_lat}")"
 done
 echo "(throughput: median of ${TP_ROUNDS:-3} rounds; every round: ${up[OpenSSH -> OpenSSH]}| ${up[ours -> ours]}MiB/s up, OpenSSH | ours)"
+# The same comparison round by round: each round times the pairs one after the other, so
+# the ratio within a round is the least touched by the machine's speed drifting.
+paired() { paste -d' ' <(tr ' ' '\n' <<<"$1" | grep .) <(tr ' ' '\n' <<<"$2" | grep .) | awk '{printf "%.2f ", $2 / $1}'; }
+for dir in up down; do
+  declare -n tp=$dir
+  r=$(paired "${tp[OpenSSH -> OpenSSH]}" "${tp[ours -> ours]}")
+  echo "ours <-> ours / OpenSSH <-> OpenSSH, $dir, per round: $r(median $(median <<<"$r"))"
+done
 
 # Memory per idle session: N sessions running `sleep`, server-side PSS above the idle
 # listener, divided by N. Each server is measured with OpenSSH's client.

@@ -1065,7 +1065,13 @@ fn spawn_pty_reader(
         loop {
             let mut data = vec![0u8; size.0];
             let n = match master.read(&mut data).await {
-                Ok(0) | Err(_) => break,
+                Ok(0) => break,
+                // EIO is the normal end (every slave descriptor closed); anything else
+                // ends the output too, and the log says which it was.
+                Err(e) => {
+                    tracing::debug!("channel {id}: pty output ends: {e}");
+                    break;
+                }
                 Ok(n) => n,
             };
             data.truncate(n);
