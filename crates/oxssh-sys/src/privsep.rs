@@ -61,8 +61,16 @@ pub fn chroot(path: &std::path::Path) -> io::Result<()> {
 ///
 /// `child` runs in a copy of this process that has only the calling thread: it must
 /// stick to blocking code (no async runtime, no threads of ours). What it captured is
-/// leaked, not dropped, in the parent: the values now belong to the helper.
-pub fn fork_helper<F: FnOnce() -> i32>(close_in_child: &[RawFd], child: F) -> io::Result<u32> {
+/// leaked, not dropped, in the parent: the values now belong to the helper (a PAM
+/// session, say, must not be ended by the parent). `close_in_parent` are descriptors
+/// of those values that the parent closes right away (the helper's end of a socket
+/// pair, so the parent sees EOF when the helper dies rather than waiting forever on a
+/// link whose other end it holds itself).
+pub fn fork_helper<F: FnOnce() -> i32>(
+    close_in_child: &[RawFd],
+    close_in_parent: &[RawFd],
+    child: F,
+) -> io::Result<u32> {
     let child = ManuallyDrop::new(child);
     // SAFETY: fork(2). In the child we close the listed descriptors, run `child` (which
     // by contract uses only blocking calls on data it owns) and leave with _exit, so no
@@ -79,7 +87,15 @@ pub fn fork_helper<F: FnOnce() -> i32>(close_in_child: &[RawFd], child: F) -> io
             // SAFETY: leaving the helper without running the parent's cleanup.
             unsafe { libc::_exit(code) }
         }
-        pid => Ok(pid as u32),
+        pid => {
+            for &fd in close_in_parent {
+                // SAFETY: the caller names descriptors owned by values `child` captured,
+                // which this process leaks and never uses again; the helper has its
+                // own copies.
+                unsafe { libc::close(fd) };
+            }
+            Ok(pid as u32)
+        }
     }
 }
 
@@ -212,7 +228,7 @@ mod tests {
         let (mut ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
         let (mut done_r, done_w) = std::os::unix::net::UnixStream::pair().unwrap();
         let keep = ours.as_raw_fd();
-        let pid = fork_helper(&[keep, done_r.as_raw_fd()], move || {
+        let pid = fork_helper(&[keep, done_r.as_raw_fd()], &[], move || {
             let mut got = Vec::new();
             let _ = theirs.read_to_end(&mut got);
             let mut w = &done_w;
@@ -230,6 +246,26 @@ mod tests {
         let mut status = 0;
         // SAFETY: reaping our own child.
         unsafe { libc::waitpid(pid as i32, &mut status, 0) };
+    }
+
+    #[test]
+    fn the_parent_sees_eof_when_the_helper_dies() {
+        let (ours, theirs) = seqpacket_pair().unwrap();
+        let theirs_fd = theirs.as_raw_fd();
+        let pid = fork_helper(&[ours.as_raw_fd()], &[theirs_fd], move || {
+            let _link = theirs;
+            7
+        })
+        .unwrap();
+        let mut status = 0;
+        // SAFETY: reaping our own child.
+        unsafe { libc::waitpid(pid as i32, &mut status, 0) };
+        assert_eq!(libc::WEXITSTATUS(status), 7);
+        // Were the helper's end still open here, this would wait for the timeout.
+        ours.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(recv_fds(&ours, &mut buf).unwrap().0, 0);
     }
 
     #[test]
@@ -264,7 +300,7 @@ mod tests {
             eprintln!("skipping: no user nobody");
             return;
         };
-        let pid = fork_helper(&[], move || {
+        let pid = fork_helper(&[], &[], move || {
             if become_user("nobody", nobody.uid, nobody.gid).is_err() {
                 return 2;
             }
