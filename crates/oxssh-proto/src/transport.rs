@@ -444,10 +444,8 @@ impl Transport {
 
     /// Time-based duties: start a rekey when RekeyLimit's interval has passed.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
-        if let (Some(iv), Some(last), KexStep::Idle) =
-            (self.cfg.rekey_interval, self.last_kex, &self.step)
-        {
-            if now.duration_since(last) >= iv {
+        if let Some(due) = self.next_timeout() {
+            if now >= due {
                 self.start_kex()?;
             }
         }
@@ -456,10 +454,30 @@ impl Transport {
 
     /// When [`handle_timeout`](Self::handle_timeout) next has work to do.
     pub fn next_timeout(&self) -> Option<Instant> {
-        match (self.cfg.rekey_interval, self.last_kex, &self.step) {
-            (Some(iv), Some(last), KexStep::Idle) => Some(last + iv),
+        match (
+            self.cfg.rekey_interval,
+            self.last_kex,
+            self.may_rekey_by_limit(),
+        ) {
+            (Some(iv), Some(last), true) => Some(last + iv),
             _ => None,
         }
+    }
+
+    /// Whether RekeyLimit may start a key exchange now: none runs, and authentication
+    /// has succeeded. As OpenSSH (packet.c), neither side re-keys by volume or time
+    /// before that — OpenSSH's sshd does not take a KEXINIT while it authenticates, so
+    /// a client that sent one would wait forever.
+    fn may_rekey_by_limit(&self) -> bool {
+        self.after_auth && matches!(self.step, KexStep::Idle)
+    }
+
+    /// Start a key exchange if RekeyLimit's volume is used up.
+    fn rekey_if_volume_reached(&mut self) -> Result<(), Error> {
+        if self.bytes_since_kex >= self.cfg.rekey_bytes && self.may_rekey_by_limit() {
+            self.start_kex()?;
+        }
+        Ok(())
     }
 
     /// Send a message of the layers above. During a key exchange it is held back and
@@ -483,10 +501,7 @@ impl Transport {
             return Ok(());
         }
         self.write_packet_parts(parts, len)?;
-        if self.bytes_since_kex >= self.cfg.rekey_bytes && matches!(self.step, KexStep::Idle) {
-            self.start_kex()?;
-        }
-        Ok(())
+        self.rekey_if_volume_reached()
     }
 
     /// Send one packet whose payload `fill` appends to the buffer it is given, which is
@@ -524,10 +539,7 @@ impl Transport {
         head.copy_from_slice(&[a, b, c, d, pad as u8]);
         let tag = self.sealing.tag_len();
         self.seal_packet(start, plen, pad, tag)?;
-        if self.bytes_since_kex >= self.cfg.rekey_bytes && matches!(self.step, KexStep::Idle) {
-            self.start_kex()?;
-        }
-        Ok(())
+        self.rekey_if_volume_reached()
     }
 
     /// Start a key re-exchange now (e.g. `~R`).

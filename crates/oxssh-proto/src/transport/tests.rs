@@ -1,7 +1,7 @@
 //! In-memory client/server pairs: two transports wired back to back, no sockets, so
 //! the whole exchange is deterministic and every failure path can be provoked.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::*;
 use crate::cipher::{Cipher, Mac};
@@ -175,6 +175,47 @@ fn rekey_with_data_in_flight_keeps_order_and_session_id() {
     assert_eq!(p.c_in, want);
     assert_eq!(p.c.session_id().unwrap(), sid.as_slice());
     assert!(!p.c.kex_in_progress() && !p.s.kex_in_progress());
+}
+
+#[test]
+fn rekey_limits_wait_for_authentication() {
+    // RekeyLimit 16 1s on both sides: before USERAUTH_SUCCESS nothing re-keys (OpenSSH's
+    // sshd takes no KEXINIT while it authenticates); after it, the next packet does.
+    let mut cfgs = [Config::new("server"), Config::new("client")];
+    for cfg in &mut cfgs {
+        cfg.rekey_bytes = 16;
+        cfg.rekey_interval = Some(Duration::from_secs(1));
+    }
+    let [cc, sc] = cfgs;
+    let mut p = Pair::from_configs(cc, sc);
+    p.pump().unwrap();
+    let later = Instant::now() + Duration::from_secs(5);
+    for i in 0..5u8 {
+        p.c.send(&[50, i]).unwrap();
+        p.s.send(&[60, i]).unwrap();
+        p.pump().unwrap();
+        p.c.handle_timeout(later).unwrap();
+        p.s.handle_timeout(later).unwrap();
+    }
+    assert_eq!((p.c.next_timeout(), p.s.next_timeout()), (None, None));
+    p.pump().unwrap();
+    assert_eq!((p.c.kex_count, p.s.kex_count), (1, 1));
+    assert_eq!(p.s_in.len(), 5);
+
+    userauth_success(&mut p);
+    assert!(p.c.next_timeout().is_some());
+    p.c.send(&[94, 1]).unwrap();
+    p.pump().unwrap();
+    // (The server's USERAUTH_SUCCESS already used up its volume, the client's data
+    // its own: one or two exchanges.)
+    let k = p.c.kex_count;
+    assert!(k >= 2 && p.s.kex_count == k, "{k} {}", p.s.kex_count);
+    // And by time alone.
+    let due = p.s.next_timeout().unwrap();
+    p.s.handle_timeout(due).unwrap();
+    p.pump().unwrap();
+    assert_eq!((p.c.kex_count, p.s.kex_count), (k + 1, k + 1));
+    assert_eq!(p.s_in.last(), Some(&vec![94, 1]));
 }
 
 #[test]
