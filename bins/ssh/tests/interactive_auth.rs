@@ -43,7 +43,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use oxssh_testkit::pam::{Oath, OathMode, PamService, TestUser};
-use oxssh_testkit::{Cmd, Key, Output, Sshd, TempHome, ours, require_openssh};
+use oxssh_testkit::{Cmd, Key, Output, Sshd, TempHome, ours, require_openssh, sh_quote};
 
 /// Every client run here ends well within this (each is one local login).
 const LIMIT: Duration = Duration::from_secs(30);
@@ -60,11 +60,6 @@ fn clean_env() -> Vec<(OsString, Option<OsString>)> {
     .into_iter()
     .map(|k| (OsString::from(k), None))
     .collect()
-}
-
-/// `'…'` for /bin/sh.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// An `SSH_ASKPASS` program: records each prompt (its first argument, byte for byte)

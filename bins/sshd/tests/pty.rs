@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use oxssh_testkit::{Cmd, Key, Sshd, TempHome, current_user, is_ci, require_openssh};
+use oxssh_testkit::{Cmd, Key, Sshd, TempHome, current_user, is_ci, require_openssh, sh_quote};
 
 fn our_sshd() -> Sshd {
     let sshd = Sshd::ours().start();
@@ -25,11 +25,6 @@ fn script() -> Option<PathBuf> {
     );
     eprintln!("skipping: util-linux `script` is not installed");
     None
-}
-
-/// Single-quote `s` for /bin/sh.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 #[test]
@@ -115,7 +110,7 @@ fn window_size_modes_and_window_change_follow_the_client_terminal() {
         ready = ready.display()
     );
     ssh_cmd.push(remote);
-    let ssh_line: Vec<String> = ssh_cmd.iter().map(|a| quote(a)).collect();
+    let ssh_line: Vec<String> = ssh_cmd.iter().map(|a| sh_quote(a)).collect();
     // Locally, under script's terminal: set the size and ^B as interrupt, then resize
     // once the remote side is ready (ssh gets SIGWINCH and sends window-change).
     let local = format!(
@@ -123,7 +118,7 @@ fn window_size_modes_and_window_change_follow_the_client_terminal() {
          (i=0; while [ ! -e {ready} ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; \
           stty rows 50 cols 120 </dev/tty) & {}",
         ssh_line.join(" "),
-        ready = quote(&ready.display().to_string())
+        ready = sh_quote(&ready.display().to_string())
     );
     let out = Cmd::new(script)
         .args(["-qec", &local, "/dev/null"])

@@ -3,17 +3,12 @@
 //! flood takes both cores while it lasts, which would starve the timed pty tests that
 //! cargo runs beside it in one binary.
 
-use oxssh_testkit::{Cmd, Key, Sshd, TempHome, require_openssh};
+use oxssh_testkit::{Cmd, Key, Sshd, TempHome, require_openssh, sh_quote};
 
 fn our_sshd() -> Sshd {
     let sshd = Sshd::ours().start();
     sshd.authorize(Key::Ed25519);
     sshd
-}
-
-/// Single-quote `s` for /bin/sh.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// `ssh -tt host cmd < /dev/zero` (regress key-options): the client floods the pty and
@@ -32,14 +27,14 @@ fn session_on_a_pty_ends_when_the_command_exits_while_the_client_floods_stdin() 
     }
     for (who, ssh) in clients {
         let _ = std::fs::remove_file(&data);
-        let mut line = vec![quote(&ssh.display().to_string()), "-ttq".to_owned()];
+        let mut line = vec![sh_quote(&ssh.display().to_string()), "-ttq".to_owned()];
         line.extend(
             sshd.client(&home)
                 .args()
                 .iter()
-                .map(|a| quote(&a.to_string_lossy())),
+                .map(|a| sh_quote(&a.to_string_lossy())),
         );
-        line.push(quote(&format!("tty > {}; exit 0", data.display())));
+        line.push(sh_quote(&format!("tty > {}; exit 0", data.display())));
         // Two logins each: the hang depended on timing.
         for round in 0..2 {
             eprintln!("{who} ssh, login {round}");

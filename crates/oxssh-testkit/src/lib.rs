@@ -51,5 +51,5 @@ pub use bins::{
 };
 pub use home::{TempHome, current_user};
 pub use keys::{HostKey, Key, KeyType, fixtures_dir, fresh_host_keys};
-pub use run::{Cmd, DEFAULT_TIMEOUT, Output, Status};
+pub use run::{Cmd, DEFAULT_TIMEOUT, Output, Status, sh_quote};
 pub use sshd::{ClientConfig, HOST, Sshd, SshdBuilder};

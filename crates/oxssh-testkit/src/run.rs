@@ -340,3 +340,8 @@ mod tests {
         Cmd::new("/bin/false").run().assert_success();
     }
 }
+
+/// `s` single-quoted for /bin/sh, for tests that build a shell command line.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
