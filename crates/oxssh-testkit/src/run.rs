@@ -289,6 +289,11 @@ impl fmt::Display for Output {
     }
 }
 
+/// `s` single-quoted for /bin/sh, for tests that build a shell command line.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,9 +344,4 @@ mod tests {
     fn assert_code_fails_loudly() {
         Cmd::new("/bin/false").run().assert_success();
     }
-}
-
-/// `s` single-quoted for /bin/sh, for tests that build a shell command line.
-pub fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
