@@ -62,13 +62,13 @@ pub fn chroot(path: &std::path::Path) -> io::Result<()> {
 /// `child` runs in a copy of this process that has only the calling thread: it must
 /// stick to blocking code (no async runtime, no threads of ours). What it captured is
 /// leaked, not dropped, in the parent: the values now belong to the helper (a PAM
-/// session, say, must not be ended by the parent). `close_in_parent` are descriptors
-/// of those values that the parent closes right away (the helper's end of a socket
-/// pair, so the parent sees EOF when the helper dies rather than waiting forever on a
-/// link whose other end it holds itself).
-pub fn fork_helper<F: FnOnce() -> i32>(
+/// session, say, must not be ended by the parent). `link` is the helper's end of its
+/// socket pair with the parent: `child` gets it, and the parent closes its copy, so the
+/// parent sees EOF when the helper dies rather than waiting forever on a link whose
+/// other end it holds itself.
+pub fn fork_helper<F: FnOnce(UnixStream) -> i32>(
     close_in_child: &[RawFd],
-    close_in_parent: &[RawFd],
+    link: UnixStream,
     child: F,
 ) -> io::Result<u32> {
     let child = ManuallyDrop::new(child);
@@ -83,19 +83,11 @@ pub fn fork_helper<F: FnOnce() -> i32>(
                 unsafe { libc::close(fd) };
             }
             let f = ManuallyDrop::into_inner(child);
-            let code = f();
+            let code = f(link);
             // SAFETY: leaving the helper without running the parent's cleanup.
             unsafe { libc::_exit(code) }
         }
-        pid => {
-            for &fd in close_in_parent {
-                // SAFETY: the caller names descriptors owned by values `child` captured,
-                // which this process leaks and never uses again; the helper has its
-                // own copies.
-                unsafe { libc::close(fd) };
-            }
-            Ok(pid as u32)
-        }
+        pid => Ok(pid as u32),
     }
 }
 
@@ -225,10 +217,10 @@ mod tests {
 
     #[test]
     fn helper_runs_apart_and_sees_eof_when_the_parent_end_closes() {
-        let (mut ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (mut ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
         let (mut done_r, done_w) = std::os::unix::net::UnixStream::pair().unwrap();
         let keep = ours.as_raw_fd();
-        let pid = fork_helper(&[keep, done_r.as_raw_fd()], &[], move || {
+        let pid = fork_helper(&[keep, done_r.as_raw_fd()], theirs, move |mut theirs| {
             let mut got = Vec::new();
             let _ = theirs.read_to_end(&mut got);
             let mut w = &done_w;
@@ -251,12 +243,7 @@ mod tests {
     #[test]
     fn the_parent_sees_eof_when_the_helper_dies() {
         let (ours, theirs) = seqpacket_pair().unwrap();
-        let theirs_fd = theirs.as_raw_fd();
-        let pid = fork_helper(&[ours.as_raw_fd()], &[theirs_fd], move || {
-            let _link = theirs;
-            7
-        })
-        .unwrap();
+        let pid = fork_helper(&[ours.as_raw_fd()], theirs, |_link| 7).unwrap();
         let mut status = 0;
         // SAFETY: reaping our own child.
         unsafe { libc::waitpid(pid as i32, &mut status, 0) };
@@ -300,7 +287,8 @@ mod tests {
             eprintln!("skipping: no user nobody");
             return;
         };
-        let pid = fork_helper(&[], &[], move || {
+        let (_ours, theirs) = seqpacket_pair().unwrap();
+        let pid = fork_helper(&[], theirs, move |_link| {
             if become_user("nobody", nobody.uid, nobody.gid).is_err() {
                 return 2;
             }

@@ -115,8 +115,7 @@ pub struct Zygote {
 /// Fork a [`Zygote`]. Call before any thread exists (before the runtime starts).
 pub fn zygote() -> std::io::Result<Zygote> {
     let (ours, theirs) = oxssh_sys::privsep::seqpacket_pair()?;
-    let helper_end = theirs.as_raw_fd();
-    oxssh_sys::privsep::fork_helper(&[ours.as_raw_fd(), 0, 1], &[helper_end], move || {
+    oxssh_sys::privsep::fork_helper(&[ours.as_raw_fd(), 0, 1], theirs, move |theirs| {
         let mut buf = [0u8; 512];
         let who = match oxssh_sys::privsep::recv_fds(&theirs, &mut buf) {
             Ok((n, _)) if n > 0 => parse_login(buf.get(..n).unwrap_or_default()),
@@ -161,15 +160,13 @@ pub fn start(session: Option<pam::Session>, who: Login) -> std::io::Result<Monit
     // and stdout: the socket, or inetd's pipes), so the peer sees the connection end
     // when this process does; we do not keep the helper's end, so a helper that dies
     // ends the link instead of leaving requests waiting.
-    let helper_end = theirs.as_raw_fd();
-    let pid =
-        oxssh_sys::privsep::fork_helper(&[ours.as_raw_fd(), 0, 1], &[helper_end], move || {
-            for (pid, tty) in serve(&theirs, &who) {
-                oxssh_sys::utmp::logout(pid, &tty);
-            }
-            drop(session);
-            0
-        })?;
+    let pid = oxssh_sys::privsep::fork_helper(&[ours.as_raw_fd(), 0, 1], theirs, move |theirs| {
+        for (pid, tty) in serve(&theirs, &who) {
+            oxssh_sys::utmp::logout(pid, &tty);
+        }
+        drop(session);
+        0
+    })?;
     tracing::debug!("monitor: helper {pid} serves the session's privileged requests");
     Ok(Monitor { link: ours })
 }
