@@ -131,7 +131,10 @@ fn xor_keystream(cipher: &mut ChaCha20, data: &mut [u8]) -> Result<(), Error> {
 
 /// Encrypts or decrypts the 4-byte length field with K_1's block 0.
 fn xor_header_keystream(key: &[u8; 32], seq: u32, len: &mut [u8; LEN_FIELD]) -> Result<(), Error> {
-    xor_keystream(&mut instance(key, seq), len)
+    let mut ks = Zeroizing::new([0u8; 2 * BLOCK]);
+    apply(&mut instance(key, seq), &mut *ks)?;
+    xor(len, &*ks);
+    Ok(())
 }
 
 /// K_2's stream for one packet, past block 0 (which keys Poly1305): block 1's keystream
