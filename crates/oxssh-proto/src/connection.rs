@@ -19,8 +19,15 @@ use crate::wire::{Put, Reader};
 /// The window we grant a session channel at open (OpenSSH uses 2 MiB; a larger window
 /// keeps a fast link busy).
 pub const DEFAULT_WINDOW: u32 = 4 * 1024 * 1024;
-/// The largest data packet we accept (OpenSSH's CHAN_SES_PACKET_DEFAULT).
-pub const DEFAULT_MAX_PACKET: u32 = 32 * 1024;
+/// The largest data packet we accept, as we advertise it when a channel opens. OpenSSH
+/// advertises 32 KiB (CHAN_SES_PACKET_DEFAULT); a peer that sends what we allow moves
+/// bulk data in a quarter of the packets, each costing a header, a MAC key, a tag and
+/// a wake-up on both sides. Well within the transport's 256 KiB packet limit.
+pub const DEFAULT_MAX_PACKET: u32 = 128 * 1024;
+/// The most data we put in one packet, whatever the peer advertises: a peer allowing
+/// more still has a transport that refuses packets over 256 KiB (OpenSSH's
+/// PACKET_MAX_SIZE), headers and padding included.
+pub const SEND_MAX_PACKET: u32 = 128 * 1024;
 /// Channels per connection: a bound on what a peer can make us allocate.
 pub const MAX_CHANNELS: usize = 1024;
 
@@ -285,7 +292,7 @@ impl Connection {
             return Ok(0);
         }
         let remote = ch.remote_id;
-        let max_packet = ch.remote_max_packet.clamp(1, DEFAULT_MAX_PACKET * 8) as usize;
+        let max_packet = ch.remote_max_packet.clamp(1, SEND_MAX_PACKET) as usize;
         let n = data.len().min(ch.remote_window as usize);
         ch.remote_window -= n as u32;
         for chunk in data.get(..n).unwrap_or_default().chunks(max_packet) {
@@ -343,7 +350,7 @@ impl Connection {
                 return Ok(total);
             }
             let remote = ch.remote_id;
-            let max_packet = ch.remote_max_packet.clamp(1, DEFAULT_MAX_PACKET * 8) as usize;
+            let max_packet = ch.remote_max_packet.clamp(1, SEND_MAX_PACKET) as usize;
             let max = max_packet
                 .min(ch.remote_window as usize)
                 .min(limit.saturating_sub(total));

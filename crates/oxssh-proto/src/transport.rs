@@ -404,12 +404,23 @@ impl Transport {
 
     /// Give back the buffer of an [`Event::Packet`] (or of the channel data made from
     /// one) once its bytes are used: the next packet is received into it.
-    pub fn recycle(&mut self, mut buf: Vec<u8>) {
-        // Enough for the packets of a few large reads in flight; at most ~1 MiB kept.
-        const KEEP: usize = 16;
-        const LARGEST: usize = 64 * 1024;
-        if self.spare.len() < KEEP && buf.capacity() <= LARGEST {
-            buf.clear();
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        use crate::connection::{DEFAULT_MAX_PACKET, DEFAULT_WINDOW};
+        // As many as a full window of the largest data packets we allow: that many are
+        // in flight in a bulk transfer, which then allocates nothing (a fresh buffer per
+        // packet costs page faults as the allocator returns memory and takes it back).
+        // Past the first few, a buffer that comes back from a small message is freed
+        // instead, so the pool shrinks once bulk data stops: about 1 MiB stays then.
+        const KEEP: usize = (DEFAULT_WINDOW / DEFAULT_MAX_PACKET) as usize;
+        const KEEP_IDLE: usize = 8;
+        const SMALL: usize = 4096;
+        // A buffer that held a whole data packet (with its header) is kept: the next
+        // one fits without growing.
+        const LARGEST: usize = DEFAULT_MAX_PACKET as usize + 1024;
+        let keep = self.spare.len() < KEEP_IDLE || (self.spare.len() < KEEP && buf.len() >= SMALL);
+        // Kept with its length (every use clears it or overwrites within it), so that
+        // decrypting into it does not zero-fill it first.
+        if keep && buf.capacity() <= LARGEST {
             self.spare.push(buf);
         }
     }
@@ -752,11 +763,19 @@ impl Transport {
         if avail < total {
             return Ok(None);
         }
+        let pkt_at = self.in_pos;
         let pkt = self
             .inbuf
-            .get_mut(self.in_pos..self.in_pos + total)
+            .get_mut(pkt_at..pkt_at + total)
             .ok_or(Error::Truncated)?;
-        if let Err(e) = self.opening.open(self.seq_in, pkt) {
+        // chacha20-poly1305 decrypts the body straight into the payload's buffer: one
+        // pass, instead of decrypting in place and then copying the payload out.
+        let mut opened = None;
+        if self.opening.opens_to_buffer() && !self.inflating {
+            let mut v = self.spare.pop().unwrap_or_default();
+            let pad = self.opening.open_to(self.seq_in, pkt, &mut v)?;
+            opened = Some((v, usize::from(pad)));
+        } else if let Err(e) = self.opening.open(self.seq_in, pkt) {
             // CBC without -etm: OpenSSH reads on to PACKET_MAX_SIZE before failing, so
             // when the connection drops tells nothing of the decrypted length.
             return match self.opening.discard_length().map(|n| n as usize) {
@@ -776,30 +795,17 @@ impl Transport {
             ));
         }
         self.bytes_since_kex += total as u64;
-        let body = pkt.get(4..4 + plen).ok_or(Error::Truncated)?;
-        let (&pad, rest) = body.split_first().ok_or(Error::Truncated)?;
-        let pad = usize::from(pad);
-        if pad < 4 || pad > rest.len() {
-            return Err(Error::Protocol(format!(
-                "padding error: {pad} in packet of {plen}"
-            )));
-        }
-        let payload = rest.get(..rest.len() - pad).ok_or(Error::Truncated)?;
-        let payload = if self.inflating {
-            // Inflated into the stream's scratch buffer, bounded by the same limit as
-            // a packet on the wire: a bomb is refused at MAX_PACKET bytes.
-            let z = self
-                .inflate
-                .as_deref_mut()
-                .ok_or(Error::Compression("unexpected internal error"))?;
-            let inflated = z.decompress(payload, MAX_PACKET)?;
-            let mut v = self.spare.pop().unwrap_or_default();
-            v.extend_from_slice(inflated);
-            v
-        } else {
-            let mut v = self.spare.pop().unwrap_or_default();
-            v.extend_from_slice(payload);
-            v
+        let payload = match opened {
+            Some((mut v, pad)) => {
+                if pad < 4 || pad > v.len() {
+                    return Err(Error::Protocol(format!(
+                        "padding error: {pad} in packet of {plen}"
+                    )));
+                }
+                v.truncate(v.len() - pad);
+                v
+            }
+            None => self.payload_in_place(pkt_at, plen)?,
         };
         if payload.is_empty() {
             return Err(Error::Protocol("empty packet".into()));
@@ -814,6 +820,38 @@ impl Transport {
             self.enable_delayed_compression();
         }
         Ok(Some(payload))
+    }
+
+    /// The payload of the packet opened in place at `at` in the input buffer
+    /// (`plen` its packet_length), in a buffer of its own: inflated when compression is
+    /// on, else copied.
+    fn payload_in_place(&mut self, at: usize, plen: usize) -> Result<Vec<u8>, Error> {
+        let body = self
+            .inbuf
+            .get(at + 4..at + 4 + plen)
+            .ok_or(Error::Truncated)?;
+        let (&pad, rest) = body.split_first().ok_or(Error::Truncated)?;
+        let pad = usize::from(pad);
+        if pad < 4 || pad > rest.len() {
+            return Err(Error::Protocol(format!(
+                "padding error: {pad} in packet of {plen}"
+            )));
+        }
+        let payload = rest.get(..rest.len() - pad).ok_or(Error::Truncated)?;
+        let mut v = self.spare.pop().unwrap_or_default();
+        v.clear();
+        if self.inflating {
+            // Inflated into the stream's scratch buffer, bounded by the same limit as
+            // a packet on the wire: a bomb is refused at MAX_PACKET bytes.
+            let z = self
+                .inflate
+                .as_deref_mut()
+                .ok_or(Error::Compression("unexpected internal error"))?;
+            v.extend_from_slice(z.decompress(payload, MAX_PACKET)?);
+        } else {
+            v.extend_from_slice(payload);
+        }
+        Ok(v)
     }
 
     fn write_packet(&mut self, payload: &[u8]) -> Result<(), Error> {

@@ -107,7 +107,9 @@ fn channel_data_arrives_intact_in_recycled_buffers_whatever_the_read_sizes() {
     let (mut off, mut round) = (0usize, 0usize);
     while got.len() < total {
         if off < total && cc.send_capacity(id) > 0 {
-            let end = (off + 100_000).min(total);
+            // Sends that span several packets, and sends smaller than one.
+            let step = [300_000, 1_000, 2_000, 3_000, 40_000][round % 5];
+            let end = (off + step).min(total);
             off += cc.send_data(&mut c, id, None, &sent[off..end]).unwrap();
         }
         let piece = [65_536, 1, 4093, 262_144, 17][round % 5];
@@ -121,7 +123,7 @@ fn channel_data_arrives_intact_in_recycled_buffers_whatever_the_read_sizes() {
                     got.extend_from_slice(&data);
                     sc.consumed(&mut s, id, data.len()).unwrap();
                     packets += 1;
-                    if packets == 100 {
+                    if packets == 50 {
                         allocs_at_warm = oxssh_sys::alloc_count::large_allocations();
                     }
                     s.recycle(data);
@@ -153,7 +155,7 @@ fn channel_data_arrives_intact_in_recycled_buffers_whatever_the_read_sizes() {
     // Past the first packets, data came in reused buffers, not a fresh allocation per
     // packet (the collecting `got` still grows now and then).
     let allocs = oxssh_sys::alloc_count::large_allocations() - allocs_at_warm;
-    assert!(packets > 200, "{packets} packets");
+    assert!(packets > 150, "{packets} packets");
     assert!(
         allocs < 10,
         "{allocs} packet-sized allocations for {packets} packets"

@@ -83,6 +83,31 @@ impl ChaChaPoly {
         body_stream.xor(body)?;
         xor_header_keystream(&self.header, seq, len)
     }
+
+    /// As [`open`](Self::open), but `msg` stays as received and the body is decrypted
+    /// into `out` (replacing what it held): `out` = the body after its first byte
+    /// (payload || padding), and that byte, padding_length, is returned. One pass over
+    /// the data instead of decrypting in place and then copying the payload out. The
+    /// length is not decrypted again: the caller has it from
+    /// [`packet_length`](Self::packet_length), and the tag has just vouched for the
+    /// bytes it came from.
+    pub(super) fn open_to(
+        &self,
+        seq: u32,
+        msg: &[u8],
+        tag: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<u8, Error> {
+        let (poly, body_stream) = BodyStream::new(&self.main, seq)?;
+        if !tags_match(&poly1305(poly, msg), tag) {
+            return Err(Error::Mac);
+        }
+        let body = msg.get(LEN_FIELD..).ok_or(Error::Truncated)?;
+        // Within the buffer's length, resizing only truncates: a recycled buffer is not
+        // zero-filled again before it is overwritten.
+        out.resize(body.len().saturating_sub(1), 0);
+        body_stream.xor_to(body, out)
+    }
 }
 
 /// A ChaCha20 instance at block 0 for this key and packet.
@@ -129,6 +154,28 @@ fn xor_keystream(cipher: &mut ChaCha20, data: &mut [u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// `output = input ^ keystream` from `cipher`'s position on (block-aligned), over the
+/// length of `input` (`output` as long).
+fn xor_keystream_to(cipher: &mut ChaCha20, input: &[u8], output: &mut [u8]) -> Result<(), Error> {
+    let whole = input.len() - input.len() % WIDE;
+    let (wide_in, rest_in) = input.split_at(whole);
+    let (wide_out, rest_out) = output.split_at_mut_checked(whole).ok_or(Error::Truncated)?;
+    cipher
+        .try_apply_keystream_b2b(wide_in, wide_out)
+        .map_err(|_| Error::Malformed("chacha20 keystream exhausted"))?;
+    if rest_in.is_empty() {
+        return Ok(());
+    }
+    let mut ks = Zeroizing::new([0u8; WIDE]);
+    let blocks = rest_in.len().div_ceil(BLOCK).max(2);
+    let ks = ks.get_mut(..blocks * BLOCK).ok_or(Error::Truncated)?;
+    apply(cipher, ks)?;
+    for ((o, i), k) in rest_out.iter_mut().zip(rest_in).zip(&*ks) {
+        *o = i ^ k;
+    }
+    Ok(())
+}
+
 /// Encrypts or decrypts the 4-byte length field with K_1's block 0.
 fn xor_header_keystream(key: &[u8; 32], seq: u32, len: &mut [u8; LEN_FIELD]) -> Result<(), Error> {
     let mut ks = Zeroizing::new([0u8; 2 * BLOCK]);
@@ -162,6 +209,24 @@ impl BodyStream {
         let (first, rest) = body.split_at_mut(body.len().min(BLOCK));
         xor(first, &*self.block1);
         xor_keystream(&mut self.main, rest)
+    }
+
+    /// Decrypts the packet `body` into `out` (`body.len() - 1` bytes), all but its first
+    /// byte, which is returned.
+    fn xor_to(mut self, body: &[u8], out: &mut [u8]) -> Result<u8, Error> {
+        let (first, rest) = body.split_at(body.len().min(BLOCK));
+        let mut clear = Zeroizing::new([0u8; BLOCK]);
+        let clear = clear.get_mut(..first.len()).ok_or(Error::Truncated)?;
+        for ((c, b), k) in clear.iter_mut().zip(first).zip(&*self.block1) {
+            *c = b ^ k;
+        }
+        let (&lead, clear) = clear.split_first().ok_or(Error::Truncated)?;
+        let (out_first, out_rest) = out
+            .split_at_mut_checked(clear.len())
+            .ok_or(Error::Truncated)?;
+        out_first.copy_from_slice(clear);
+        xor_keystream_to(&mut self.main, rest, out_rest)?;
+        Ok(lead)
     }
 }
 

@@ -354,10 +354,64 @@ fn chacha20_poly1305_matches_independent_compositions() {
         );
         assert_eq!(&wire[msg_len..], &tag2[..], "ssh-cipher tag, seq {seq:#x}");
 
-        // And it opens back.
+        // It opens into another buffer, leaving the packet as received: the buffer
+        // ends up holding payload || padding whatever it held before (shorter,
+        // longer, or stale bytes), and padding_length comes back.
+        let mut opener = OpeningKey::new(&keys).unwrap();
+        assert!(opener.opens_to_buffer());
+        let mut out = rng.bytes([0, 5, 70, 40_000][i % 4]);
+        let head_len = opener.head_len();
+        let len = opener.packet_length(seq, &mut wire[..head_len]).unwrap() as usize;
+        assert_eq!(len, msg_len - 4, "packet_length, payload {n}");
+        let pad = opener.open_to(seq, &wire, &mut out).unwrap();
+        assert_eq!(pad, plain[4], "padding_length, payload {n}");
+        assert_eq!(out, plain[5..msg_len], "open_to, seq {seq:#x}, payload {n}");
+        assert_eq!(wire, expect, "open_to changed the packet");
+
+        // And it opens back in place.
         let mut opener = OpeningKey::new(&keys).unwrap();
         assert_eq!(receive(&mut opener, seq, &mut wire).unwrap(), payload);
         assert_eq!(wire[..msg_len], plain[..msg_len]);
+    }
+}
+
+#[test]
+fn open_to_is_chacha20_poly1305_only_and_checks_the_tag_first() {
+    let mut rng = TestRng(0x0be2);
+    for (c, m) in suites() {
+        let keys = random_keys(c, m, &mut rng);
+        let (mut sealer, mut opener) = pair(&keys);
+        let mut wire = build(&sealer, b"payload", &mut rng);
+        sealer.seal(3, &mut wire).unwrap();
+        let head_len = opener.head_len();
+        opener.packet_length(3, &mut wire[..head_len]).unwrap();
+        let mut out = b"untouched".to_vec();
+        let r = opener.open_to(3, &wire, &mut out);
+        if c != Cipher::Chacha20Poly1305 {
+            assert!(!opener.opens_to_buffer(), "{c:?}");
+            assert!(r.is_err(), "{c:?}/{m:?}");
+            continue;
+        }
+        assert!(r.is_ok(), "{r:?}");
+        // Every flipped bit fails the tag, and nothing is decrypted into `out`.
+        for pos in 0..wire.len() {
+            let mut bad = wire.clone();
+            bad[pos] ^= 1 << (pos % 8);
+            let (_, mut opener) = pair(&keys);
+            opener.packet_length(3, &mut bad[..head_len]).unwrap();
+            let mut out = b"untouched".to_vec();
+            let r = opener.open_to(3, &bad, &mut out);
+            assert!(matches!(r, Err(Error::Mac)), "byte {pos}: {r:?}");
+            assert_eq!(out, b"untouched");
+        }
+        // A packet too short to hold a length and a tag is an error, not a panic.
+        for n in 0..21 {
+            let (_, mut opener) = pair(&keys);
+            assert!(
+                opener.open_to(3, &wire[..n], &mut out).is_err(),
+                "{n} bytes"
+            );
+        }
     }
 }
 

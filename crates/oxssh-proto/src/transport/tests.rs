@@ -804,3 +804,32 @@ fn data_sent_at_every_step_of_a_rekey_keeps_its_order() {
         assert!(!p.c.kex_in_progress() && !p.s.kex_in_progress());
     }
 }
+
+#[test]
+fn recycled_buffers_cover_a_window_of_bulk_data_then_shrink() {
+    use crate::connection::{DEFAULT_MAX_PACKET, DEFAULT_WINDOW};
+    let mut t = Transport::new(Role::Client, Config::new("s"), Vec::new()).unwrap();
+    let full = DEFAULT_MAX_PACKET as usize;
+    let window = (DEFAULT_WINDOW / DEFAULT_MAX_PACKET) as usize;
+    // A window's worth of full data packets in flight come back: all are kept, and no
+    // more than that.
+    for _ in 0..window + 10 {
+        t.recycle(vec![7u8; full]);
+    }
+    assert_eq!(t.spare.len(), window);
+    // Larger than any data packet we allow: not kept.
+    t.spare.clear();
+    t.recycle(vec![0u8; full + 4096]);
+    assert!(t.spare.is_empty());
+    // Bulk data stops: buffers that come back from small messages are freed until a
+    // few are left.
+    for _ in 0..window {
+        t.recycle(vec![7u8; full]);
+    }
+    for _ in 0..window {
+        let mut b = t.spare.pop().unwrap();
+        b.truncate(40);
+        t.recycle(b);
+    }
+    assert_eq!(t.spare.len(), 8);
+}
