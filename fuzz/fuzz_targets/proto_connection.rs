@@ -12,7 +12,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use oxssh_fuzz::Input;
-use oxssh_proto::connection::{ChannelEvent, Connection, MAX_CHANNELS};
+use oxssh_proto::connection::{ChannelEvent, Connection, DEFAULT_MAX_PACKET, MAX_CHANNELS};
 use oxssh_proto::transport::{Config, Role, Transport};
 
 const KINDS: [&str; 4] = ["session", "direct-tcpip", "forwarded-tcpip", "x11"];
@@ -101,7 +101,7 @@ fuzz_target!(|data: &[u8]| {
         while let Some(ev) = conn.poll_event() {
             if let ChannelEvent::Data { data, .. } = ev {
                 // The window we grant never lets one packet exceed the limit we set.
-                assert!(data.len() <= 2 * 32 * 1024);
+                assert!(data.len() <= 2 * DEFAULT_MAX_PACKET as usize);
                 t.recycle(data);
             }
         }

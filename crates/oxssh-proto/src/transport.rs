@@ -849,6 +849,8 @@ impl Transport {
                 .ok_or(Error::Compression("unexpected internal error"))?;
             v.extend_from_slice(z.decompress(payload, MAX_PACKET)?);
         } else {
+            // Exactly: a buffer grown past what `recycle` keeps would be freed after use.
+            v.reserve_exact(payload.len());
             v.extend_from_slice(payload);
         }
         Ok(v)

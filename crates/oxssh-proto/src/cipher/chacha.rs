@@ -105,7 +105,10 @@ impl ChaChaPoly {
         let body = msg.get(LEN_FIELD..).ok_or(Error::Truncated)?;
         // Within the buffer's length, resizing only truncates: a recycled buffer is not
         // zero-filled again before it is overwritten.
-        out.resize(body.len().saturating_sub(1), 0);
+        let n = body.len().saturating_sub(1);
+        // Exactly: a buffer grown past what the transport keeps would be freed after use.
+        out.reserve_exact(n.saturating_sub(out.len()));
+        out.resize(n, 0);
         body_stream.xor_to(body, out)
     }
 }

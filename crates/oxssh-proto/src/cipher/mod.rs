@@ -721,6 +721,11 @@ impl OpeningKey {
             .checked_sub(self.suite.tag_len())
             .ok_or(Error::Truncated)?;
         let (msg, tag) = packet.split_at(tag_at);
+        // Not a whole number of blocks: "Corrupted MAC on input.", as `open` says.
+        let len = msg.len().saturating_sub(LEN_FIELD);
+        if !u32::try_from(len).is_ok_and(|l| self.suite.is_aligned(l)) {
+            return Err(Error::Mac);
+        }
         match &self.engine {
             Engine::ChaCha(c) if msg.len() > LEN_FIELD => c.open_to(seq, msg, tag, out),
             Engine::ChaCha(_) => Err(Error::Truncated),

@@ -375,6 +375,55 @@ fn chacha20_poly1305_matches_independent_compositions() {
     }
 }
 
+/// A chacha20-poly1305 packet with `body` (padding_length || payload || padding) in
+/// clear, sealed with the raw primitives, which (unlike our sealer) take any length.
+fn raw_chacha_packet(key: &[u8], seq: u32, body: &[u8]) -> Vec<u8> {
+    use chacha20::cipher::{StreamCipher, StreamCipherSeek};
+    use poly1305::universal_hash::KeyInit as _;
+    let (k2, k1) = key.split_at(32);
+    let mut msg = (body.len() as u32).to_be_bytes().to_vec();
+    msg.extend_from_slice(body);
+    djb_chacha20(k1, seq).apply_keystream(&mut msg[..4]);
+    let mut main = djb_chacha20(k2, seq);
+    let mut block0 = [0u8; 64];
+    main.apply_keystream(&mut block0);
+    main.seek(64u64);
+    main.apply_keystream(&mut msg[4..]);
+    let tag = poly1305::Poly1305::new((&block0[..32]).try_into().unwrap()).compute_unpadded(&msg);
+    msg.extend_from_slice(&tag);
+    msg
+}
+
+#[test]
+fn a_misaligned_packet_with_a_good_tag_is_refused_both_ways_of_opening() {
+    let mut rng = TestRng(0xa119);
+    let keys = random_keys(Cipher::Chacha20Poly1305, None, &mut rng);
+    // 1 + 11 + 4 = 16: a multiple of 8, opens; 1 + 8 + 4 = 13: not, refused.
+    for (payload_len, aligned) in [(11usize, true), (8, false)] {
+        let mut body = vec![4u8];
+        body.extend(rng.bytes(payload_len + 4));
+        let wire = raw_chacha_packet(&keys.key, 9, &body);
+        let (_, mut opener) = pair(&keys);
+        let mut head = wire[..4].to_vec();
+        assert_eq!(
+            opener.packet_length(9, &mut head).unwrap() as usize,
+            body.len()
+        );
+        let mut out = Vec::new();
+        let r = opener.open_to(9, &wire, &mut out);
+        let mut in_place = wire.clone();
+        let r2 = opener.open(9, &mut in_place);
+        if aligned {
+            assert_eq!(r.unwrap(), 4);
+            assert_eq!(out, body[1..]);
+            r2.unwrap();
+        } else {
+            assert!(matches!(r, Err(Error::Mac)), "open_to: {r:?}");
+            assert!(matches!(r2, Err(Error::Mac)), "open: {r2:?}");
+        }
+    }
+}
+
 #[test]
 fn open_to_is_chacha20_poly1305_only_and_checks_the_tag_first() {
     let mut rng = TestRng(0x0be2);
@@ -661,6 +710,13 @@ fn misaligned_packet_is_corrupted_mac_in_every_mode() {
             matches!(opener.open(0, &mut wire), Err(Error::Mac)),
             "{c:?}/{m:?}"
         );
+        if opener.opens_to_buffer() {
+            let mut out = Vec::new();
+            assert!(
+                matches!(opener.open_to(0, &wire, &mut out), Err(Error::Mac)),
+                "{c:?}/{m:?}: open_to"
+            );
+        }
     }
 }
 
