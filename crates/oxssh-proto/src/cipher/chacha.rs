@@ -149,12 +149,22 @@ fn xor_keystream(cipher: &mut ChaCha20, data: &mut [u8]) -> Result<(), Error> {
     if rest.is_empty() {
         return Ok(());
     }
-    let mut ks = Zeroizing::new([0u8; WIDE]);
-    let blocks = rest.len().div_ceil(BLOCK).max(2);
-    let ks = ks.get_mut(..blocks * BLOCK).ok_or(Error::Truncated)?;
-    apply(cipher, ks)?;
-    xor(rest, ks);
+    let mut scratch = Zeroizing::new([0u8; WIDE]);
+    xor(rest, tail_keystream(cipher, &mut scratch, rest.len())?);
     Ok(())
+}
+
+/// The keystream for a tail of `len` (< [`WIDE`]) bytes, computed as a run of at least
+/// two blocks in `scratch` (see above).
+fn tail_keystream<'a>(
+    cipher: &mut ChaCha20,
+    scratch: &'a mut [u8; WIDE],
+    len: usize,
+) -> Result<&'a [u8], Error> {
+    let blocks = len.div_ceil(BLOCK).max(2);
+    let ks = scratch.get_mut(..blocks * BLOCK).ok_or(Error::Truncated)?;
+    apply(cipher, ks)?;
+    Ok(ks)
 }
 
 /// `output = input ^ keystream` from `cipher`'s position on (block-aligned), over the
@@ -169,11 +179,9 @@ fn xor_keystream_to(cipher: &mut ChaCha20, input: &[u8], output: &mut [u8]) -> R
     if rest_in.is_empty() {
         return Ok(());
     }
-    let mut ks = Zeroizing::new([0u8; WIDE]);
-    let blocks = rest_in.len().div_ceil(BLOCK).max(2);
-    let ks = ks.get_mut(..blocks * BLOCK).ok_or(Error::Truncated)?;
-    apply(cipher, ks)?;
-    for ((o, i), k) in rest_out.iter_mut().zip(rest_in).zip(&*ks) {
+    let mut scratch = Zeroizing::new([0u8; WIDE]);
+    let ks = tail_keystream(cipher, &mut scratch, rest_in.len())?;
+    for ((o, i), k) in rest_out.iter_mut().zip(rest_in).zip(ks) {
         *o = i ^ k;
     }
     Ok(())
