@@ -1030,13 +1030,13 @@ fn allocate_pty(
 }
 
 /// The size of the next read of a child's output: small while the child is quiet,
-/// doubling up to 256 KiB while reads fill their buffer, so an idle session holds
+/// doubling up to 1 MiB (a pipe's size, see `grow_pipe`) while reads fill their buffer, so an idle session holds
 /// little memory and bulk output still moves in large chunks.
 struct ChunkSize(usize);
 
 impl ChunkSize {
     const MIN: usize = 4 * 1024;
-    const MAX: usize = 256 * 1024;
+    const MAX: usize = 1024 * 1024;
 
     fn next(&mut self, filled: usize) {
         if filled >= self.0 {
