@@ -431,6 +431,33 @@ fn cert_key_type(key: &ssh_key::public::KeyData) -> u32 {
     }
 }
 
+/// The primes of ModuliFile for DH group exchange, read only when KexAlgorithms offers
+/// it (OpenSSH 10's default does not). A file that cannot be read leaves the built-in
+/// groups, with OpenSSH's warning; its size is bounded (the stock file is ~550 KiB).
+fn moduli(cfg: &ServerConfig, kex: &[String]) -> Vec<oxssh_proto::kex::methods::ModuliEntry> {
+    use oxssh_proto::kex::methods::{KexAlg, parse_moduli};
+    const MAX_MODULI_FILE: u64 = 16 << 20;
+    if !kex
+        .iter()
+        .filter_map(|k| KexAlg::from_name(k))
+        .any(KexAlg::is_gex)
+    {
+        return Vec::new();
+    }
+    let path = std::path::Path::new(&cfg.moduli_file);
+    match oxssh_sys::read_regular_file(path, MAX_MODULI_FILE) {
+        Ok(text) => parse_moduli(&text),
+        Err(e) => {
+            tracing::info!(
+                "WARNING: could not open {} ({}), using fixed modulus",
+                cfg.moduli_file,
+                io_text(&e)
+            );
+            Vec::new()
+        }
+    }
+}
+
 pub async fn serve_stdio(cfg: ServerConfig, zygote: Option<monitor::Zygote>) -> Result<(), String> {
     let (stream, peer) = stdin_stream();
     let host_keys = load_host_keys(&cfg);
@@ -442,6 +469,7 @@ pub async fn serve_stdio(cfg: ServerConfig, zygote: Option<monitor::Zygote>) -> 
     let keys: Vec<PrivateKey> = host_keys.iter().map(|k| k.key().clone()).collect();
     let mut tc = Config::new(format!("{} port {}", peer.ip(), peer.port()));
     tc.algorithms = crate::config::algorithms(&cfg);
+    tc.moduli = moduli(&cfg, &tc.algorithms.kex);
     // RekeyLimit: 0 bytes keeps the cipher's default; 0 seconds means no time limit.
     if cfg.rekey_limit.bytes > 0 {
         tc.rekey_bytes = cfg.rekey_limit.bytes.unsigned_abs();

@@ -115,6 +115,9 @@ fn every_cipher_kex_and_host_key_type() {
         &["Ciphers=aes128-ctr", "MACs=hmac-sha2-256-etm@openssh.com"],
         &["Ciphers=aes256-ctr", "MACs=hmac-sha2-512"],
         &["Ciphers=aes192-ctr", "MACs=hmac-sha1"],
+        &["Ciphers=aes128-ctr", "MACs=hmac-sha2-512-etm@openssh.com"],
+        &["Ciphers=aes256-ctr", "MACs=hmac-sha1-etm@openssh.com"],
+        &["Ciphers=aes128-ctr", "MACs=hmac-sha2-256"],
         &["KexAlgorithms=sntrup761x25519-sha512@openssh.com"],
         &["KexAlgorithms=curve25519-sha256"],
         &["KexAlgorithms=ecdh-sha2-nistp256"],
@@ -132,6 +135,58 @@ fn every_cipher_kex_and_host_key_type() {
         };
         assert_eq!(out.stdout_str(), "ok\n", "{extra:?}: {out}");
     }
+}
+
+#[test]
+fn group_exchange_takes_its_primes_from_the_moduli_file() {
+    if require_openssh("ssh-keygen").is_none() {
+        return;
+    }
+    let home = TempHome::new();
+    let gex = ["KexAlgorithms=diffie-hellman-group-exchange-sha256"];
+    let with_moduli = |path: &std::path::Path| {
+        let sshd = Sshd::ours()
+            .config("KexAlgorithms diffie-hellman-group-exchange-sha256")
+            .config(format!("ModuliFile {}", path.display()))
+            .start();
+        sshd.authorize(Key::Ed25519);
+        sshd
+    };
+    // Only a 1536-bit prime (a well-formed line; the server never checks primality,
+    // as OpenSSH's does not): nothing within the client's 2048..8192, so the server
+    // has no group to offer and the exchange fails, where the built-in groups would
+    // have served.
+    let small = home.path().join("moduli-small");
+    std::fs::write(
+        &small,
+        format!("20260101000000 2 6 100 1535 2 {}\n", "F".repeat(384)),
+    )
+    .unwrap();
+    let sshd = with_moduli(&small);
+    let Some(out) = ssh(&sshd, &home, &gex, "echo ok") else {
+        return;
+    };
+    out.assert_code(255);
+    assert!(out.stdout_str().is_empty(), "{out}");
+    assert!(
+        out.stderr_str().contains("no matching DH grp found"),
+        "{out}"
+    );
+    // The system's file, when there is one: its primes serve.
+    if std::path::Path::new("/etc/ssh/moduli").exists() {
+        let sshd = with_moduli(std::path::Path::new("/etc/ssh/moduli"));
+        let out = ssh(&sshd, &home, &gex, "echo ok").unwrap();
+        assert_eq!(out.stdout_str(), "ok\n", "{out}");
+    }
+    // No file: the built-in groups, and OpenSSH's warning.
+    let missing = home.path().join("no-moduli");
+    let sshd = with_moduli(&missing);
+    let out = ssh(&sshd, &home, &gex, "echo ok").unwrap();
+    assert_eq!(out.stdout_str(), "ok\n", "{out}");
+    sshd.wait_for_log(&format!(
+        "WARNING: could not open {} (No such file or directory), using fixed modulus",
+        missing.display()
+    ));
 }
 
 #[test]

@@ -25,12 +25,12 @@ pub fn ciphers() -> Vec<&'static str> {
 
 /// MACs we implement.
 pub fn macs() -> Vec<&'static str> {
-    Mac::ALL.iter().map(|m| m.name()).collect()
+    Mac::IMPLEMENTED.iter().map(|m| m.name()).collect()
 }
 
 /// Key exchange methods we implement.
 pub fn kex() -> Vec<&'static str> {
-    KexAlg::ALL.iter().map(|k| k.name()).collect()
+    KexAlg::IMPLEMENTED.iter().map(|k| k.name()).collect()
 }
 
 /// Signature algorithms we implement.

@@ -57,8 +57,10 @@ pub struct Config {
     pub rekey_interval: Option<Duration>,
     /// Text that names the peer in error messages ("127.0.0.1 port 22").
     pub peer_name: String,
-    /// DH group exchange bounds a client requests (RFC 4419 min, preferred, max bits).
-    pub gex_bits: (u32, u32, u32),
+    /// DH group exchange bounds a client requests (RFC 4419 min and max bits). The
+    /// preferred size between them follows from the negotiated ciphers and MACs, as
+    /// OpenSSH's does (`dh_estimate` of `dh_need`): 8192 with chacha20-poly1305.
+    pub gex_bits: (u32, u32),
     /// Server: the moduli file's groups for DH group exchange (empty: built-in groups).
     pub moduli: Vec<methods::ModuliEntry>,
 }
@@ -71,7 +73,7 @@ impl Config {
             rekey_bytes: 1 << 30,
             rekey_interval: None,
             peer_name: peer_name.into(),
-            gex_bits: (2048, 3072, 8192),
+            gex_bits: (methods::DH_GRP_MIN, methods::DH_GRP_MAX),
             moduli: Vec::new(),
         }
     }
@@ -98,6 +100,21 @@ pub enum Event {
         always_display: bool,
         message: String,
     },
+}
+
+/// Message numbers that this transport or a layer above it (user authentication, the
+/// connection protocol) defines; anything else is answered with SSH_MSG_UNIMPLEMENTED.
+fn known_message(t: u8) -> bool {
+    matches!(
+        t,
+        // transport generic: DISCONNECT to EXT_INFO; KEXINIT, NEWKEYS; kex methods
+        1..=7 | 20 | 21 | 30..=49
+        // user authentication (RFC 4252, method-specific 60-79 per method)
+        | 50..=53 | 60..=79
+        // connection protocol (RFC 4254)
+        | 80..=82 | 90..=100
+    ) || t == msg::PING
+        || t == msg::PONG
 }
 
 enum KexStep {
@@ -161,6 +178,8 @@ pub struct Transport {
     events: VecDeque<Event>,
     // Packet protection.
     seq_in: u32,
+    /// The sequence number the peer's last SSH_MSG_UNIMPLEMENTED named.
+    last_unimplemented: Option<u32>,
     seq_out: u32,
     opening: OpeningKey,
     sealing: SealingKey,
@@ -228,6 +247,7 @@ impl Transport {
             deferred_bytes: 0,
             events: VecDeque::new(),
             seq_in: 0,
+            last_unimplemented: None,
             seq_out: 0,
             opening: OpeningKey::none(),
             sealing: SealingKey::none(),
@@ -993,7 +1013,16 @@ impl Transport {
                     state: "strict initial key exchange",
                 })
             }
-            msg::IGNORE | msg::UNIMPLEMENTED => Ok(()),
+            msg::IGNORE => Ok(()),
+            msg::UNIMPLEMENTED => {
+                // The peer did not know a message of ours: nothing we send needs an
+                // answer of that kind to go on, so it is noted, as OpenSSH does.
+                let mut r = Reader::new(payload.get(1..).unwrap_or_default());
+                let seq = r.u32()?;
+                tracing::debug!("Received SSH2_MSG_UNIMPLEMENTED for {seq}");
+                self.last_unimplemented = Some(seq);
+                Ok(())
+            }
             msg::DEBUG => {
                 let mut r = Reader::new(payload.get(1..).unwrap_or_default());
                 let always_display = r.bool()?;
@@ -1030,6 +1059,17 @@ impl Transport {
                 got: t,
                 state: "initial key exchange",
             }),
+            // A number no layer of ours defines (RFC 4250 §4.1: unassigned in a range,
+            // reserved, or a local extension): RFC 4253 §11.4 wants SSH_MSG_UNIMPLEMENTED
+            // with the packet's sequence number, and the connection goes on.
+            _ if !known_message(t) => {
+                let seq = self.seq_in.wrapping_sub(1);
+                tracing::debug!("dispatch_protocol_error: type {t} seq {seq}");
+                let mut m = Vec::with_capacity(5);
+                m.put_u8(msg::UNIMPLEMENTED);
+                m.put_u32(seq);
+                self.send(&m)
+            }
             // During a re-exchange the peer may still send messages it queued before it
             // saw our KEXINIT; once it sent its own KEXINIT it must not.
             _ if self.exchange.as_ref().is_some_and(|x| x.theirs.is_some())
@@ -1115,11 +1155,15 @@ impl Transport {
         }
         self.ignore_next_kex_packet = neg.ignore_guess;
         let alg = neg.kex;
+        let need = crate::cipher::dh_need(neg.cipher_c2s, neg.mac_c2s)
+            .max(crate::cipher::dh_need(neg.cipher_s2c, neg.mac_s2c));
         x.theirs = Some(theirs);
         x.neg = Some(neg);
         match self.role {
             Role::Client if alg.is_gex() => {
-                let (min, n, max) = self.cfg.gex_bits;
+                let (min, max) = self.cfg.gex_bits;
+                let bits = u32::try_from(need.saturating_mul(8)).unwrap_or(u32::MAX);
+                let n = methods::dh_estimate(bits).clamp(min, max.max(min));
                 let mut p = Vec::with_capacity(13);
                 p.put_u8(msg::KEX_DH_GEX_REQUEST);
                 p.put_u32(min);
@@ -1158,7 +1202,7 @@ impl Transport {
                     p: p.to_vec(),
                     g: g.to_vec(),
                 };
-                let (min, _, max) = self.cfg.gex_bits;
+                let (min, max) = self.cfg.gex_bits;
                 let bits = group.bits() as u32;
                 if bits < min || bits > max {
                     return Err(Error::Kex("DH_GEX group out of range"));
@@ -1230,8 +1274,9 @@ impl Transport {
                 if min > n || n > max || max < methods::DH_GRP_MIN {
                     return Err(Error::Kex("DH_GEX request out of range"));
                 }
+                // OpenSSH's words for it, as the client sees them in the DISCONNECT.
                 let group = methods::choose_group(&self.cfg.moduli, min, n, max)
-                    .ok_or(Error::Kex("no matching DH group"))?;
+                    .ok_or_else(|| Error::Protocol("no matching DH grp found".into()))?;
                 let x = self.exchange_mut()?;
                 x.gex_params.put_u32(min);
                 x.gex_params.put_u32(n);

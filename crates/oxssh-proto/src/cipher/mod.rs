@@ -80,11 +80,11 @@ impl Cipher {
     /// one we implement but the legacy CBC ones (see [`Cipher::IMPLEMENTED`]).
     pub const ALL: &'static [Cipher] = &[
         Cipher::Chacha20Poly1305,
+        Cipher::Aes128Gcm,
+        Cipher::Aes256Gcm,
         Cipher::Aes128Ctr,
         Cipher::Aes192Ctr,
         Cipher::Aes256Ctr,
-        Cipher::Aes128Gcm,
-        Cipher::Aes256Gcm,
     ];
 
     /// Every cipher we can negotiate (all but `None`), in the order of OpenSSH's cipher
@@ -228,6 +228,17 @@ impl Mac {
         Mac::HmacSha256,
         Mac::HmacSha512,
         Mac::HmacSha1,
+    ];
+
+    /// Every MAC, in the order of OpenSSH's table (`mac.c`): the order `ssh -Q mac`
+    /// lists them in and a pattern such as `MACs +hmac*` expands in.
+    pub const IMPLEMENTED: &'static [Mac] = &[
+        Mac::HmacSha1,
+        Mac::HmacSha256,
+        Mac::HmacSha512,
+        Mac::HmacSha1Etm,
+        Mac::HmacSha256Etm,
+        Mac::HmacSha512Etm,
     ];
 
     /// The name used in `SSH_MSG_KEXINIT` and in `MACs`.

@@ -103,8 +103,8 @@ fn names_and_defaults_match_openssh() {
     let ciphers: Vec<_> = Cipher::ALL.iter().map(|c| c.name()).collect();
     assert_eq!(
         ciphers.join(","),
-        "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,\
-         aes128-gcm@openssh.com,aes256-gcm@openssh.com"
+        "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,aes256-gcm@openssh.com,\
+         aes128-ctr,aes192-ctr,aes256-ctr"
     );
     // `ssh -Q cipher` of OpenSSH 9.2, in its order.
     let implemented: Vec<_> = Cipher::IMPLEMENTED.iter().map(|c| c.name()).collect();
@@ -117,6 +117,18 @@ fn names_and_defaults_match_openssh() {
     for c in Cipher::IMPLEMENTED {
         assert_eq!(Cipher::ALL.contains(c), !c.is_cbc(), "{c:?}");
     }
+    // `ssh -Q mac` of OpenSSH, without what we do not implement (umac, MD5, -96).
+    let table: Vec<_> = Mac::IMPLEMENTED.iter().map(|m| m.name()).collect();
+    assert_eq!(
+        table.join(","),
+        "hmac-sha1,hmac-sha2-256,hmac-sha2-512,hmac-sha1-etm@openssh.com,\
+         hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com"
+    );
+    let mut sorted_table = Mac::IMPLEMENTED.to_vec();
+    let mut sorted_all = Mac::ALL.to_vec();
+    sorted_table.sort_by_key(|m| m.name());
+    sorted_all.sort_by_key(|m| m.name());
+    assert_eq!(sorted_table, sorted_all);
     let macs: Vec<_> = Mac::ALL.iter().map(|m| m.name()).collect();
     assert_eq!(
         macs.join(","),

@@ -86,6 +86,27 @@ impl KexAlg {
         KexAlg::DhGexSha1,
     ];
 
+    /// Every method, in the order of OpenSSH's table (`kex-names.c`): the order
+    /// `ssh -Q kex` lists them in and a pattern such as `KexAlgorithms +diffie*` expands
+    /// in.
+    pub const IMPLEMENTED: &'static [KexAlg] = &[
+        KexAlg::DhGroup1Sha1,
+        KexAlg::DhGroup14Sha1,
+        KexAlg::DhGroup14Sha256,
+        KexAlg::DhGroup16Sha512,
+        KexAlg::DhGroup18Sha512,
+        KexAlg::DhGexSha1,
+        KexAlg::DhGexSha256,
+        KexAlg::EcdhNistp256,
+        KexAlg::EcdhNistp384,
+        KexAlg::EcdhNistp521,
+        KexAlg::Curve25519Sha256,
+        KexAlg::Curve25519Sha256LibSsh,
+        KexAlg::Sntrup761X25519Sha512,
+        KexAlg::Sntrup761X25519Sha512OpenSsh,
+        KexAlg::MlKem768X25519Sha256,
+    ];
+
     /// The method's name in `SSH_MSG_KEXINIT`.
     pub fn name(self) -> &'static str {
         match self {

@@ -31,7 +31,9 @@ pub struct Algorithms {
 }
 
 impl Default for Algorithms {
-    /// OpenSSH's current defaults (`ssh -Q` / ssh_config(5)), restricted to what we implement.
+    /// OpenSSH 10's client defaults (ssh_config(5)), restricted to what we implement.
+    /// A server built on these also offers finite-field DH, which OpenSSH 10's sshd no
+    /// longer does by default: sshd sets its own lists from sshd_config.
     fn default() -> Self {
         Algorithms {
             kex: KexAlg::ALL

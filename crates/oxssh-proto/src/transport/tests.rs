@@ -141,6 +141,83 @@ fn ping_is_answered_with_pong_and_never_reaches_the_layers_above() {
 }
 
 #[test]
+fn an_unknown_message_number_gets_unimplemented_with_its_sequence_number() {
+    let mut p = Pair::new(None);
+    p.pump().unwrap();
+    // A local extension, a reserved number, and unassigned ones in the transport,
+    // user authentication and connection ranges: each answered, none delivered, and
+    // the connection goes on.
+    for t in [200u8, 150, 8, 25, 55, 85, 120, 255] {
+        let seq = p.c.seq_out;
+        p.c.send(&[t, 1, 2, 3]).unwrap();
+        p.pump().unwrap();
+        assert_eq!(p.c.last_unimplemented, Some(seq), "message {t}");
+        assert!(p.s_in.is_empty(), "message {t} reached the layers above");
+    }
+    // Known numbers still reach the layers above, unanswered.
+    p.c.last_unimplemented = None;
+    p.c.send(&[94, 0, 0, 0, 0]).unwrap();
+    p.c.send(&[msg::SERVICE_REQUEST]).unwrap();
+    p.pump().unwrap();
+    assert_eq!(
+        p.s_in,
+        vec![vec![94, 0, 0, 0, 0], vec![msg::SERVICE_REQUEST]]
+    );
+    assert_eq!(p.c.last_unimplemented, None);
+    // A truncated UNIMPLEMENTED is a protocol error, not a panic.
+    p.s.send(&[msg::UNIMPLEMENTED, 0]).unwrap();
+    assert!(p.pump().is_err());
+}
+
+/// The size of the group a server with 2048-, 4096- and 8192-bit primes in its moduli
+/// file picks for our client's DH-GEX request, with `cipher` negotiated.
+fn gex_group_bits(cipher: &str) -> usize {
+    let a = Algorithms {
+        kex: vec!["diffie-hellman-group-exchange-sha256".into()],
+        cipher: vec![cipher.into()],
+        ..Default::default()
+    };
+    let mut cc = Config::new("server");
+    cc.algorithms = a.clone();
+    let mut sc = Config::new("client");
+    sc.algorithms = a;
+    sc.moduli = [DhGroup::group14(), DhGroup::group16(), DhGroup::group18()]
+        .into_iter()
+        .map(|group| methods::ModuliEntry {
+            bits: group.bits() as u32,
+            group,
+        })
+        .collect();
+    let mut p = Pair::from_configs(cc, sc);
+    let now = Instant::now();
+    let mut buf = Vec::new();
+    for _ in 0..10 {
+        if let KexStep::ServerGexInit(g) = &p.s.step {
+            return g.bits();
+        }
+        if p.c.has_output() {
+            p.c.take_output(&mut buf);
+            p.s.handle_input(&buf, now).unwrap();
+        }
+        if p.s.has_output() {
+            p.s.take_output(&mut buf);
+            p.c.handle_input(&buf, now).unwrap();
+        }
+    }
+    panic!("the server never chose a group");
+}
+
+#[test]
+fn the_group_exchange_request_asks_for_the_size_the_ciphers_need() {
+    // OpenSSH's client asks for dh_estimate(8 × dh_need) bits: 3072 for aes128-gcm
+    // (16-byte key), 8192 for chacha20-poly1305 and aes256-gcm; the server picks the
+    // smallest prime above that.
+    assert_eq!(gex_group_bits("aes128-gcm@openssh.com"), 4096);
+    assert_eq!(gex_group_bits("chacha20-poly1305@openssh.com"), 8192);
+    assert_eq!(gex_group_bits("aes256-gcm@openssh.com"), 8192);
+}
+
+#[test]
 fn every_cipher_and_mac_in_memory() {
     for cipher in Cipher::ALL {
         for mac in Mac::ALL {

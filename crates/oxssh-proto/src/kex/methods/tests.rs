@@ -162,6 +162,20 @@ fn names_hashes_and_defaults() {
         assert_eq!(KexAlg::from_name(alg.name()), Some(alg));
         assert_eq!(alg.name().ends_with("sha1"), alg.hash() == HashAlg::Sha1);
     }
+    // `ssh -Q kex` order: OpenSSH 9.2's, with OpenSSH 10's mlkem768x25519-sha256 last
+    // (kex-names.c), each method once.
+    let table: Vec<_> = KexAlg::IMPLEMENTED.iter().map(|a| a.name()).collect();
+    assert_eq!(
+        table.join(","),
+        "diffie-hellman-group1-sha1,diffie-hellman-group14-sha1,diffie-hellman-group14-sha256,\
+         diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,\
+         diffie-hellman-group-exchange-sha1,diffie-hellman-group-exchange-sha256,\
+         ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521,curve25519-sha256,\
+         curve25519-sha256@libssh.org,sntrup761x25519-sha512,\
+         sntrup761x25519-sha512@openssh.com,mlkem768x25519-sha256"
+    );
+    assert!(KexAlg::ALL.iter().all(|a| KexAlg::IMPLEMENTED.contains(a)));
+    assert_eq!(KexAlg::IMPLEMENTED.len(), KexAlg::ALL.len());
     assert_eq!(KexAlg::from_name("diffie-hellman-group15-sha512"), None);
     assert_eq!(KexAlg::from_name("mlkem768x25519-sha256 "), None);
     assert_eq!(KexAlg::EcdhNistp384.hash(), HashAlg::Sha384);
