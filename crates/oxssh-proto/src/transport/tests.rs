@@ -169,6 +169,136 @@ fn an_unknown_message_number_gets_unimplemented_with_its_sequence_number() {
     assert!(p.pump().is_err());
 }
 
+/// The payloads of unencrypted binary packets (before the first NEWKEYS), with the
+/// offset of each payload in `wire` (which may start with the identification line).
+fn plain_packets(wire: &[u8]) -> Vec<(usize, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    // The identification line, when these are the first bytes.
+    if wire.starts_with(b"SSH-") {
+        at = wire.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+    }
+    while at + 5 <= wire.len() {
+        let len = u32::from_be_bytes(wire[at..at + 4].try_into().unwrap()) as usize;
+        let pad = wire[at + 4] as usize;
+        let payload = wire[at + 5..at + 4 + len - pad].to_vec();
+        let newkeys = payload.first() == Some(&msg::NEWKEYS);
+        out.push((at + 5, payload));
+        at += 4 + len;
+        if newkeys {
+            // What follows is encrypted.
+            break;
+        }
+    }
+    out
+}
+
+/// Run the first key exchange by hand up to the server's reply: returns the server's
+/// bytes that carry it, not yet given to the client.
+fn up_to_the_servers_reply(p: &mut Pair) -> Vec<u8> {
+    let now = Instant::now();
+    let mut buf = Vec::new();
+    for _ in 0..10 {
+        if p.c.has_output() {
+            p.c.take_output(&mut buf);
+            p.s.handle_input(&buf, now).unwrap();
+        }
+        if p.s.has_output() {
+            p.s.take_output(&mut buf);
+            if plain_packets(&buf)
+                .iter()
+                .any(|(_, m)| m[0] == msg::KEXDH_REPLY)
+            {
+                return buf;
+            }
+            p.c.handle_input(&buf, now).unwrap();
+        }
+    }
+    panic!("no reply from the server");
+}
+
+#[test]
+fn a_bad_signature_on_the_exchange_hash_fails_before_the_key_is_judged_or_newkeys_sent() {
+    for flip in [0u8, 1] {
+        let mut p = Pair::new(None);
+        let mut wire = up_to_the_servers_reply(&mut p);
+        let (at, reply) = plain_packets(&wire)
+            .into_iter()
+            .find(|(_, m)| m[0] == msg::KEXDH_REPLY)
+            .unwrap();
+        // The signature is the reply's last field: change its last byte (the
+        // signature proper), or one early in its blob (the algorithm name's length).
+        let target = if flip == 0 {
+            at + reply.len() - 1
+        } else {
+            let mut r = Reader::new(&reply[1..]);
+            let k_s = r.string().unwrap().len();
+            let q_s = r.string().unwrap().len();
+            at + 1 + 4 + k_s + 4 + q_s + 4 + 3
+        };
+        wire[target] ^= 0x01;
+        let before = p.c.seq_out;
+        assert!(
+            p.c.handle_input(&wire, Instant::now()).is_err(),
+            "flip {flip}"
+        );
+        assert!(
+            !std::iter::from_fn(|| p.c.poll_event()).any(|e| matches!(e, Event::HostKey { .. })),
+            "the key was offered for acceptance with a bad signature"
+        );
+        // Nothing went out after the bad reply but a DISCONNECT: no NEWKEYS.
+        assert!(p.c.seq_out - before <= 1);
+        let mut out = Vec::new();
+        p.c.take_output(&mut out);
+        assert!(
+            plain_packets(&out)
+                .iter()
+                .all(|(_, m)| m[0] == msg::DISCONNECT),
+            "flip {flip}: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn the_client_sends_nothing_until_the_host_key_is_accepted_and_nothing_if_refused() {
+    let mut p = Pair::new(None);
+    let wire = up_to_the_servers_reply(&mut p);
+    let now = Instant::now();
+    p.c.handle_input(&wire, now).unwrap();
+    let mut judged = false;
+    while let Some(e) = p.c.poll_event() {
+        judged |= matches!(e, Event::HostKey { .. });
+    }
+    assert!(judged);
+    // The layers above try to start user authentication meanwhile: held back.
+    let mut req = vec![msg::SERVICE_REQUEST];
+    req.put_string(b"ssh-userauth");
+    let _ = p.c.send(&req);
+    assert!(
+        !p.c.has_output(),
+        "the client wrote before its host key verdict"
+    );
+    // Refused: an error, and still nothing on the wire.
+    assert!(p.c.host_key_verdict(false, now).is_err());
+    assert!(
+        !p.c.has_output(),
+        "the client wrote after refusing the host key"
+    );
+    assert!(p.c.send(&req).is_err() || !p.c.has_output());
+
+    // Accepted instead: NEWKEYS, then the request, encrypted.
+    let mut p = Pair::new(None);
+    let wire = up_to_the_servers_reply(&mut p);
+    p.c.handle_input(&wire, now).unwrap();
+    while p.c.poll_event().is_some() {}
+    let _ = p.c.send(&req);
+    assert!(!p.c.has_output());
+    p.c.host_key_verdict(true, now).unwrap();
+    assert!(p.c.has_output());
+    p.pump().unwrap();
+    assert_eq!(p.s_in, vec![req]);
+}
+
 /// The size of the group a server with 2048-, 4096- and 8192-bit primes in its moduli
 /// file picks for our client's DH-GEX request, with `cipher` negotiated.
 fn gex_group_bits(cipher: &str) -> usize {
