@@ -807,7 +807,10 @@ where
         .collect();
     let session_id = conn.t.session_id().map(<[u8]>::to_vec).unwrap_or_default();
     let host_key = conn.t.host_key().map(<[u8]>::to_vec).unwrap_or_default();
-    let hostbound = conn.ext("publickey-hostbound@openssh.com") == Some(b"0");
+    // As OpenSSH: the host-bound form when the server offers it, unless
+    // `PubkeyAuthentication unbound` asks for the plain one.
+    let hostbound = conn.ext("publickey-hostbound@openssh.com") == Some(b"0")
+        && o.pubkey_authentication != PubkeyAuthentication::Unbound;
     let mut tried: Vec<String> = Vec::new();
     let mut ids = identity::prepare(o).await;
     let mut next_id = 0usize;

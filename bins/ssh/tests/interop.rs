@@ -27,6 +27,33 @@ fn run(sshd: &Sshd, home: &TempHome, extra: &[&str], command: &str) -> oxssh_tes
 }
 
 #[test]
+fn publickey_is_host_bound_unless_pubkey_authentication_says_unbound() {
+    if require_openssh("sshd").is_none() {
+        return;
+    }
+    let home = TempHome::new();
+    for (extra, method) in [
+        (None, "method publickey-hostbound-v00@openssh.com"),
+        (Some("PubkeyAuthentication=unbound"), "method publickey "),
+        (
+            Some("PubkeyAuthentication=host-bound"),
+            "method publickey-hostbound-v00@openssh.com",
+        ),
+    ] {
+        let sshd = Sshd::openssh()
+            .host_keys(&[KeyType::Ed25519])
+            .config("LogLevel DEBUG1")
+            .start();
+        sshd.authorize(Key::Ed25519);
+        let extra: Vec<&str> = extra.into_iter().collect();
+        let out = run(&sshd, &home, &extra, "true");
+        out.assert_success();
+        let log = sshd.wait_for_log("Accepted publickey for");
+        assert!(log.contains(method), "{extra:?}: {method:?} not in\n{log}");
+    }
+}
+
+#[test]
 fn command_output_status_and_stderr_against_openssh() {
     let Some(sshd) = openssh_sshd(&[KeyType::Ed25519]) else {
         return;
