@@ -940,21 +940,56 @@ where
                 conn.send(&auth::request_password(&t.user, service, pw.as_bytes()))
                     .await
                     .map_err(lost)?;
-                match next_reply!() {
-                    Reply::Success => return Ok(()),
-                    Reply::Failure {
-                        methods: m,
-                        partial,
-                    } => {
-                        methods = m;
-                        if partial {
-                            tried.clear();
+                let mut reply = next_reply!();
+                loop {
+                    match reply {
+                        Reply::Success => return Ok(()),
+                        Reply::Failure {
+                            methods: m,
+                            partial,
+                        } => {
+                            methods = m;
+                            if partial {
+                                tried.clear();
+                            }
+                            break;
                         }
+                        // The server wants a new password (RFC 4252 §8): the old one
+                        // again, then the new one twice, as OpenSSH asks for them.
+                        Reply::PasswdChangeReq { prompt: info } => {
+                            tracing::debug!("input_userauth_passwd_changereq");
+                            if !info.is_empty() {
+                                oxssh_cli::log::eprint(&info);
+                            }
+                            let who = format!("{}@{prompt_host}", t.user);
+                            let old =
+                                read_passphrase(&format!("Enter {who}'s old password: "), false);
+                            let new = loop {
+                                let new = read_passphrase(
+                                    &format!("Enter {who}'s new password: "),
+                                    false,
+                                );
+                                let retype = read_passphrase(
+                                    &format!("Retype {who}'s new password: "),
+                                    false,
+                                );
+                                if *new == *retype {
+                                    break new;
+                                }
+                                oxssh_cli::log::eprint("Mismatch; try again, EOF to quit.");
+                            };
+                            conn.send(&auth::request_password_change(
+                                &t.user,
+                                service,
+                                old.as_bytes(),
+                                new.as_bytes(),
+                            ))
+                            .await
+                            .map_err(lost)?;
+                            reply = next_reply!();
+                        }
+                        r => return fail(format!("ssh: unexpected reply {r:?}")),
                     }
-                    Reply::PasswdChangeReq { .. } => {
-                        return fail("ssh: password change is not supported yet");
-                    }
-                    r => return fail(format!("ssh: unexpected reply {r:?}")),
                 }
             }
             "keyboard-interactive"

@@ -66,6 +66,31 @@ pub fn request_password(user: &str, service: &str, password: &[u8]) -> Zeroizing
     m
 }
 
+/// A password change (RFC 4252 §8), the answer to SSH_MSG_USERAUTH_PASSWD_CHANGEREQ:
+/// the old password and the new one.
+pub fn request_password_change(
+    user: &str,
+    service: &str,
+    old: &[u8],
+    new: &[u8],
+) -> Zeroizing<Vec<u8>> {
+    let mut m = Zeroizing::new(request_head(user, service, "password"));
+    m.put_bool(true);
+    m.put_string(old);
+    m.put_string(new);
+    m
+}
+
+/// SSH_MSG_USERAUTH_PASSWD_CHANGEREQ: the prompt (why a new password is needed) and
+/// an empty language tag.
+pub fn passwd_changereq(prompt: &str) -> Vec<u8> {
+    let mut m = Vec::with_capacity(9 + prompt.len());
+    m.put_u8(msg::USERAUTH_PASSWD_CHANGEREQ);
+    m.put_str(prompt);
+    m.put_str("");
+    m
+}
+
 /// A publickey query ("would this key be acceptable?") without a signature.
 pub fn request_publickey_query(user: &str, service: &str, alg: &str, key_blob: &[u8]) -> Vec<u8> {
     let mut m = request_head(user, service, "publickey");
@@ -430,6 +455,37 @@ pub fn parse_info_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_change_round_trips() {
+        let m = passwd_changereq("Your password has expired.");
+        match parse_reply(&m, Pending::Password).unwrap() {
+            Reply::PasswdChangeReq { prompt } => assert_eq!(prompt, "Your password has expired."),
+            r => panic!("{r:?}"),
+        }
+        let m = request_password_change("alice", SERVICE_CONNECTION, b"old", b"new");
+        let req = parse_request(&m).unwrap();
+        assert_eq!(req.user, "alice");
+        match req.method {
+            Method::Password {
+                password,
+                new_password,
+            } => {
+                assert_eq!(&password[..], b"old");
+                assert_eq!(new_password.as_deref().map(|v| &v[..]), Some(&b"new"[..]));
+            }
+            m => panic!("{m:?}"),
+        }
+        // The plain request says "no change" and carries one password.
+        let req = parse_request(&request_password("alice", SERVICE_CONNECTION, b"pw")).unwrap();
+        assert!(matches!(
+            req.method,
+            Method::Password {
+                new_password: None,
+                ..
+            }
+        ));
+    }
 
     #[test]
     fn signed_request_is_signed_data_without_session_id_plus_signature() {
