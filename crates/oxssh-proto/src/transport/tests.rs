@@ -464,6 +464,59 @@ fn strict_kex_rejects_ignore_during_initial_exchange() {
 }
 
 #[test]
+fn strict_kex_resets_the_sequence_numbers_at_newkeys() {
+    let mut p = Pair::new(None);
+    p.pump().unwrap();
+    assert!(p.c.strict && p.s.strict);
+    // Counted from NEWKEYS: the server's EXT_INFO is the only packet since, where
+    // KEXINIT, the exchange and NEWKEYS would have made at least 3.
+    assert_eq!((p.c.seq_out, p.s.seq_in), (0, 0));
+    assert_eq!((p.s.seq_out, p.c.seq_in), (1, 1));
+    p.c.send(&[94, 0, 0, 0, 0]).unwrap();
+    p.pump().unwrap();
+    assert_eq!((p.c.seq_out, p.s.seq_in), (1, 1));
+}
+
+#[test]
+fn strict_kex_client_rejects_ignore_and_a_kexinit_that_is_not_first() {
+    // The server's KEXINIT, then an IGNORE: a strict client refuses it.
+    let mut c = Transport::new(Role::Client, Config::new("s"), Vec::new()).unwrap();
+    let mut s = Transport::new(Role::Server, Config::new("c"), vec![host_key()]).unwrap();
+    let now = Instant::now();
+    let mut buf = Vec::new();
+    c.take_output(&mut buf);
+    s.handle_input(&buf, now).unwrap();
+    s.send_ignore_for_test();
+    s.take_output(&mut buf);
+    let e = c.handle_input(&buf, now).unwrap_err();
+    assert!(matches!(e, Error::Unexpected { got: 2, .. }), "{e:?}");
+
+    // An IGNORE *before* the peer's KEXINIT: with strict kex offered, a KEXINIT that
+    // is not the first packet ends the connection (the Terrapin prefix).
+    let mut c = Transport::new(Role::Client, Config::new("s"), Vec::new()).unwrap();
+    let mut s = Transport::new(Role::Server, Config::new("c"), vec![host_key()]).unwrap();
+    c.take_output(&mut buf);
+    s.handle_input(&buf, now).unwrap();
+    let mut wire = Vec::new();
+    s.take_output(&mut wire);
+    assert!(
+        plain_packets(&wire)
+            .iter()
+            .any(|(_, m)| m[0] == msg::KEXINIT)
+    );
+    let banner_end = wire.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+    // A plain-text IGNORE packet (empty string, 6 bytes of padding) between the
+    // banner and the KEXINIT.
+    let ignore = [0, 0, 0, 12, 6, msg::IGNORE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    wire.splice(banner_end..banner_end, ignore);
+    let e = c.handle_input(&wire, now).unwrap_err();
+    assert!(
+        e.to_string().contains("KEXINIT was not the first packet"),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn ssh1_peer_gets_openssh_message() {
     let mut s = Transport::new(Role::Server, Config::new("c"), vec![host_key()]).unwrap();
     let e = s
