@@ -941,6 +941,9 @@ where
                     .await
                     .map_err(lost)?;
                 let mut reply = next_reply!();
+                // A server may ask again when it refuses the new password (RFC 4252
+                // §8): as many rounds as NumberOfPasswordPrompts, never endlessly.
+                let mut changes = 0u32;
                 loop {
                     match reply {
                         Reply::Success => return Ok(()),
@@ -958,6 +961,10 @@ where
                         // again, then the new one twice, as OpenSSH asks for them.
                         Reply::PasswdChangeReq { prompt: info } => {
                             tracing::debug!("input_userauth_passwd_changereq");
+                            changes += 1;
+                            if changes > prompts {
+                                break;
+                            }
                             if !info.is_empty() {
                                 oxssh_cli::log::eprint(&info);
                             }
@@ -969,14 +976,23 @@ where
                                     &format!("Enter {who}'s new password: "),
                                     false,
                                 );
+                                // Nothing typed (end of input, or no way to ask):
+                                // give the change up, as OpenSSH does at EOF, rather
+                                // than set an empty password.
+                                if new.is_empty() {
+                                    break None;
+                                }
                                 let retype = read_passphrase(
                                     &format!("Retype {who}'s new password: "),
                                     false,
                                 );
                                 if *new == *retype {
-                                    break new;
+                                    break Some(new);
                                 }
                                 oxssh_cli::log::eprint("Mismatch; try again, EOF to quit.");
+                            };
+                            let Some(new) = new else {
+                                break;
                             };
                             conn.send(&auth::request_password_change(
                                 &t.user,

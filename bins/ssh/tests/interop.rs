@@ -50,6 +50,12 @@ fn publickey_is_host_bound_unless_pubkey_authentication_says_unbound() {
         out.assert_success();
         let log = sshd.wait_for_log("Accepted publickey for");
         assert!(log.contains(method), "{extra:?}: {method:?} not in\n{log}");
+        let unbound = extra == ["PubkeyAuthentication=unbound"];
+        assert_eq!(
+            log.contains("publickey-hostbound"),
+            !unbound,
+            "{extra:?}\n{log}"
+        );
     }
 }
 

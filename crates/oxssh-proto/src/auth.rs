@@ -75,6 +75,9 @@ pub fn request_password_change(
     new: &[u8],
 ) -> Zeroizing<Vec<u8>> {
     let mut m = Zeroizing::new(request_head(user, service, "password"));
+    // Room for both at once: growing after the old password is in would leave a copy
+    // of it in the freed buffer.
+    m.reserve_exact(9 + old.len() + new.len());
     m.put_bool(true);
     m.put_string(old);
     m.put_string(new);

@@ -33,6 +33,9 @@ pub const MAX_PACKET: usize = 256 * 1024;
 /// Bytes of received input the transport holds unprocessed at most (see
 /// [`Transport::input_filled`]).
 const MAX_UNPROCESSED: usize = 4 * 1024 * 1024;
+/// Output we let wait before answering another unknown message: a flood of those from
+/// a peer that reads nothing ends the connection rather than our memory.
+const MAX_REPLY_BACKLOG: usize = 64 * 1024 * 1024;
 /// RFC 4253 §4.2: the identification line is at most 255 bytes including CR LF.
 const MAX_VERSION_LINE: usize = 255;
 /// How many lines a server may send before its identification string.
@@ -1063,6 +1066,13 @@ impl Transport {
             // reserved, or a local extension): RFC 4253 §11.4 wants SSH_MSG_UNIMPLEMENTED
             // with the packet's sequence number, and the connection goes on.
             _ if !known_message(t) => {
+                // A peer that sends such messages and never reads our answers must not
+                // make them pile up without end (OpenSSH's buffers stop at 128 MiB).
+                if self.backlog() > MAX_REPLY_BACKLOG {
+                    return Err(Error::Protocol(
+                        "peer does not read our replies: output buffer full".into(),
+                    ));
+                }
                 let seq = self.seq_in.wrapping_sub(1);
                 tracing::debug!("dispatch_protocol_error: type {t} seq {seq}");
                 let mut m = Vec::with_capacity(5);
