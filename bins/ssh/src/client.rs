@@ -2,7 +2,8 @@
 //! key checking (StrictHostKeyChecking), and user authentication (publickey, password,
 //! keyboard-interactive), with OpenSSH's messages at each failure.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use ssh_key::{HashAlg, PublicKey};
 use tokio::net::TcpStream;
 use zeroize::Zeroizing;
 
-use crate::{identity, session};
+use crate::{hostbased, identity, session};
 use oxssh_config::{
     AddressFamily, ClientConfig as Options, PubkeyAuthentication, StrictHostKeyChecking,
 };
@@ -252,6 +253,11 @@ pub async fn run(o: Options, command: Option<String>) -> Result<u8, Failure> {
             .unwrap_or_default(),
         Stream::Proxy { .. } => "<no hostip for proxy command>".to_owned(),
     };
+    // Hostbased authentication hands ssh-keysign the TCP socket and names this end.
+    let socket = match &stream {
+        Stream::Tcp(s) => Some((s.as_raw_fd(), s.local_addr().ok().map(|a| a.ip()))),
+        Stream::Proxy { .. } => None,
+    };
     let t = Transport::new(Role::Client, cfg, Vec::new())?;
     let mut conn = Conn::new(stream, t);
 
@@ -279,7 +285,7 @@ pub async fn run(o: Options, command: Option<String>) -> Result<u8, Failure> {
             v.splitn(3, '-').nth(2).unwrap_or("")
         );
     }
-    authenticate(&mut conn, &o, &target).await?;
+    authenticate(&mut conn, &o, &target, socket).await?;
     local_command(&o);
     session::run(conn, &o, command, &target).await
 }
@@ -752,7 +758,23 @@ fn sig_alg_for(key: &PublicKey, server_sig_algs: Option<&str>, accepted: &str) -
         .copied()
 }
 
-async fn authenticate<S>(conn: &mut Conn<S>, o: &Options, t: &Target) -> Result<(), Failure>
+/// The connection socket and its local address, for hostbased authentication (None
+/// over a ProxyCommand).
+type Socket = Option<(RawFd, Option<IpAddr>)>;
+
+/// A server's text (a keyboard-interactive name or instruction) on stderr as OpenSSH prints it: made safe for the terminal, and
+/// followed by a newline unless it ends with one.
+fn print_server_text(text: &str) {
+    let nl = if text.ends_with('\n') { "" } else { "\n" };
+    eprint!("{}{nl}", oxssh_cli::log::sanitize(text));
+}
+
+async fn authenticate<S>(
+    conn: &mut Conn<S>,
+    o: &Options,
+    t: &Target,
+    socket: Socket,
+) -> Result<(), Failure>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -782,7 +804,7 @@ where
                 match auth::parse_reply(&p, pending)? {
                     Reply::Banner { message } => {
                         if o.log_level >= oxssh_config::LogLevel::Info {
-                            eprint!("{message}");
+                            eprint!("{}", oxssh_cli::log::sanitize(&message));
                         }
                     }
                     r => break r,
@@ -801,7 +823,9 @@ where
     let preferred: Vec<String> = o
         .preferred_authentications
         .clone()
-        .unwrap_or_else(|| "gssapi-with-mic,publickey,keyboard-interactive,password".into())
+        .unwrap_or_else(|| {
+            "gssapi-with-mic,hostbased,publickey,keyboard-interactive,password".into()
+        })
         .split(',')
         .map(str::to_owned)
         .collect();
@@ -813,6 +837,7 @@ where
         && o.pubkey_authentication != PubkeyAuthentication::Unbound;
     let mut tried: Vec<String> = Vec::new();
     let mut ids = identity::prepare(o).await;
+    let mut host_keys: Option<hostbased::HostKeys> = None;
     let mut next_id = 0usize;
     let batch = o.batch_mode;
     let prompts = o.number_of_password_prompts.max(0) as u32;
@@ -928,6 +953,67 @@ where
                 }
                 tried.push(method.clone());
             }
+            "hostbased" if o.hostbased_authentication => {
+                let keys = host_keys.get_or_insert_with(|| hostbased::HostKeys::load(o));
+                let luser = oxssh_sys::getpwuid(oxssh_sys::getuid())
+                    .map(|p| p.name)
+                    .unwrap_or_default();
+                while let Some((alg, key)) = keys.next() {
+                    let fp = oxssh_keys::fingerprint::fingerprint(
+                        identity::plain_key_data(&key),
+                        crate::khcommand::fp_hash(o.fingerprint_hash),
+                    );
+                    let key_name = alg.key_type_name();
+                    tracing::debug!(
+                        "userauth_hostbased: trying hostkey {key_name} {fp} using sigalg {}",
+                        alg.name()
+                    );
+                    let Some((sock, Some(local))) = socket else {
+                        tracing::error!("userauth_hostbased: cannot get local ipaddr/name");
+                        break;
+                    };
+                    let chost = format!("{}.", hostbased::local_name(local));
+                    tracing::debug!("userauth_hostbased: chost {chost}");
+                    let data = auth::hostbased_signed_data(
+                        &session_id,
+                        &t.user,
+                        service,
+                        alg.name(),
+                        &hostkey::public_blob(&key),
+                        &chost,
+                        &luser,
+                    );
+                    // As OpenSSH: a key the helper cannot sign with ends the method
+                    // (only a refusal by the server moves on to the next key).
+                    let Some(sig) = hostbased::keysign(sock, &data) else {
+                        tracing::error!("sign using hostkey {key_name} {fp} failed");
+                        break;
+                    };
+                    pending = Pending::None;
+                    conn.send(&auth::request_publickey_signed(&data, &sig)?)
+                        .await
+                        .map_err(lost)?;
+                    match next_reply!() {
+                        Reply::Success => {
+                            tracing::debug!("Authentication succeeded (hostbased).");
+                            return Ok(());
+                        }
+                        Reply::Failure {
+                            methods: m,
+                            partial,
+                        } => {
+                            methods = m;
+                            if partial {
+                                tried.clear();
+                                continue 'methods;
+                            }
+                        }
+                        r => return fail(format!("ssh: unexpected reply {r:?}")),
+                    }
+                }
+                tracing::debug!("No more client hostkeys for hostbased authentication.");
+                tried.push(method.clone());
+            }
             "password" if o.password_authentication && !batch && password_tries < prompts => {
                 password_tries += 1;
                 if password_tries > 1 {
@@ -965,8 +1051,9 @@ where
                             if changes > prompts {
                                 break;
                             }
+                            // Logged as OpenSSH 9's logit does (CR LF), made safe.
                             if !info.is_empty() {
-                                oxssh_cli::log::eprint(&info);
+                                oxssh_cli::log::eprint(&oxssh_cli::log::sanitize(&info));
                             }
                             let who = format!("{}@{prompt_host}", t.user);
                             let old =
@@ -1039,15 +1126,17 @@ where
                             prompts,
                         } => {
                             kbd_info_seen = true;
-                            if !name.is_empty() {
-                                eprintln!("{name}");
-                            }
-                            if !instruction.is_empty() {
-                                eprintln!("{instruction}");
+                            for text in [&name, &instruction] {
+                                if !text.is_empty() {
+                                    print_server_text(text);
+                                }
                             }
                             let mut answers = Vec::with_capacity(prompts.len());
                             for (p, echo) in &prompts {
-                                let p = format!("({}@{prompt_host}) {p}", t.user);
+                                let p = oxssh_cli::log::sanitize(&format!(
+                                    "({}@{prompt_host}) {p}",
+                                    t.user
+                                ));
                                 answers.push(read_passphrase(&p, *echo));
                             }
                             conn.send(&auth::info_response(&answers))

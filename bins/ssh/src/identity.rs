@@ -74,7 +74,7 @@ pub struct Identities {
 }
 
 /// The plain key inside a certificate, or the key itself.
-fn plain_key_data(key: &PublicKey) -> &ssh_key::public::KeyData {
+pub fn plain_key_data(key: &PublicKey) -> &ssh_key::public::KeyData {
     match key.key_data().certificate() {
         Some(c) => c.public_key(),
         None => key.key_data(),

@@ -7,6 +7,7 @@
 
 mod client;
 mod escape;
+mod hostbased;
 mod hostkeys;
 mod identity;
 mod khcommand;

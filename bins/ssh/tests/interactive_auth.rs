@@ -252,6 +252,16 @@ struct Change {
 /// succeeds; the session's command then gets "changed\n" and exit status 0. Serves
 /// `clients` connections one after the other on a thread of its own.
 fn password_changing_server(clients: usize) -> (u16, thread::JoinHandle<Vec<Change>>) {
+    password_changing_server_saying(clients, "", "Your password has expired.")
+}
+
+/// [`password_changing_server`] that sends `banner` (unless empty) before its first
+/// reply and gives `reason` with its change request.
+fn password_changing_server_saying(
+    clients: usize,
+    banner: &'static str,
+    reason: &'static str,
+) -> (u16, thread::JoinHandle<Vec<Change>>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -267,7 +277,8 @@ fn password_changing_server(clients: usize) -> (u16, thread::JoinHandle<Vec<Chan
             for _ in 0..clients {
                 let accept = tokio::time::timeout(LIMIT, listener.accept());
                 let (sock, _) = accept.await.expect("no client came").unwrap();
-                let one = tokio::time::timeout(LIMIT, serve_password_change(sock, key.clone()));
+                let one = serve_password_change(sock, key.clone(), banner, reason);
+                let one = tokio::time::timeout(LIMIT, one);
                 seen.push(one.await.expect("the client stalled"));
             }
             seen
@@ -276,7 +287,12 @@ fn password_changing_server(clients: usize) -> (u16, thread::JoinHandle<Vec<Chan
     (port, server)
 }
 
-async fn serve_password_change(sock: tokio::net::TcpStream, key: ssh_key::PrivateKey) -> Change {
+async fn serve_password_change(
+    sock: tokio::net::TcpStream,
+    key: ssh_key::PrivateKey,
+    banner: &str,
+    reason: &str,
+) -> Change {
     use oxssh_proto::auth::{self, Method};
     use oxssh_proto::connection::{ChannelEvent, Connection};
     use oxssh_proto::transport::{Config, Role, Transport};
@@ -292,6 +308,9 @@ async fn serve_password_change(sock: tokio::net::TcpStream, key: ssh_key::Privat
         .unwrap();
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let mut c = Change::default();
+    if !banner.is_empty() {
+        conn.send(&auth::banner(banner)).await.unwrap();
+    }
     loop {
         let p = conn.recv(&mut nov).await.unwrap();
         match auth::parse_request(&p).unwrap().method {
@@ -300,7 +319,7 @@ async fn serve_password_change(sock: tokio::net::TcpStream, key: ssh_key::Privat
                 new_password: None,
             } => {
                 c.first = text(&password);
-                let m = auth::passwd_changereq("Your password has expired.");
+                let m = auth::passwd_changereq(reason);
                 conn.send(&m).await.unwrap();
             }
             Method::Password {
@@ -369,10 +388,11 @@ async fn serve_password_change(sock: tokio::net::TcpStream, key: ssh_key::Privat
     }
 }
 
-#[test]
-fn a_password_change_request_asks_old_and_new_passwords_as_openssh() {
-    let (port, server) = password_changing_server(2);
+/// A client home trusting the fake server's key, and ssh's arguments for a password
+/// login to it.
+fn password_change_client(port: u16) -> (TempHome, Vec<OsString>) {
     let home = TempHome::new();
+
     let known = home.path().join("known_hosts");
     let public = fs::read_to_string(Key::Ed25519.public_path()).unwrap();
     let blob: Vec<&str> = public.split_whitespace().take(2).collect();
@@ -397,6 +417,46 @@ fn a_password_change_request_asks_old_and_new_passwords_as_openssh() {
     .into_iter()
     .map(OsString::from)
     .collect();
+    (home, args)
+}
+
+/// A server's banner and its reason for a password change may hold terminal escape
+/// sequences: both clients print them made harmless (control characters as octal), byte
+/// for byte alike.
+#[test]
+fn server_text_is_printed_with_control_characters_escaped_as_openssh() {
+    let (port, server) = password_changing_server_saying(
+        2,
+        "Welcome\x1b[2J\x1b]0;pwned\x07 to\tthe host\r\n",
+        "Expired\x1b[31m\x7f now.",
+    );
+    let (home, args) = password_change_client(port);
+    let answer = || {
+        answers(&[
+            ("old password", "0ld-pw"),
+            ("new password", "n3w-pw"),
+            ("password", "0ld-pw"),
+        ])
+    };
+    let Some([theirs, ours]) = run_both(&home, &args, "true", answer) else {
+        return;
+    };
+    theirs.out.assert_success();
+    let err = theirs.out.stderr_str();
+    assert!(
+        err.contains("Welcome\\033[2J\\033]0;pwned\\007 to\tthe host"),
+        "{err}"
+    );
+    assert!(err.contains("Expired\\033[31m\\177 now."), "{err}");
+    assert!(!err.contains('\x1b'), "{err}");
+    assert_same(&theirs, &ours);
+    server.join().unwrap();
+}
+
+#[test]
+fn a_password_change_request_asks_old_and_new_passwords_as_openssh() {
+    let (port, server) = password_changing_server(2);
+    let (home, args) = password_change_client(port);
     let answer = || {
         answers(&[
             ("old password", "0ld-pw"),

@@ -1,5 +1,6 @@
 //! Hostbased authentication in our `sshd`, with OpenSSH's `ssh` and its setuid
-//! `ssh-keysign` signing with this machine's real host key, as in production. The
+//! `ssh-keysign` signing with this machine's real host key, as in production; and in
+//! our `ssh`, through that same ssh-keysign, against OpenSSH's sshd and ours. The
 //! client side needs `EnableSSHKeysign yes` in /etc/ssh/ssh_config, which ssh-keysign
 //! alone reads: the test bind-mounts its own file there inside a private mount
 //! namespace (`unshare -m`), so the system's file is never touched. The account is a
@@ -67,9 +68,14 @@ fn start(b: SshdBuilder, extra: &[&str]) -> Sshd {
 /// `ssh -o HostbasedAuthentication=yes … id -un` as root, for `user`, with ssh-keysign
 /// enabled in a private mount namespace.
 fn login(ssh: &Path, sshd: &Sshd, user: &TestUser) -> Output {
+    login_with(ssh, sshd, user, "EnableSSHKeysign yes\n")
+}
+
+/// [`login`] with `system_config` as the /etc/ssh/ssh_config ssh-keysign reads.
+fn login_with(ssh: &Path, sshd: &Sshd, user: &TestUser, system_config: &str) -> Output {
     let home = TempHome::new();
     let keysign_conf = home.path().join("system_ssh_config");
-    std::fs::write(&keysign_conf, "EnableSSHKeysign yes\n").unwrap();
+    std::fs::write(&keysign_conf, system_config).unwrap();
     let args = sshd
         .client(&home)
         .no_identity()
@@ -158,4 +164,64 @@ fn hostbased_is_refused_without_trust() {
     );
     denied(&login(&ssh, &algs, &user));
     assert!(!algs.log().contains("Accepted hostbased"), "{}", algs.log());
+}
+
+/// Our ssh logs in by hostbased to OpenSSH's sshd and to ours, signing through
+/// OpenSSH's ssh-keysign; OpenSSH's sshd logs the login exactly as for its own ssh.
+#[test]
+fn our_ssh_logs_in_by_hostbased_as_openssh_ssh_does() {
+    let Some((theirs_ssh, user)) = prerequisites() else {
+        return;
+    };
+    let ours_ssh = oxssh_testkit::ours("ssh");
+    trust(&user, "127.0.0.1 root\n", &host_key());
+    let ours = start(Sshd::ours(), &["IgnoreRhosts no"]);
+    let out = login(&ours_ssh, &ours, &user);
+    assert_eq!(out.stdout_str(), format!("{}\n", user.name()), "{out}");
+    assert_eq!(out.code(), Some(0), "{out}");
+    assert!(
+        ours.log().contains("Accepted hostbased for "),
+        "{}",
+        ours.log()
+    );
+    let Some(_) = require_openssh("sshd") else {
+        return;
+    };
+    let theirs = start(Sshd::openssh(), &["IgnoreRhosts no"]);
+    let out = login(&ours_ssh, &theirs, &user);
+    assert_eq!(out.stdout_str(), format!("{}\n", user.name()), "{out}");
+    assert_eq!(out.code(), Some(0), "{out}");
+    assert_eq!(out.stderr_str(), "", "{out}");
+    let ours_line = accepted_line(&theirs.log());
+    let reference = start(Sshd::openssh(), &["IgnoreRhosts no"]);
+    assert_eq!(login(&theirs_ssh, &reference, &user).code(), Some(0));
+    assert_eq!(ours_line, accepted_line(&reference.log()));
+}
+
+/// When ssh-keysign refuses (not enabled in /etc/ssh/ssh_config) or the server does not
+/// trust the host, our ssh fails as OpenSSH's does: the same stderr, byte for byte,
+/// and exit status 255.
+#[test]
+fn our_ssh_fails_hostbased_as_openssh_ssh_does() {
+    let Some((theirs_ssh, user)) = prerequisites() else {
+        return;
+    };
+    let ours_ssh = oxssh_testkit::ours("ssh");
+    let sshd = start(Sshd::ours(), &["IgnoreRhosts no", "PerSourcePenalties no"]);
+    let compare = |what: &str, system_config: &str| {
+        let ours = login_with(&ours_ssh, &sshd, &user, system_config);
+        let theirs = login_with(&theirs_ssh, &sshd, &user, system_config);
+        assert_eq!(theirs.code(), Some(255), "{what}: {theirs}");
+        assert_eq!(ours.code(), Some(255), "{what}: {ours}");
+        assert_eq!(ours.stderr_str(), theirs.stderr_str(), "{what}");
+        assert_eq!(ours.stdout_str(), "", "{what}");
+        ours.stderr_str()
+    };
+    trust(&user, "127.0.0.1 root\n", &host_key());
+    let err = compare("keysign disabled", "EnableSSHKeysign no\n");
+    assert!(err.contains("ssh-keysign not enabled"), "{err}");
+    assert!(err.contains("sign using hostkey "), "{err}");
+    trust(&user, "127.0.0.1 somebody\n", &host_key());
+    let err = compare("host not trusted", "EnableSSHKeysign yes\n");
+    assert!(err.contains("Permission denied ("), "{err}");
 }

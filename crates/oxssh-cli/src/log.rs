@@ -243,3 +243,63 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for StderrRaw {
         Box::new(std::io::stderr())
     }
 }
+
+/// Text from the peer made safe to print on a terminal, as OpenSSH's `fmprintf` makes
+/// it (`utf8.c`): newline, carriage return and tab pass, and so does every printable
+/// character; a control character (ESC, which would start a terminal escape sequence,
+/// and the rest of C0, DEL, C1) is shown as `\ooo` octal for each of its bytes. Under a
+/// locale whose character set is not UTF-8 (`C`, `POSIX`), every non-ASCII byte is
+/// escaped too, as there the terminal is not known to show it.
+pub fn sanitize(text: &str) -> String {
+    sanitize_in(text, utf8_locale())
+}
+
+fn sanitize_in(text: &str, utf8: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let printable =
+            matches!(c, '\n' | '\r' | '\t') || (!c.is_control() && (utf8 || c.is_ascii()));
+        if printable {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("\\{b:03o}"));
+            }
+        }
+    }
+    out
+}
+
+/// Whether the locale the environment selects for character types (LC_ALL, else
+/// LC_CTYPE, else LANG) uses UTF-8.
+fn utf8_locale() -> bool {
+    let var = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    var.contains("utf-8") || var.contains("utf8")
+}
+
+#[cfg(test)]
+mod sanitize_tests {
+    use super::sanitize_in;
+
+    #[test]
+    fn control_characters_are_escaped_in_octal_and_layout_characters_pass() {
+        assert_eq!(
+            sanitize_in("a\x1b[2Jb\x07\x7f\n\r\tc", true),
+            "a\\033[2Jb\\007\\177\n\r\tc"
+        );
+        // A C1 control is escaped byte by byte.
+        assert_eq!(sanitize_in("x\u{9b}y", true), "x\\302\\233y");
+        assert_eq!(sanitize_in("Grüße", true), "Grüße");
+    }
+
+    #[test]
+    fn outside_a_utf8_locale_every_non_ascii_byte_is_escaped() {
+        assert_eq!(sanitize_in("Grüße", false), "Gr\\303\\274\\303\\237e");
+        assert_eq!(sanitize_in("plain text\n", false), "plain text\n");
+    }
+}

@@ -148,7 +148,7 @@ pub fn hostbased_signed_data(
     d
 }
 
-/// The signed publickey request: the signed data minus the session id, plus the
+/// The signed publickey (or hostbased) request: the signed data minus the session id, plus the
 /// signature.
 pub fn request_publickey_signed(signed_data: &[u8], sig_blob: &[u8]) -> Result<Vec<u8>, Error> {
     let mut r = Reader::new(signed_data);

@@ -311,6 +311,89 @@ pub fn read_regular_file(path: &std::path::Path, max: u64) -> std::io::Result<St
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
+/// Give a child started from `cmd` our descriptor `fd` as its descriptor `target`,
+/// kept open across exec (how ssh hands its connection socket to ssh-keysign).
+pub fn pass_fd(
+    cmd: &mut std::process::Command,
+    fd: std::os::fd::RawFd,
+    target: std::os::fd::RawFd,
+) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and calls only
+    // dup2(2) and fcntl(2), which are async-signal-safe; it touches no memory of the
+    // parent. dup2 onto another number clears close-on-exec on the copy; when the
+    // numbers are equal it does nothing, so the flag is cleared by hand.
+    unsafe {
+        cmd.pre_exec(move || {
+            if fd == target {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags == -1 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, target) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The name a reverse lookup gives `ip` (`getnameinfo` with `NI_NAMEREQD`), or None
+/// when it has none.
+pub fn reverse_name(ip: std::net::IpAddr) -> Option<String> {
+    // SAFETY: all-zero bytes are a valid sockaddr_storage (a plain C struct).
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match ip {
+        std::net::IpAddr::V4(v4) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: 0,
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(v4.octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is large enough and suitably aligned for any
+            // socket address, sockaddr_in included.
+            unsafe { std::ptr::write(std::ptr::from_mut(&mut ss).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        std::net::IpAddr::V6(v6) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: 0,
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr {
+                    s6_addr: v6.octets(),
+                },
+                sin6_scope_id: 0,
+            };
+            // SAFETY: as above, for sockaddr_in6.
+            unsafe { std::ptr::write(std::ptr::from_mut(&mut ss).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    let mut host = [0u8; 1025];
+    // SAFETY: `ss` holds a valid address of `len` bytes; `host` is writable for its
+    // full length, which is passed; no service buffer is asked for.
+    let rc = unsafe {
+        libc::getnameinfo(
+            std::ptr::from_ref(&ss).cast(),
+            len as libc::socklen_t,
+            host.as_mut_ptr().cast(),
+            host.len() as libc::socklen_t,
+            std::ptr::null_mut(),
+            0,
+            libc::NI_NAMEREQD,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    let name = CStr::from_bytes_until_nul(&host).ok()?;
+    Some(name.to_string_lossy().into_owned())
+}
+
 /// Send `signal` to process `pid`.
 pub fn kill(pid: u32, signal: i32) -> std::io::Result<()> {
     let pid =
