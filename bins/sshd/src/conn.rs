@@ -434,7 +434,10 @@ fn cert_key_type(key: &ssh_key::public::KeyData) -> u32 {
 /// The primes of ModuliFile for DH group exchange, read only when KexAlgorithms offers
 /// it (OpenSSH 10's default does not). A file that cannot be read leaves the built-in
 /// groups, with OpenSSH's warning; its size is bounded (the stock file is ~550 KiB).
-fn moduli(cfg: &ServerConfig, kex: &[String]) -> Vec<oxssh_proto::kex::methods::ModuliEntry> {
+fn moduli(
+    cfg: &ServerConfig,
+    kex: &[String],
+) -> Option<(String, Vec<oxssh_proto::kex::methods::ModuliEntry>)> {
     use oxssh_proto::kex::methods::{KexAlg, parse_moduli};
     const MAX_MODULI_FILE: u64 = 16 << 20;
     if !kex
@@ -442,18 +445,18 @@ fn moduli(cfg: &ServerConfig, kex: &[String]) -> Vec<oxssh_proto::kex::methods::
         .filter_map(|k| KexAlg::from_name(k))
         .any(KexAlg::is_gex)
     {
-        return Vec::new();
+        return None;
     }
     let path = std::path::Path::new(&cfg.moduli_file);
     match oxssh_sys::read_regular_file(path, MAX_MODULI_FILE) {
-        Ok(text) => parse_moduli(&text),
+        Ok(text) => Some((cfg.moduli_file.clone(), parse_moduli(&text))),
         Err(e) => {
             tracing::info!(
                 "WARNING: could not open {} ({}), using fixed modulus",
                 cfg.moduli_file,
                 io_text(&e)
             );
-            Vec::new()
+            None
         }
     }
 }

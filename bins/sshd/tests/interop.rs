@@ -172,6 +172,21 @@ fn group_exchange_takes_its_primes_from_the_moduli_file() {
         out.stderr_str().contains("no matching DH grp found"),
         "{out}"
     );
+    sshd.wait_for_log(&format!(
+        "WARNING: no suitable primes (size 2048/8192/8192) in {}",
+        small.display()
+    ));
+    // A file with no usable line at all refuses too (it does not fall back to the
+    // built-in groups, as a file that cannot be read does).
+    let junk = home.path().join("moduli-junk");
+    std::fs::write(&junk, "# nothing here\nnot a prime line\n").unwrap();
+    let sshd = with_moduli(&junk);
+    let out = ssh(&sshd, &home, &gex, "echo ok").unwrap();
+    out.assert_code(255);
+    assert!(
+        out.stderr_str().contains("no matching DH grp found"),
+        "{out}"
+    );
     // The system's file, when there is one: its primes serve.
     if std::path::Path::new("/etc/ssh/moduli").exists() {
         let sshd = with_moduli(std::path::Path::new("/etc/ssh/moduli"));

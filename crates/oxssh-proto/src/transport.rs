@@ -64,8 +64,10 @@ pub struct Config {
     /// preferred size between them follows from the negotiated ciphers and MACs, as
     /// OpenSSH's does (`dh_estimate` of `dh_need`): 8192 with chacha20-poly1305.
     pub gex_bits: (u32, u32),
-    /// Server: the moduli file's groups for DH group exchange (empty: built-in groups).
-    pub moduli: Vec<methods::ModuliEntry>,
+    /// Server: the moduli file's groups for DH group exchange, and the file's name for
+    /// the log; None (the file could not be read) uses the built-in groups. A file read
+    /// but holding no prime that suits a request refuses it, as OpenSSH does.
+    pub moduli: Option<(String, Vec<methods::ModuliEntry>)>,
 }
 
 impl Config {
@@ -77,7 +79,7 @@ impl Config {
             rekey_interval: None,
             peer_name: peer_name.into(),
             gex_bits: (methods::DH_GRP_MIN, methods::DH_GRP_MAX),
-            moduli: Vec::new(),
+            moduli: None,
         }
     }
 }
@@ -1285,8 +1287,26 @@ impl Transport {
                     return Err(Error::Kex("DH_GEX request out of range"));
                 }
                 // OpenSSH's words for it, as the client sees them in the DISCONNECT.
-                let group = methods::choose_group(&self.cfg.moduli, min, n, max)
-                    .ok_or_else(|| Error::Protocol("no matching DH grp found".into()))?;
+                let group = match &self.cfg.moduli {
+                    None => methods::choose_group(&[], min, n, max),
+                    Some((file, primes)) => {
+                        let group = if primes.is_empty() {
+                            None
+                        } else {
+                            methods::choose_group(primes, min, n, max)
+                        };
+                        if group.is_none() {
+                            tracing::info!(
+                                "WARNING: no suitable primes (size {}/{}/{}) in {file}",
+                                min.max(methods::DH_GRP_MIN),
+                                n.clamp(methods::DH_GRP_MIN, methods::DH_GRP_MAX),
+                                max.min(methods::DH_GRP_MAX)
+                            );
+                        }
+                        group
+                    }
+                }
+                .ok_or_else(|| Error::Protocol("no matching DH grp found".into()))?;
                 let x = self.exchange_mut()?;
                 x.gex_params.put_u32(min);
                 x.gex_params.put_u32(n);

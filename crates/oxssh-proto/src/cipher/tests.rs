@@ -1194,3 +1194,61 @@ fn dh_need_sizes_group_exchange_like_openssh() {
     assert_eq!(Cipher::TripleDesCbc.security_len(), 14);
     assert_eq!(Cipher::Aes192Cbc.security_len(), 24);
 }
+
+/// Every type that holds key material on the packet path wipes it when dropped: the
+/// derived keys (`ZeroizeOnDrop`), the key copies the ciphers keep (`Zeroizing`), and
+/// the primitives' states (RustCrypto crates built with their `zeroize` features; the
+/// AES-GCM key lives in aws-lc, which wipes it itself). Were a feature or derive lost,
+/// this would not compile. The derived keys' wipe (what their Drop runs) is checked to
+/// clear every secret field.
+#[test]
+fn key_material_is_zeroized_on_drop() {
+    use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+    fn wipes<T: ZeroizeOnDrop>() {}
+    wipes::<DirectionKeys>();
+    wipes::<Zeroizing<[u8; 32]>>();
+    wipes::<chacha20::ChaCha20>();
+    wipes::<ctr::Ctr128BE<aes::Aes128>>();
+    wipes::<ctr::Ctr128BE<aes::Aes256>>();
+    wipes::<::cbc::Encryptor<aes::Aes256>>();
+    wipes::<::cbc::Decryptor<aes::Aes128>>();
+    // An HMAC's key lives in its inner and outer digest states.
+    wipes::<<sha2::Sha256 as hmac::digest::block_api::EagerHash>::Core>();
+    wipes::<<sha2::Sha512 as hmac::digest::block_api::EagerHash>::Core>();
+    wipes::<<sha1::Sha1 as hmac::digest::block_api::EagerHash>::Core>();
+    wipes::<x25519_dalek::StaticSecret>();
+    wipes::<x25519_dalek::EphemeralSecret>();
+    wipes::<ed25519_dalek::SigningKey>();
+    wipes::<p256::ecdh::EphemeralSecret>();
+    wipes::<p384::ecdh::EphemeralSecret>();
+    wipes::<p521::ecdh::EphemeralSecret>();
+    wipes::<ml_kem::DecapsulationKey768>();
+    wipes::<sntrup761::DecapsulationKey>();
+    // ssh-key's private keys (host keys, identities) wipe themselves in Drop impls of
+    // their own, unconditionally.
+    // Poly1305 wipes its one-time key in a Drop of its own, under its `zeroize` feature
+    // (it implements no marker trait to check): the workspace must keep that feature.
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml")).unwrap();
+    let poly = manifest
+        .lines()
+        .find(|l| l.starts_with("poly1305 "))
+        .expect("poly1305 in the workspace dependencies");
+    assert!(poly.contains("\"zeroize\""), "{poly}");
+    let mut keys = DirectionKeys {
+        cipher: Cipher::Aes256Ctr,
+        mac: Some(Mac::HmacSha256),
+        key: vec![0xa5; 32],
+        iv: vec![0x5a; 16],
+        mac_key: vec![0x3c; 32],
+    };
+    keys.zeroize();
+    assert!(
+        keys.key
+            .iter()
+            .chain(&keys.iv)
+            .chain(&keys.mac_key)
+            .all(|&b| b == 0),
+        "a secret survived"
+    );
+}

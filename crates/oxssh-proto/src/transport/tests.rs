@@ -311,13 +311,14 @@ fn gex_group_bits(cipher: &str) -> usize {
     cc.algorithms = a.clone();
     let mut sc = Config::new("client");
     sc.algorithms = a;
-    sc.moduli = [DhGroup::group14(), DhGroup::group16(), DhGroup::group18()]
+    let primes = [DhGroup::group14(), DhGroup::group16(), DhGroup::group18()]
         .into_iter()
         .map(|group| methods::ModuliEntry {
             bits: group.bits() as u32,
             group,
         })
         .collect();
+    sc.moduli = Some(("moduli".into(), primes));
     let mut p = Pair::from_configs(cc, sc);
     let now = Instant::now();
     let mut buf = Vec::new();
