@@ -219,6 +219,28 @@ def auth_seeds(ed_blob):
     seed(a, "pk_ok", b"\0" + u8(60) + string("ssh-ed25519") + string(ed_blob))
 
 
+def client_auth_seeds(ed_blob):
+    """ssh_client_auth: the server's payloads, each u16-framed, in reply order."""
+    c = "ssh_client_auth"
+    accept = frame16(u8(6) + string("ssh-userauth"))
+    methods = frame16(u8(51) + name_list(["publickey", "keyboard-interactive", "password"]) + u8(0))
+    seed(c, "pk_ok_then_success", accept + methods
+         + frame16(u8(60) + string("ssh-ed25519") + string(ed_blob)) + frame16(u8(52)))
+    seed(c, "partial_then_kbdint", accept + methods
+         + frame16(u8(60) + string("ssh-ed25519") + string(ed_blob))
+         + frame16(u8(51) + name_list(["keyboard-interactive"]) + u8(1))
+         + frame16(u8(60) + string("name") + string("instruction") + string("")
+                   + u32(2) + string("Password: ") + u8(0) + string("OTP: ") + u8(1))
+         + frame16(u8(60) + string("") + string("") + string("") + u32(0))
+         + frame16(u8(52)))
+    seed(c, "banner_changereq", accept + frame16(u8(53) + string("Welcome\x1b[2J\n") + string(""))
+         + frame16(u8(51) + name_list(["password"]) + u8(0))
+         + frame16(u8(60) + string("Expired") + string(""))
+         + frame16(u8(51) + name_list(["password"]) + u8(0)))
+    seed(c, "denied", accept + methods + frame16(u8(51) + name_list(["publickey"]) + u8(0))
+         + frame16(u8(51) + name_list(["hostbased"]) + u8(0)))
+
+
 def wire_seeds():
     w = "proto_wire"
     seed(w, "string_namelist", u8(4) + string("hello") + u8(6) + name_list(["a", "b,c"]) + u8(9))
@@ -434,6 +456,7 @@ def main():
     transport_seeds(ed_blob)
     kexinit_seeds()
     auth_seeds(ed_blob)
+    client_auth_seeds(ed_blob)
     wire_seeds()
     connection_seeds()
     compress_seeds()

@@ -760,16 +760,21 @@ fn sig_alg_for(key: &PublicKey, server_sig_algs: Option<&str>, accepted: &str) -
 
 /// The connection socket and its local address, for hostbased authentication (None
 /// over a ProxyCommand).
-type Socket = Option<(RawFd, Option<IpAddr>)>;
+pub type Socket = Option<(RawFd, Option<IpAddr>)>;
 
-/// A server's text (a keyboard-interactive name or instruction) on stderr as OpenSSH prints it: made safe for the terminal, and
-/// followed by a newline unless it ends with one.
+/// A server's text (a keyboard-interactive name or instruction) on stderr as OpenSSH
+/// prints it: made safe for the terminal, and followed by a newline unless it ends
+/// with one.
 fn print_server_text(text: &str) {
     let nl = if text.ends_with('\n') { "" } else { "\n" };
     eprint!("{}{nl}", oxssh_cli::log::sanitize(text));
 }
 
-async fn authenticate<S>(
+/// User authentication over an established transport, as OpenSSH's ssh does it: the
+/// service request, then each method of PreferredAuthentications the server allows, in
+/// turn, until success (Ok) or nothing is left to try (the "Permission denied" error).
+/// Public for the fuzz target that plays a hostile server against it.
+pub async fn authenticate<S>(
     conn: &mut Conn<S>,
     o: &Options,
     t: &Target,

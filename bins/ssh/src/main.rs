@@ -5,14 +5,7 @@
 //! outcome to OpenSSH's exit codes: the remote command's status, or 255 for any error
 //! of ssh's own.
 
-mod client;
-mod escape;
-mod hostbased;
-mod hostkeys;
-mod identity;
-mod khcommand;
-mod options;
-mod session;
+use oxssh_ssh::{client, options};
 
 use std::process::ExitCode;
 

@@ -1,0 +1,122 @@
+//! Feeds ssh's user-authentication loop (`oxssh_ssh::client::authenticate`, the
+//! client's auth state machine in `bins/ssh`) the messages of a hostile server: an
+//! in-memory client and server first complete a real curve25519-sha256 handshake
+//! (chacha20-poly1305); then every u16-length-framed chunk of the input is sent by the
+//! server as one encrypted payload, whatever the client asked — SERVICE_ACCEPT,
+//! USERAUTH_FAILURE with any method list and partial success, PK_OK, INFO_REQUEST,
+//! PASSWD_CHANGEREQ, BANNER, SUCCESS, anything else — until the input ends and the
+//! server hangs up. The client offers publickey (the fixture Ed25519 key, so PK_OK
+//! leads to a real signature), keyboard-interactive and password; with no terminal
+//! (the target leaves its controlling terminal once) every prompt reads as empty.
+#![no_main]
+
+use std::sync::{Once, OnceLock};
+
+use libfuzzer_sys::fuzz_target;
+use oxssh_config::{BasicContext, ClientConfig, ClientOptions, LocalUser, MemFs, Profile};
+use oxssh_fuzz::Input;
+use oxssh_proto::transport::{Config, Role, Transport};
+
+const KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/keys/id_ed25519");
+
+fn options() -> ClientConfig {
+    let text = format!(
+        "IdentityFile {KEY}\nIdentitiesOnly yes\nIdentityAgent none\nBatchMode no\n\
+         PasswordAuthentication yes\nKbdInteractiveAuthentication yes\n\
+         NumberOfPasswordPrompts 3\nLogLevel QUIET\n"
+    );
+    let mut fs = MemFs::new();
+    fs.add("/fuzz/ssh_config", text.as_bytes());
+    let ctx = BasicContext::new(
+        LocalUser {
+            name: "fuzz".into(),
+            uid: 1000,
+            home: "/nonexistent".into(),
+        },
+        "fuzzhost",
+    );
+    let opts = ClientOptions {
+        config_file: Some("/fuzz/ssh_config".into()),
+        ..ClientOptions::new("example.com")
+    };
+    ClientConfig::load_with_profile(&opts, &ctx, &fs, &Profile::openssh_9_2_debian())
+        .unwrap_or_else(|e| panic!("the fixed config must load: {e:?}"))
+}
+
+fn cfg(peer: &str) -> Config {
+    let mut c = Config::new(peer);
+    c.algorithms.kex = vec!["curve25519-sha256".into()];
+    c.algorithms.host_key = vec!["ssh-ed25519".into()];
+    c.algorithms.cipher = vec!["chacha20-poly1305@openssh.com".into()];
+    c
+}
+
+fuzz_target!(|data: &[u8]| {
+    static DETACH: Once = Once::new();
+    DETACH.call_once(|| {
+        // No controlling terminal: prompts must not wait for a keyboard. (Fails
+        // harmlessly when already a session leader.)
+        // SAFETY: setsid has no memory effects.
+        unsafe { libc::setsid() };
+        // SAFETY: set before any other thread of this process reads the environment.
+        unsafe {
+            std::env::remove_var("SSH_AUTH_SOCK");
+            std::env::remove_var("DISPLAY");
+            std::env::remove_var("WAYLAND_DISPLAY");
+            std::env::set_var("SSH_ASKPASS_REQUIRE", "never");
+        }
+    });
+    static OPTIONS: OnceLock<ClientConfig> = OnceLock::new();
+    let o = OPTIONS.get_or_init(options).clone();
+    thread_local! {
+        static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("a runtime: {e}"));
+    }
+    RT.with(|rt| rt.block_on(async {
+        let (a, b) = tokio::io::duplex(1 << 20);
+        let (Ok(ct), Ok(st)) = (
+            Transport::new(Role::Client, cfg("server"), Vec::new()),
+            Transport::new(
+                Role::Server,
+                cfg("client"),
+                vec![oxssh_fuzz::ed25519_private()],
+            ),
+        ) else {
+            return;
+        };
+        let mut client = oxssh_net::Conn::new(a, ct);
+        let mut server = oxssh_net::Conn::new(b, st);
+        let mut accept = |_: &[u8], _| true;
+        let mut none = oxssh_net::no_host_keys;
+        let (c, s) = tokio::join!(client.handshake(&mut accept), server.handshake(&mut none));
+        if c.is_err() || s.is_err() {
+            return;
+        }
+        let target = oxssh_ssh::client::Target {
+            host: "example.com".into(),
+            port: 22,
+            user: "fuzz".into(),
+        };
+        let hostile = async move {
+            let mut input = Input::new(data);
+            while !input.is_empty() {
+                let payload = input.chunk();
+                if payload.is_empty() {
+                    continue;
+                }
+                if server.send(payload).await.is_err() {
+                    break;
+                }
+            }
+            // Hang up: the client's next read ends.
+        };
+        let victim = async move {
+            let r = oxssh_ssh::client::authenticate(&mut client, &o, &target, None).await;
+            drop(client);
+            r
+        };
+        let _ = tokio::join!(hostile, victim);
+    }));
+});
