@@ -34,7 +34,11 @@
 //! Agent forwarding (`auth-agent-req@openssh.com`): a socket in a private directory
 //! under /tmp whose connections become `auth-agent@openssh.com` channels.
 //!
-//! Not here: X11 forwarding, `tun@openssh.com`, and service names in
+//! X11 forwarding (`x11-req`): the display's TCP sockets (6000 + N, N from
+//! X11DisplayOffset; loopback only with X11UseLocalhost) whose connections become `x11`
+//! channels; a single-connection request closes them after the first.
+//!
+//! Not here: `tun@openssh.com`, and service names in
 //! permitopen/PermitOpen ports (numbers and `*` only). ChannelTimeout sees these
 //! channels through the session loop ([`Forwarder::kind_of`], [`Msg::data_channel`]).
 
@@ -214,6 +218,9 @@ enum ListenKind {
         path: String,
         dir: std::path::PathBuf,
     },
+    /// A forwarded X11 display's socket (`x11-req`), one per address of the display;
+    /// `single`: it takes one connection, then closes.
+    X11 { display: u32, single: bool },
 }
 
 struct Listener {
@@ -610,6 +617,60 @@ impl Forwarder {
         });
         self.agent = Some(path);
         true
+    }
+
+    /// X11 forwarding (`x11-req`, OpenSSH's `x11_create_display_inet`): the first
+    /// display number from `offset` whose TCP port (6000 + display) can be bound on
+    /// every address it needs — the loopback ones with X11UseLocalhost, else the
+    /// wildcard ones — and whose connections become `x11` channels. None when no
+    /// display among the 1000 from `offset` is free.
+    pub fn x11_listen(&mut self, offset: u32, localhost: bool, single: bool) -> Option<u32> {
+        const X11_BASE_PORT: u32 = 6000;
+        const MAX_DISPLAYS: u32 = 1000;
+        if self.listeners.len() >= MAX_LISTENERS || offset > 65535 - X11_BASE_PORT - MAX_DISPLAYS {
+            return None;
+        }
+        let addrs: [IpAddr; 2] = if localhost {
+            [Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()]
+        } else {
+            [Ipv4Addr::UNSPECIFIED.into(), Ipv6Addr::UNSPECIFIED.into()]
+        };
+        for display in offset..offset + MAX_DISPLAYS {
+            let port = (X11_BASE_PORT + display) as u16;
+            let mut bound = Vec::new();
+            let mut failed = false;
+            for ip in addrs.iter().filter(|ip| family_ok(self.family, ip)) {
+                match bind_tcp(SocketAddr::new(*ip, port)) {
+                    Ok(l) => bound.push(l),
+                    // No IPv6 on this host: the IPv4 socket serves alone.
+                    // (EAFNOSUPPORT, EADDRNOTAVAIL)
+                    Err(e) if ip.is_ipv6() && matches!(e.raw_os_error(), Some(97 | 99)) => {}
+                    Err(e) => {
+                        tracing::trace!(
+                            "x11_create_display_inet: bind port {port}: {}",
+                            strerror(&e)
+                        );
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            if failed || bound.is_empty() {
+                continue;
+            }
+            for l in bound {
+                let key = self.key();
+                let task = tokio::spawn(accept_tcp(l, key, self.tx.clone()));
+                self.listeners.push(Listener {
+                    key,
+                    kind: ListenKind::X11 { display, single },
+                    tasks: vec![task.abort_handle()],
+                });
+            }
+            return Some(display);
+        }
+        tracing::error!("Failed to allocate internet-domain X11 display socket.");
+        None
     }
 
     /// The forwarded agent's socket, for SSH_AUTH_SOCK.
@@ -1240,6 +1301,20 @@ impl Forwarder {
                 ChannelOpen::ForwardedStreamlocal { path: path.clone() }
             }
             ListenKind::Agent { .. } => ChannelOpen::AuthAgent,
+            ListenKind::X11 { display, single } => {
+                let (display, single) = (*display, *single);
+                tracing::debug!("X11 connection requested.");
+                if single {
+                    // Every socket of this display goes: it served its one client.
+                    self.listeners.retain(
+                        |l| !matches!(l.kind, ListenKind::X11 { display: d, .. } if d == display),
+                    );
+                }
+                ChannelOpen::X11 {
+                    originator: originator.0,
+                    originator_port: originator.1,
+                }
+            }
         };
         match chans.open(t, open.kind(), &open.encode()) {
             Ok(id) => {

@@ -20,6 +20,9 @@
 //! Port forwarding channels and global requests go to `forward.rs` first.
 //!
 //! Before the command, `~/.ssh/rc` (or `/etc/ssh/sshrc`) runs as OpenSSH runs it.
+//! After an `x11-req`, the session gets DISPLAY and the client's authentication
+//! protocol and cookie go to that rc file on its stdin, or, without one, to
+//! `xauth add` for the display.
 //! The connection's clocks (ClientAlive, ChannelTimeout, UnusedConnectionTimeout,
 //! RekeyLimit's time) are kept by `timers`.
 
@@ -39,6 +42,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::ServerConfig;
 use crate::conn::{Peer, Stream, User};
+use crate::forward::Forwarder;
 
 mod authinfo;
 mod timers;
@@ -113,6 +117,105 @@ struct Session {
     auth_info: Option<PathBuf>,
     /// The forwarded agent's socket, for SSH_AUTH_SOCK.
     auth_sock: Option<String>,
+    /// X11 forwarding, once `x11-req` set it up.
+    x11: Option<X11>,
+}
+
+/// A session's forwarded X11 display (OpenSSH's `session_setup_x11fwd`).
+struct X11 {
+    /// DISPLAY for the session: `localhost:N.S` (X11UseLocalhost), else `host:N.S`.
+    display: String,
+    /// The name xauth files the cookie under: `unix:N.S` for a localhost display.
+    auth_display: String,
+    /// The client's authentication protocol and (fake) cookie, in hex.
+    proto: String,
+    cookie: String,
+}
+
+/// `xauth_valid_string`: what may reach the xauth command line (alphanumerics and
+/// `.:/-_`), so that nothing the client sends is ever interpreted by a shell.
+fn xauth_valid(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b".:/-_".contains(&b))
+}
+
+/// `x11-req` (OpenSSH's `session_x11_req` and `session_setup_x11fwd`): checked against
+/// the key's options, X11Forwarding, DisableForwarding and XAuthLocation, then a
+/// display is allocated whose connections the forwarder turns into `x11` channels.
+fn x11_request(
+    s: &mut Session,
+    id: ChannelId,
+    data: &[u8],
+    cfg: &ServerConfig,
+    user: &User,
+    fwd: &mut Forwarder,
+    t: &mut oxssh_proto::transport::Transport,
+) -> bool {
+    if s.x11.is_some() {
+        tracing::error!("session_x11_req: session {id}: x11 forwarding already active");
+        return false;
+    }
+    let mut r = Reader::new(data);
+    let (Ok(single), Ok(proto), Ok(cookie), Ok(screen)) = (r.bool(), r.utf8(), r.utf8(), r.u32())
+    else {
+        return false;
+    };
+    if !xauth_valid(proto) || !xauth_valid(cookie) {
+        tracing::error!("Invalid X11 forwarding data");
+        return false;
+    }
+    let debug_to_client = |t: &mut oxssh_proto::transport::Transport, text: &str| {
+        let mut m = Vec::with_capacity(16 + text.len());
+        m.put_u8(oxssh_proto::msg::DEBUG);
+        m.put_bool(false);
+        m.put_str(text);
+        m.put_str("");
+        let _ = t.send(&m);
+    };
+    if user
+        .key_options
+        .as_ref()
+        .is_some_and(|o| o.no_x11_forwarding)
+    {
+        debug_to_client(t, "X11 forwarding disabled by key options.");
+        return false;
+    }
+    if !cfg.x11_forwarding || cfg.disable_forwarding {
+        tracing::debug!("X11 forwarding disabled in server configuration file.");
+        return false;
+    }
+    let xauth_ok = cfg
+        .xauth_location
+        .as_deref()
+        .is_some_and(|x| !x.contains('\'') && std::fs::metadata(x).is_ok());
+    if !xauth_ok {
+        debug_to_client(t, "No xauth program; cannot forward X11.");
+        return false;
+    }
+    let offset = u32::try_from(cfg.x11_display_offset).unwrap_or(u32::MAX);
+    let Some(n) = fwd.x11_listen(offset, cfg.x11_use_localhost, single) else {
+        tracing::debug!("x11_create_display_inet failed.");
+        return false;
+    };
+    let (display, auth_display) = if cfg.x11_use_localhost {
+        (
+            format!("localhost:{n}.{screen}"),
+            format!("unix:{n}.{screen}"),
+        )
+    } else {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".into());
+        let d = format!("{host}:{n}.{screen}");
+        (d.clone(), d)
+    };
+    s.x11 = Some(X11 {
+        display,
+        auth_display,
+        proto: proto.to_owned(),
+        cookie: cookie.to_owned(),
+    });
+    true
 }
 
 fn signal_name(sig: i32) -> String {
@@ -200,7 +303,7 @@ pub async fn run(
     // sshpkt_fmt_connection_id, for the lines that end the connection.
     let conn_id = format!("user {} {} port {}", user.pw.name, peer.ip(), peer.port());
     // Port forwarding: its listeners and channels go when this returns.
-    let mut fwd = crate::forward::Forwarder::new(user, peer);
+    let mut fwd = Forwarder::new(user, peer);
     loop {
         // Packets the transport has taken in (on a read, or while a flush waited).
         while let Some(ev) = conn.t.poll_event() {
@@ -285,6 +388,9 @@ pub async fn run(
                 } => {
                     let ok = match sessions.get_mut(&id) {
                         Some(_) if name == "auth-agent-req@openssh.com" => fwd.agent_request(),
+                        Some(s) if name == "x11-req" && !s.started => {
+                            x11_request(s, id, &data, cfg, user, &mut fwd, &mut conn.t)
+                        }
                         Some(s) => {
                             s.auth_sock = fwd.agent_path().map(str::to_owned);
                             handle_request(s, id, &name, &data, cfg, peer, user, &tx)
@@ -817,6 +923,9 @@ fn spawn(
     if let Some(sock) = &s.auth_sock {
         cmd.env("SSH_AUTH_SOCK", sock);
     }
+    if let Some(x) = &s.x11 {
+        cmd.env("DISPLAY", &x.display);
+    }
     // The server's SetEnv wins over anything the client sent.
     for kv in &cfg.set_env {
         if let Some((k, v)) = kv.split_once('=') {
@@ -875,7 +984,26 @@ fn spawn(
         oxssh_sys::pty::new_session(&mut cmd);
     }
     oxssh_sys::run_as_user(&mut cmd, &pw.name, pw.uid, pw.gid)?;
-    if let Some(script) = rc_script(user, cfg, &shell, is_subsystem) {
+    // With X11 forwarding the rc file reads "proto cookie" on its stdin, as OpenSSH's
+    // do_rc_files gives it; without one, xauth files the cookie for the display. The
+    // strings were checked by `xauth_valid` and the xauth path has no quote.
+    let rc = rc_script(user, cfg, &shell, is_subsystem);
+    let script = match (&s.x11, rc) {
+        (Some(x), Some(rc)) => Some(format!(
+            "printf '%s %s\\n' '{}' '{}' | {rc}",
+            x.proto, x.cookie
+        )),
+        (Some(x), None) => cfg.xauth_location.as_ref().map(|xauth| {
+            format!(
+                "printf 'remove %s\\nadd %s %s %s\\n' '{d}' '{d}' '{}' '{}' | '{xauth}' -q -",
+                x.proto,
+                x.cookie,
+                d = x.auth_display
+            )
+        }),
+        (None, rc) => rc,
+    };
+    if let Some(script) = script {
         let env: Vec<_> = cmd
             .get_envs()
             .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))

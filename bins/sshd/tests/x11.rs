@@ -1,0 +1,213 @@
+//! X11 forwarding in our `sshd` (`X11Forwarding yes`), with OpenSSH's `ssh -Y` as the
+//! client and a stand-in X server on this machine: the session gets DISPLAY
+//! (`localhost:N.0`, N from X11DisplayOffset up), xauth files the client's cookie
+//! under `unix:N.0` (in a scratch XAUTHORITY the server's SetEnv names), and an X client on the server that connects to the display
+//! reaches the X server through an `x11` channel, with ssh putting the real cookie in
+//! place of the one the server side was given. The same script runs against OpenSSH's
+//! sshd as the reference. Refusals (X11Forwarding no, `no-x11-forwarding`) leave
+//! DISPLAY unset and ssh says "X11 forwarding request failed on channel 0".
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use oxssh_testkit::{Cmd, Key, Output, Sshd, SshdBuilder, TempHome, require_openssh};
+
+/// An X client for the server side: reads DISPLAY and the cookie xauth filed for it,
+/// connects to the display's TCP port, sends the X11 connection setup with that
+/// cookie, and prints what comes back.
+const X_CLIENT: &str = r#"
+import os, socket, struct, subprocess, sys
+d = os.environ["DISPLAY"]
+print("DISPLAY=" + d)
+n = int(d.split(":")[1].split(".")[0])
+entries = subprocess.run(["xauth", "list", "unix:%d" % n], capture_output=True, text=True).stdout.split()
+name, cookie = entries[1].encode(), bytes.fromhex(entries[2])
+print("cookie=" + cookie.hex())
+pad = lambda b: b + b"\0" * (-len(b) % 4)
+s = socket.create_connection(("127.0.0.1", 6000 + n))
+s.sendall(b"l\0" + struct.pack("<HHHH", 11, 0, len(name), len(cookie)) + b"\0\0" + pad(name) + pad(cookie))
+sys.stdout.write(s.recv(100).decode())
+"#;
+
+/// An X client's connection setup: authorization protocol name and data.
+type Setup = (Vec<u8>, Vec<u8>);
+
+/// A stand-in X server on `127.0.0.1:6000+N`: the display name for it, and the
+/// connection setup (authorization name and data) of the first client, once it came.
+fn fake_x_server() -> (String, mpsc::Receiver<Setup>) {
+    let Some((listener, n)) = (60..160).find_map(|n| {
+        TcpListener::bind(("127.0.0.1", 6000 + n))
+            .ok()
+            .map(|l| (l, n))
+    }) else {
+        panic!("no free X display port among 6060..6160");
+    };
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).unwrap();
+        let name_len = usize::from(u16::from_le_bytes([head[6], head[7]]));
+        let data_len = usize::from(u16::from_le_bytes([head[8], head[9]]));
+        let mut name = vec![0u8; name_len.next_multiple_of(4)];
+        let mut data = vec![0u8; data_len.next_multiple_of(4)];
+        s.read_exact(&mut name).unwrap();
+        s.read_exact(&mut data).unwrap();
+        name.truncate(name_len);
+        data.truncate(data_len);
+        s.write_all(b"X server says hello\n").unwrap();
+        let _ = tx.send((name, data));
+    });
+    (format!("127.0.0.1:{n}.0"), rx)
+}
+
+fn prerequisites() -> Option<std::path::PathBuf> {
+    let ssh = require_openssh("ssh")?;
+    for p in ["/usr/bin/xauth", "/usr/bin/python3"] {
+        if !Path::new(p).exists() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{p} is missing (apt-get install -y xauth python3)"
+            );
+            eprintln!("skipping: {p} is missing");
+            return None;
+        }
+    }
+    Some(ssh)
+}
+
+/// A server whose sessions keep their X authority in the server's own directory
+/// (SetEnv XAUTHORITY), never in the account's ~/.Xauthority.
+fn start(b: SshdBuilder, extra: &[&str]) -> (Sshd, TempHome) {
+    let scratch = TempHome::new();
+    let xauthority = scratch.path().join("xauthority");
+    let mut b = b
+        .config("X11DisplayOffset 20")
+        .config(format!("SetEnv XAUTHORITY={}", xauthority.display()));
+    for l in extra {
+        b = b.config(*l);
+    }
+    let sshd = b.start();
+    sshd.authorize(Key::Ed25519);
+    (sshd, scratch)
+}
+
+fn ssh_y(ssh: &Path, sshd: &Sshd, display: &str, command: &str) -> Output {
+    let home = TempHome::new();
+    let args = sshd.client(&home).option("ForwardX11Trusted yes").args();
+    Cmd::new(ssh)
+        .arg("-Y")
+        .args(args)
+        .arg(command)
+        .envs(home.env())
+        .env("DISPLAY", display)
+        .timeout(Duration::from_secs(60))
+        .run()
+}
+
+/// Connect an X client through `sshd`; what it printed, and what the X server got.
+fn forward_once(ssh: &Path, sshd: &Sshd) -> (Output, Setup) {
+    let (display, seen) = fake_x_server();
+    let out = ssh_y(ssh, sshd, &display, &format!("python3 -c '{X_CLIENT}'"));
+    let got = seen
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("the X server saw no client\n{out}\n{}", sshd.log()));
+    (out, got)
+}
+
+fn check_forwarded(out: &Output, got: &Setup, offset: u32) {
+    assert_eq!(out.code(), Some(0), "{out}");
+    let text = out.stdout_str();
+    let display = text
+        .lines()
+        .find_map(|l| l.strip_prefix("DISPLAY="))
+        .unwrap_or_else(|| panic!("{out}"));
+    let n: u32 = display
+        .strip_prefix("localhost:")
+        .and_then(|d| d.strip_suffix(".0"))
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("DISPLAY {display}"));
+    assert!(n >= offset, "{display}");
+    assert!(text.ends_with("X server says hello\n"), "{out}");
+    // The server side held a stand-in cookie; ssh put its own in its place.
+    let remote_cookie = text
+        .lines()
+        .find_map(|l| l.strip_prefix("cookie="))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(got.0, b"MIT-MAGIC-COOKIE-1");
+    assert_eq!(got.1.len(), 16);
+    assert_ne!(
+        hex(&got.1),
+        remote_cookie,
+        "the X server got the forged cookie"
+    );
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn x11_forwarding_reaches_the_clients_x_server_as_with_openssh() {
+    let Some(ssh) = prerequisites() else {
+        return;
+    };
+    let (ours, ours_x) = start(Sshd::ours(), &["X11Forwarding yes"]);
+    let (out, got) = forward_once(&ssh, &ours);
+    check_forwarded(&out, &got, 20);
+    assert!(
+        ours.log().contains("X11 connection requested."),
+        "{}",
+        ours.log()
+    );
+    if require_openssh("sshd").is_some() {
+        let (theirs, theirs_x) = start(Sshd::openssh(), &["X11Forwarding yes"]);
+        let (reference, got) = forward_once(&ssh, &theirs);
+        check_forwarded(&reference, &got, 20);
+        // What the session printed (xauth's own words included) is the same.
+        let scrub = |o: &Output, x: &TempHome| {
+            o.stderr_str()
+                .replace(&*x.path().to_string_lossy(), "SCRATCH")
+        };
+        assert_eq!(scrub(&out, &ours_x), scrub(&reference, &theirs_x));
+    }
+}
+
+#[test]
+fn x11_forwarding_refused_leaves_display_unset_as_openssh() {
+    let Some(ssh) = prerequisites() else {
+        return;
+    };
+    let cases: [(&str, &[&str]); 2] = [
+        ("X11Forwarding no", &["X11Forwarding no"]),
+        (
+            "DisableForwarding",
+            &["X11Forwarding yes", "DisableForwarding yes"],
+        ),
+    ];
+    for (what, config) in cases {
+        let (ours, _x) = start(Sshd::ours(), config);
+        let out = ssh_y(&ssh, &ours, "127.0.0.1:99.0", "echo \"DISPLAY=$DISPLAY\"");
+        assert_eq!(out.code(), Some(0), "{what}: {out}");
+        assert_eq!(out.stdout_str(), "DISPLAY=\n", "{what}: {out}");
+        assert!(
+            out.stderr_str()
+                .contains("X11 forwarding request failed on channel 0"),
+            "{what}: {out}"
+        );
+        if require_openssh("sshd").is_some() {
+            let (theirs, _y) = start(Sshd::openssh(), config);
+            let reference = ssh_y(&ssh, &theirs, "127.0.0.1:99.0", "echo \"DISPLAY=$DISPLAY\"");
+            assert_eq!(reference.stdout_str(), out.stdout_str(), "{what}");
+            assert_eq!(reference.stderr_str(), out.stderr_str(), "{what}");
+        }
+    }
+}
