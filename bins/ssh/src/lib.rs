@@ -10,3 +10,4 @@ mod identity;
 mod khcommand;
 pub mod options;
 mod session;
+mod x11;

@@ -202,6 +202,17 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             "Pseudo-terminal will not be allocated because stdin is not a terminal.",
         );
     }
+    let mut x11 = crate::x11::X11::new(o);
+    if let Some(body) = x11.request(o) {
+        chans.request(&mut conn.t, id, "x11-req", true, &body)?;
+        conn.flush().await?;
+        match expect_event(&mut conn, &mut chans, t, &mut g).await? {
+            ChannelEvent::RequestResult { success: true, .. } => {
+                tracing::debug!("X11 forwarding request accepted on channel 0");
+            }
+            _ => oxssh_cli::log::eprint("X11 forwarding request failed on channel 0"),
+        }
+    }
     send_env(&mut conn, &mut chans, id, o)?;
     let (req, data, what) = if o.session_type == SessionType::Subsystem {
         let mut d = Vec::new();
@@ -223,7 +234,10 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     } else {
         None
     };
-    let code = pump(&mut conn, &mut chans, id, o, t, what, escape, &mut g).await;
+    let code = pump(
+        &mut conn, &mut chans, id, o, t, what, escape, &mut g, &mut x11,
+    )
+    .await;
     drop(raw_guard);
     code
 }
@@ -312,6 +326,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
     what: &str,
     mut escape: Option<crate::escape::Escape>,
     g: &mut Globals,
+    x11: &mut crate::x11::X11,
 ) -> Result<u8, Failure> {
     let mut typed: Vec<u8> = Vec::new();
     let mut actions = Vec::new();
@@ -381,6 +396,21 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
         // Deliver channel events.
         while let Some(ev) = chans.poll_event() {
             match ev {
+                // The server's channels: X11 connections (anything else is refused).
+                ChannelEvent::OpenRequest { id: x, kind, data } => {
+                    x11.open_request(chans, &mut conn.t, x, &kind, &data)?;
+                }
+                ChannelEvent::Data { id: x, data, .. } if x != id => {
+                    x11.data(chans, &mut conn.t, x, data)?;
+                }
+                ChannelEvent::Eof { id: x } if x != id => x11.eof(x),
+                ChannelEvent::Closed { id: x } if x != id => x11.closed(x),
+                ChannelEvent::Request {
+                    id: x,
+                    want_reply: true,
+                    ..
+                } if x != id => chans.reply(&mut conn.t, x, false)?,
+                ChannelEvent::Request { id: x, .. } if x != id => {}
                 ChannelEvent::Data { data, ext, .. } => {
                     let r = if ext == Some(1) {
                         match stderr.write_all(&data).await {
@@ -454,6 +484,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                 _ => {}
             }
         }
+        x11.progress(chans, &mut conn.t)?;
         // Push held stdin data as the window allows; EOF once all of it went out.
         if !held.is_empty() {
             let n = chans.send_data(&mut conn.t, id, None, &held)?;
@@ -479,6 +510,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                     }));
                 }
             }
+            Some(m) = x11.recv() => x11.handle(chans, &mut conn.t, m)?,
             () = sleep_until(rekey_at), if rekey_at.is_some() => {
                 // RekeyLimit's time limit.
                 conn.t.handle_timeout(std::time::Instant::now())?;

@@ -1,5 +1,5 @@
-//! X11 forwarding in our `sshd` (`X11Forwarding yes`), with OpenSSH's `ssh -Y` as the
-//! client and a stand-in X server on this machine: the session gets DISPLAY
+//! X11 forwarding in our `sshd` (`X11Forwarding yes`) and our `ssh` (`-Y`, `-X`), each
+//! against OpenSSH's other half, with a stand-in X server on this machine: the session gets DISPLAY
 //! (`localhost:N.0`, N from X11DisplayOffset up), xauth files the client's cookie
 //! under `unix:N.0` (in a scratch XAUTHORITY the server's SetEnv names), and an X client on the server that connects to the display
 //! reaches the X server through an `x11` channel, with ssh putting the real cookie in
@@ -101,10 +101,14 @@ fn start(b: SshdBuilder, extra: &[&str]) -> (Sshd, TempHome) {
 }
 
 fn ssh_y(ssh: &Path, sshd: &Sshd, display: &str, command: &str) -> Output {
+    ssh_x(ssh, &["-Y"], sshd, display, command)
+}
+
+fn ssh_x(ssh: &Path, flags: &[&str], sshd: &Sshd, display: &str, command: &str) -> Output {
     let home = TempHome::new();
-    let args = sshd.client(&home).option("ForwardX11Trusted yes").args();
+    let args = sshd.client(&home).args();
     Cmd::new(ssh)
-        .arg("-Y")
+        .args(flags)
         .args(args)
         .arg(command)
         .envs(home.env())
@@ -209,5 +213,66 @@ fn x11_forwarding_refused_leaves_display_unset_as_openssh() {
             assert_eq!(reference.stdout_str(), out.stdout_str(), "{what}");
             assert_eq!(reference.stderr_str(), out.stderr_str(), "{what}");
         }
+    }
+}
+
+/// Our ssh -Y against OpenSSH's sshd and ours: the X client on the server reaches the
+/// X server with the real cookie, and ssh says what OpenSSH's ssh says.
+#[test]
+fn our_ssh_forwards_x11_as_openssh_ssh_does() {
+    let Some(theirs_ssh) = prerequisites() else {
+        return;
+    };
+    let ours_ssh = oxssh_testkit::ours("ssh");
+    let mut servers = vec![start(Sshd::ours(), &["X11Forwarding yes"])];
+    if require_openssh("sshd").is_some() {
+        servers.push(start(Sshd::openssh(), &["X11Forwarding yes"]));
+    }
+    for (sshd, x) in &servers {
+        // Each run starts without an X authority file (xauth says it makes one).
+        let fresh = || {
+            let _ = std::fs::remove_file(x.path().join("xauthority"));
+        };
+        fresh();
+        let (out, got) = forward_once(&ours_ssh, sshd);
+        check_forwarded(&out, &got, 20);
+        fresh();
+        let (reference, _) = forward_once(&theirs_ssh, sshd);
+        let scrub = |o: &Output| {
+            o.stderr_str()
+                .replace(&*x.path().to_string_lossy(), "SCRATCH")
+        };
+        assert_eq!(scrub(&out), scrub(&reference), "{out}\n{reference}");
+    }
+}
+
+/// Without a cookie to spoof (untrusted forwarding needs xauth to make one, which
+/// needs the X server), or with X11Forwarding no on the server, our ssh goes on
+/// without X11 and says so exactly as OpenSSH's ssh. (Debian's ssh makes `-X` trusted
+/// unless ForwardX11Trusted says no, and so does ours.)
+#[test]
+fn our_ssh_x11_failures_are_reported_as_openssh_ssh_does() {
+    let Some(theirs_ssh) = prerequisites() else {
+        return;
+    };
+    let ours_ssh = oxssh_testkit::ours("ssh");
+    let (on, _x) = start(Sshd::ours(), &["X11Forwarding yes"]);
+    let (off, _y) = start(Sshd::ours(), &["X11Forwarding no"]);
+    let cases = [
+        (["-X", "-oForwardX11Trusted=no"], &on, "untrusted"),
+        (["-Y", "-oForwardX11Trusted=yes"], &off, "refused"),
+    ];
+    for (flags, sshd, what) in cases {
+        let cmd = "echo \"DISPLAY=$DISPLAY\"";
+        let ours = ssh_x(&ours_ssh, &flags, sshd, "127.0.0.1:99.0", cmd);
+        let theirs = ssh_x(&theirs_ssh, &flags, sshd, "127.0.0.1:99.0", cmd);
+        assert_eq!(ours.code(), Some(0), "{what}: {ours}");
+        assert_eq!(ours.stdout_str(), "DISPLAY=\n", "{what}: {ours}");
+        assert_eq!(
+            ours.stderr_str(),
+            theirs.stderr_str(),
+            "{what}: {ours}\n{theirs}"
+        );
+        assert!(!ours.stderr_str().is_empty(), "{what}: {ours}");
     }
 }
