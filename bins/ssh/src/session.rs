@@ -461,6 +461,14 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                             // OpenSSH's ssh exits 255 when the remote command was killed.
                             exit = Some(255);
                         }
+                        // The remote command closed its stdin: stop sending it ours
+                        // (what is still held is dropped) and say EOF, as OpenSSH's
+                        // chan_rcvd_eow does.
+                        "eow@openssh.com" => {
+                            tracing::trace!("channel 0: rcvd eow");
+                            stdin_open = false;
+                            held.clear();
+                        }
                         _ => {
                             if want_reply {
                                 chans.reply(&mut conn.t, id, false)?;

@@ -62,6 +62,9 @@ enum FromChild {
     /// The child took this data (written to its stdin or pty): the window may grow,
     /// and the buffer goes back to the transport.
     Consumed { id: ChannelId, buf: Vec<u8> },
+    /// Writing to the child's stdin failed (it closed it): the peer is told to stop
+    /// sending with `eow@openssh.com`, as OpenSSH's chan_write_failed does.
+    StdinClosed { id: ChannelId },
     /// The child exited: (status, signal name).
     Exited {
         id: ChannelId,
@@ -595,6 +598,20 @@ pub async fn run(
                         chans.consumed(&mut conn.t, id, buf.len()).map_err(err)?;
                         conn.t.recycle(buf);
                     }
+                    // Only OpenSSH-derived peers know the request (OpenSSH sends it to
+                    // those alone, SSH_NEW_OPENSSH); others see the EOF of the session.
+                    FromChild::StdinClosed { id } => {
+                        let openssh = conn.t.peer_version().is_some_and(|v| {
+                            let sw = v.splitn(3, '-').nth(2).unwrap_or("");
+                            sw.starts_with("OpenSSH") || sw.starts_with("oxssh")
+                        });
+                        if openssh && chans.is_open(id) {
+                            tracing::trace!("channel {id}: write failed");
+                            chans
+                                .request(&mut conn.t, id, "eow@openssh.com", false, &[])
+                                .map_err(err)?;
+                        }
+                    }
                     FromChild::Exited { id, status, signal } => {
                         if let Some(s) = sessions.get_mut(&id) {
                             s.exit = Some((status, signal));
@@ -1061,6 +1078,7 @@ fn spawn(
                     let _ = t.send(FromChild::Consumed { id, buf });
                 }
                 if !ok {
+                    let _ = t.send(FromChild::StdinClosed { id });
                     // The child stopped reading: keep consuming so the peer is not stalled.
                     while let Some(Some(buf)) = wrx.recv().await {
                         let _ = t.send(FromChild::Consumed { id, buf });
