@@ -85,16 +85,13 @@ impl Client {
                 return Some(ev);
             }
             self.conn.flush().await.ok()?;
-            let ev = tokio::time::timeout(LIMIT, self.conn.next_event(&mut |_: &[u8], _| false))
-                .await
-                .expect("the server went quiet");
-            match ev.ok()? {
-                Event::Packet(p) => {
-                    if self.chans.handle_owned(&mut self.conn.t, p).is_err() {
-                        return None;
-                    }
-                }
-                _ => {}
+            let Ok(ev) =
+                tokio::time::timeout(LIMIT, self.conn.next_event(&mut |_: &[u8], _| false)).await
+            else {
+                panic!("the server went quiet");
+            };
+            if let Event::Packet(p) = ev.ok()? {
+                self.chans.handle_owned(&mut self.conn.t, p).ok()?;
             }
         }
     }
