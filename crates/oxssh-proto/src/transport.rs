@@ -20,7 +20,7 @@ use rand_core::Rng as _;
 use ssh_key::PrivateKey;
 
 use crate::Error;
-use crate::cipher::{OpeningKey, SealingKey};
+use crate::cipher::{Mac, OpeningKey, SealingKey};
 use crate::compress::{self, Compression, Deflater, Inflater};
 use crate::hostkey::{self, HostKey, SigAlg};
 use crate::kex::methods::{self, DhGroup, KexClient, SharedSecret};
@@ -780,6 +780,15 @@ impl Transport {
                 if !(5..=MAX_PACKET).contains(&l) {
                     return Err(Error::BadPacketLength(l as u32));
                 }
+                // Not block-aligned: refused from the length alone, as OpenSSH does
+                // ("Packet corrupt"), not after up to 256 KiB more. CBC without -etm
+                // reads on instead (its discard length already stands in for it).
+                let o = &self.opening;
+                let cbc_reads_on = o.cipher().is_cbc() && !o.mac().is_some_and(Mac::is_etm);
+                let covered = l + if o.length_in_alignment() { 4 } else { 0 };
+                if !cbc_reads_on && covered % o.block_size() != 0 {
+                    return Err(Error::Mac);
+                }
                 self.in_len = Some(l);
                 l
             }
@@ -822,7 +831,10 @@ impl Transport {
         self.bytes_since_kex += total as u64;
         let payload = match opened {
             Some((mut v, pad)) => {
-                if pad < 4 || pad > v.len() {
+                if pad < 4 {
+                    return Err(Error::Protocol(format!("Corrupted padlen {pad} on input.")));
+                }
+                if pad > v.len() {
                     return Err(Error::Protocol(format!(
                         "padding error: {pad} in packet of {plen}"
                     )));
@@ -857,7 +869,10 @@ impl Transport {
             .ok_or(Error::Truncated)?;
         let (&pad, rest) = body.split_first().ok_or(Error::Truncated)?;
         let pad = usize::from(pad);
-        if pad < 4 || pad > rest.len() {
+        if pad < 4 {
+            return Err(Error::Protocol(format!("Corrupted padlen {pad} on input.")));
+        }
+        if pad > rest.len() {
             return Err(Error::Protocol(format!(
                 "padding error: {pad} in packet of {plen}"
             )));
@@ -1080,7 +1095,9 @@ impl Transport {
                 let mut m = Vec::with_capacity(5);
                 m.put_u8(msg::UNIMPLEMENTED);
                 m.put_u32(seq);
-                self.send(&m)
+                // A transport message, allowed during a key re-exchange (RFC 4253
+                // §7.1): sent at once, as OpenSSH does, not held back behind it.
+                self.write_packet(&m)
             }
             // During a re-exchange the peer may still send messages it queued before it
             // saw our KEXINIT; once it sent its own KEXINIT it must not.
@@ -1175,7 +1192,17 @@ impl Transport {
             Role::Client if alg.is_gex() => {
                 let (min, max) = self.cfg.gex_bits;
                 let bits = u32::try_from(need.saturating_mul(8)).unwrap_or(u32::MAX);
-                let n = methods::dh_estimate(bits).clamp(min, max.max(min));
+                let mut n = methods::dh_estimate(bits).clamp(min, max.max(min));
+                // Old Cisco servers fail on groups above 4096 bits (OpenSSH's
+                // SSH_BUG_DHGEX_LARGE, for the software version "Cisco-1.*").
+                let cisco = self
+                    .peer_version
+                    .as_deref()
+                    .and_then(|v| v.splitn(3, '-').nth(2))
+                    .is_some_and(|sw| sw.starts_with("Cisco-1."));
+                if cisco {
+                    n = n.min(4096).max(min);
+                }
                 let mut p = Vec::with_capacity(13);
                 p.put_u8(msg::KEX_DH_GEX_REQUEST);
                 p.put_u32(min);

@@ -302,6 +302,11 @@ fn the_client_sends_nothing_until_the_host_key_is_accepted_and_nothing_if_refuse
 /// The size of the group a server with 2048-, 4096- and 8192-bit primes in its moduli
 /// file picks for our client's DH-GEX request, with `cipher` negotiated.
 fn gex_group_bits(cipher: &str) -> usize {
+    gex_group_bits_from(cipher, None)
+}
+
+/// [`gex_group_bits`] with the server announcing `server_version`.
+fn gex_group_bits_from(cipher: &str, server_version: Option<&str>) -> usize {
     let a = Algorithms {
         kex: vec!["diffie-hellman-group-exchange-sha256".into()],
         cipher: vec![cipher.into()],
@@ -319,6 +324,9 @@ fn gex_group_bits(cipher: &str) -> usize {
         })
         .collect();
     sc.moduli = Some(("moduli".into(), primes));
+    if let Some(v) = server_version {
+        sc.version = v.into();
+    }
     let mut p = Pair::from_configs(cc, sc);
     let now = Instant::now();
     let mut buf = Vec::new();
@@ -346,6 +354,47 @@ fn the_group_exchange_request_asks_for_the_size_the_ciphers_need() {
     assert_eq!(gex_group_bits("aes128-gcm@openssh.com"), 4096);
     assert_eq!(gex_group_bits("chacha20-poly1305@openssh.com"), 8192);
     assert_eq!(gex_group_bits("aes256-gcm@openssh.com"), 8192);
+}
+
+#[test]
+fn an_old_cisco_server_is_asked_for_no_more_than_4096_bits() {
+    // OpenSSH's SSH_BUG_DHGEX_LARGE: "Cisco-1.*" servers fail on larger groups.
+    let cisco = Some("SSH-2.0-Cisco-1.25");
+    assert_eq!(
+        gex_group_bits_from("chacha20-poly1305@openssh.com", cisco),
+        4096
+    );
+    assert_eq!(gex_group_bits_from("aes128-gcm@openssh.com", cisco), 4096);
+    let other = Some("SSH-2.0-Cisco-2.0");
+    assert_eq!(
+        gex_group_bits_from("chacha20-poly1305@openssh.com", other),
+        8192
+    );
+}
+
+#[test]
+fn unimplemented_is_answered_at_once_during_a_key_re_exchange() {
+    // RFC 4253 §7.1 allows transport messages during a re-exchange; OpenSSH answers
+    // an unknown message at once, not after the exchange.
+    let mut p = Pair::new(None);
+    p.pump().unwrap();
+    let now = Instant::now();
+    let mut buf = Vec::new();
+    p.s.rekey().unwrap();
+    let seq = p.c.seq_out;
+    p.c.send(&[200, 1, 2]).unwrap();
+    p.c.take_output(&mut buf);
+    p.s.handle_input(&buf, now).unwrap();
+    // The server's KEXINIT, then its answer: the client has it before the exchange
+    // has gone any further.
+    p.s.take_output(&mut buf);
+    p.c.handle_input(&buf, now).unwrap();
+    assert_eq!(p.c.last_unimplemented, Some(seq));
+    assert!(p.s.kex_in_progress());
+    p.pump().unwrap();
+    p.c.send(&[94, 0, 0, 0, 0]).unwrap();
+    p.pump().unwrap();
+    assert_eq!(p.s_in, vec![vec![94, 0, 0, 0, 0]]);
 }
 
 #[test]
@@ -1093,4 +1142,368 @@ fn recycled_buffers_cover_a_window_of_bulk_data_then_shrink() {
         t.recycle(b);
     }
     assert_eq!(t.spare.len(), 8);
+}
+
+// ----- version exchange (RFC 4253 §4.2) -----
+
+#[test]
+fn a_server_may_send_other_lines_before_its_identification_and_the_exchange_proceeds() {
+    let mut p = Pair::new(None);
+    let now = Instant::now();
+    // The server's first flight is its identification alone (its KEXINIT waits for
+    // ours): put lines in front of it, CR LF and bare LF ones and an empty one.
+    let mut banner = Vec::new();
+    p.s.take_output(&mut banner);
+    assert!(banner.starts_with(b"SSH-2.0-"), "{banner:?}");
+    let mut wire = b"hello\r\nbanner line\n\r\nSSH is not this line's start\r\n".to_vec();
+    wire.extend_from_slice(&banner);
+    // A few bytes per read: lines end in the middle of reads.
+    for chunk in wire.chunks(3) {
+        p.c.handle_input(chunk, now).unwrap();
+    }
+    // The identification alone is V_S: a preamble line taken for it, or kept in it,
+    // would break the exchange hash and the server's signature with it.
+    assert_eq!(p.c.peer_version(), Some(p.s.local_version()));
+    p.pump().unwrap();
+    assert!(p.c.session_id().is_some());
+    assert_eq!(p.c.session_id(), p.s.session_id());
+    p.c.send(&[94, 1]).unwrap();
+    p.s.send(&[94, 2]).unwrap();
+    p.pump().unwrap();
+    assert_eq!((p.s_in, p.c_in), (vec![vec![94, 1]], vec![vec![94, 2]]));
+}
+
+#[test]
+fn a_server_identification_longer_than_255_bytes_is_refused() {
+    // 253 characters and CR LF: the longest line RFC 4253 §4.2 allows, accepted.
+    let longest = format!("SSH-2.0-{}", "x".repeat(253 - 8));
+    let mut sc = Config::new("client");
+    sc.version = longest.clone();
+    let mut p = Pair::from_configs(Config::new("server"), sc);
+    p.pump().unwrap();
+    assert_eq!(p.c.peer_version(), Some(longest.as_str()));
+    assert!(p.c.session_id().is_some());
+
+    let now = Instant::now();
+    let mut buf = Vec::new();
+    // One byte more, and a line far longer: refused once the line is in.
+    for n in [254usize, 300, 1000] {
+        let mut c = Transport::new(Role::Client, Config::new("s"), Vec::new()).unwrap();
+        c.take_output(&mut buf);
+        let line = format!("SSH-2.0-{}\r\n", "y".repeat(n - 8));
+        let e = c.handle_input(line.as_bytes(), now).unwrap_err();
+        assert!(matches!(e, Error::Version(_)), "{n}: {e:?}");
+        assert_eq!(e.to_string(), "banner line too long", "{n}");
+        assert_eq!(c.peer_version(), None);
+        // Nothing is sent in answer (no DISCONNECT before a version exchange), and the
+        // connection is over.
+        assert!(!c.has_output(), "{n}");
+        assert!(c.handle_input(b"SSH-2.0-ok\r\n", now).is_err());
+    }
+    // Without a newline the client does not wait for one past 255 bytes.
+    let mut c = Transport::new(Role::Client, Config::new("s"), Vec::new()).unwrap();
+    let start = format!("SSH-2.0-{}", "z".repeat(200));
+    c.handle_input(start.as_bytes(), now).unwrap();
+    let e = c.handle_input(&[b'z'; 60], now).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "banner line too long or no newline in identification"
+    );
+}
+
+#[test]
+fn a_server_announcing_protocol_1_99_is_accepted() {
+    // SSH-1.99 is a server that speaks 2.0 too (RFC 4253 §5.1).
+    let mut sc = Config::new("client");
+    sc.version = "SSH-1.99-OpenSSH_x".into();
+    let mut p = Pair::from_configs(Config::new("server"), sc);
+    p.pump().unwrap();
+    assert_eq!(p.c.peer_version(), Some("SSH-1.99-OpenSSH_x"));
+    assert!(p.c.session_id().is_some());
+    assert_eq!(p.c.session_id(), p.s.session_id());
+    p.c.send(&[94, 3]).unwrap();
+    p.pump().unwrap();
+    assert_eq!(p.s_in, vec![vec![94, 3]]);
+}
+
+#[test]
+fn a_client_line_before_a_valid_identification_is_still_refused() {
+    // Only a server may send lines before its identification: sshd does not skip a
+    // client's, even with a good identification right behind it.
+    let now = Instant::now();
+    let mut s = Transport::new(Role::Server, Config::new("c"), vec![host_key()]).unwrap();
+    let e = s
+        .handle_input(b"hello\r\nSSH-2.0-OpenSSH_9.6\r\n", now)
+        .unwrap_err();
+    assert!(matches!(e, Error::Version(_)), "{e:?}");
+    assert_eq!(e.to_string(), "invalid format");
+    assert_eq!(s.peer_version(), None);
+    let mut out = Vec::new();
+    s.take_output(&mut out);
+    let text = String::from_utf8(out).unwrap();
+    let want = format!(
+        "{}\r\nInvalid SSH identification string.\r\n",
+        s.local_version()
+    );
+    assert_eq!(text, want, "no KEXINIT, nothing else");
+    assert!(s.handle_input(b"SSH-2.0-again\r\n", now).is_err());
+}
+
+// ----- transport messages from the peer (RFC 4253 §11) -----
+
+#[test]
+fn a_disconnect_after_the_key_exchange_reports_its_reason_code_and_text() {
+    let now = Instant::now();
+    for server_sends in [true, false] {
+        let mut p = Pair::new(None);
+        p.pump().unwrap();
+        let (from, to) = if server_sends {
+            (&mut p.s, &mut p.c)
+        } else {
+            (&mut p.c, &mut p.s)
+        };
+        from.send_disconnect(msg::disconnect::BY_APPLICATION, "Server shutting down")
+            .unwrap();
+        // Data behind the DISCONNECT is not delivered.
+        from.send(&[94, 9]).unwrap();
+        let mut buf = Vec::new();
+        from.take_output(&mut buf);
+        let e = to.handle_input(&buf, now).unwrap_err();
+        match &e {
+            Error::Disconnected { code, description } => {
+                assert_eq!(*code, msg::disconnect::BY_APPLICATION);
+                assert_eq!(description, "Server shutting down");
+            }
+            _ => panic!("server sends {server_sends}: {e:?}"),
+        }
+        assert_eq!(
+            e.to_string(),
+            "Received disconnect from peer: 11: Server shutting down"
+        );
+        // No DISCONNECT in answer, nothing for the layers above, and it is over.
+        assert!(!to.has_output(), "server sends {server_sends}");
+        assert!(to.poll_event().is_none(), "server sends {server_sends}");
+        assert!(to.handle_input(&buf, now).is_err());
+    }
+}
+
+#[test]
+fn a_disconnect_during_the_initial_exchange_reaches_the_client() {
+    // A server that gives up after its KEXINIT (strict kex allows DISCONNECT there).
+    let now = Instant::now();
+    let mut c = Transport::new(Role::Client, Config::new("s"), Vec::new()).unwrap();
+    let mut s = Transport::new(Role::Server, Config::new("c"), vec![host_key()]).unwrap();
+    let mut buf = Vec::new();
+    c.take_output(&mut buf);
+    s.handle_input(&buf, now).unwrap();
+    s.send_disconnect(msg::disconnect::HOST_NOT_ALLOWED_TO_CONNECT, "go away")
+        .unwrap();
+    s.take_output(&mut buf);
+    let e = c.handle_input(&buf, now).unwrap_err();
+    assert!(
+        matches!(&e, Error::Disconnected { code: 1, description } if description == "go away"),
+        "{e:?}"
+    );
+    // A DISCONNECT too short to hold its text is an error, not a panic.
+    let mut c = Transport::new(Role::Client, Config::new("s"), Vec::new()).unwrap();
+    let mut wire = b"SSH-2.0-x\r\n".to_vec();
+    wire.extend_from_slice(&[
+        0,
+        0,
+        0,
+        12,
+        6,
+        msg::DISCONNECT,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ]);
+    assert!(c.handle_input(&wire, now).is_err());
+}
+
+#[test]
+fn a_received_unimplemented_is_recorded_unanswered_and_the_connection_goes_on() {
+    let now = Instant::now();
+    for server_sends in [true, false] {
+        let mut p = Pair::new(None);
+        p.pump().unwrap();
+        for seq in [0xdead_beef_u32, 7] {
+            let mut m = vec![msg::UNIMPLEMENTED];
+            m.put_u32(seq);
+            let (from, to) = if server_sends {
+                (&mut p.s, &mut p.c)
+            } else {
+                (&mut p.c, &mut p.s)
+            };
+            from.send(&m).unwrap();
+            from.send(&[94, seq as u8]).unwrap();
+            let mut buf = Vec::new();
+            from.take_output(&mut buf);
+            to.handle_input(&buf, now).unwrap();
+            assert_eq!(to.last_unimplemented, Some(seq), "{server_sends}");
+            // Not answered (an UNIMPLEMENTED for an UNIMPLEMENTED would loop), and only
+            // the data behind it goes up.
+            assert!(!to.has_output(), "server sends {server_sends}");
+            let mut got = Vec::new();
+            while let Some(ev) = to.poll_event() {
+                if let Event::Packet(x) = ev {
+                    got.push(x);
+                }
+            }
+            assert_eq!(got, vec![vec![94, seq as u8]], "{server_sends}");
+        }
+        // Both ways still work.
+        p.c.send(&[94, 1]).unwrap();
+        p.s.send(&[94, 2]).unwrap();
+        p.pump().unwrap();
+        assert_eq!((&p.s_in, &p.c_in), (&vec![vec![94, 1]], &vec![vec![94, 2]]));
+    }
+}
+
+// ----- the binary packet protocol's framing (RFC 4253 §6) -----
+
+/// A binary packet as the `none` cipher sends it (before the first NEWKEYS), with
+/// `pad` zero bytes of padding, whatever the rules say.
+fn raw_plain_packet(payload: &[u8], pad: u8) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.put_u32((1 + payload.len() + usize::from(pad)) as u32);
+    v.put_u8(pad);
+    v.extend_from_slice(payload);
+    v.resize(v.len() + usize::from(pad), 0);
+    v
+}
+
+/// A fresh server given a client identification and then `wire`.
+fn server_after_version(wire: &[u8]) -> (Transport, Result<(), Error>) {
+    let mut s = Transport::new(Role::Server, Config::new("c"), vec![host_key()]).unwrap();
+    let mut input = b"SSH-2.0-test\r\n".to_vec();
+    input.extend_from_slice(wire);
+    let r = s.handle_input(&input, Instant::now());
+    (s, r)
+}
+
+/// The (code, description) of the DISCONNECT a server queued, if any.
+fn server_disconnect(s: &mut Transport) -> Option<(u32, String)> {
+    let mut out = Vec::new();
+    s.take_output(&mut out);
+    plain_packets(&out)
+        .into_iter()
+        .find(|(_, m)| m[0] == msg::DISCONNECT)
+        .map(|(_, m)| {
+            let mut r = Reader::new(&m[1..]);
+            let code = r.u32().unwrap();
+            (
+                code,
+                String::from_utf8(r.string().unwrap().to_vec()).unwrap(),
+            )
+        })
+}
+
+#[test]
+fn padding_shorter_than_four_bytes_is_refused() {
+    // Each packet block-aligned (4 + packet_length a multiple of 8): only the padding
+    // is wrong.
+    for pad in 0u8..4 {
+        // An IGNORE's bytes (its content is never looked at): 12 bytes with the padding.
+        let mut payload = vec![0u8; 11 - usize::from(pad)];
+        payload[0] = msg::IGNORE;
+        let pkt = raw_plain_packet(&payload, pad);
+        assert_eq!(pkt.len(), 16);
+        let (mut s, r) = server_after_version(&pkt);
+        let e = r.unwrap_err();
+        assert!(matches!(e, Error::Protocol(_)), "padding {pad}: {e:?}");
+        assert_eq!(e.to_string(), format!("Corrupted padlen {pad} on input."));
+        // The client is told, with a protocol error.
+        let (code, text) = server_disconnect(&mut s).expect("a DISCONNECT");
+        assert_eq!(code, msg::disconnect::PROTOCOL_ERROR, "padding {pad}");
+        assert_eq!(text, e.to_string());
+        assert!(s.handle_input(&pkt, Instant::now()).is_err());
+    }
+    // Padding longer than the packet: refused, no panic.
+    let mut pkt = raw_plain_packet(&[msg::IGNORE, 0, 0, 0, 2, 1, 2], 4);
+    pkt[4] = 200;
+    assert!(server_after_version(&pkt).1.is_err());
+    // Four bytes: the minimum, accepted.
+    let pkt = raw_plain_packet(&[msg::IGNORE, 0, 0, 0, 2, 1, 2], 4);
+    assert_eq!(pkt.len() % 8, 0);
+    let (mut s, r) = server_after_version(&pkt);
+    r.unwrap();
+    assert_eq!(server_disconnect(&mut s), None);
+}
+
+#[test]
+fn padding_shorter_than_four_bytes_gets_openssh_words() {
+    // OpenSSH's packet.c: sshpkt_disconnect(ssh, "Corrupted padlen %d on input.", padlen).
+    let pkt = raw_plain_packet(&[msg::IGNORE, 0, 0, 0, 3, 1, 2, 3], 3);
+    let (mut s, r) = server_after_version(&pkt);
+    assert_eq!(r.unwrap_err().to_string(), "Corrupted padlen 3 on input.");
+    let (_, text) = server_disconnect(&mut s).unwrap();
+    assert_eq!(text, "Corrupted padlen 3 on input.");
+}
+
+#[test]
+fn packet_lengths_below_five_or_above_256_kib_are_refused_from_the_length_field_alone() {
+    // Only the first block (length, padding length, 3 bytes) is sent: the verdict
+    // must not wait for a body, nor make room for one.
+    for len in [
+        0u32,
+        1,
+        4,
+        MAX_PACKET as u32 + 1,
+        MAX_PACKET as u32 + 4,
+        u32::MAX,
+    ] {
+        let mut head = len.to_be_bytes().to_vec();
+        head.extend_from_slice(&[4, msg::IGNORE, 0, 0]);
+        let (mut s, r) = server_after_version(&head);
+        let e = r.unwrap_err();
+        assert!(
+            matches!(e, Error::BadPacketLength(l) if l == len),
+            "{len}: {e:?}"
+        );
+        // OpenSSH's words ("Bad packet length %u.").
+        assert_eq!(e.to_string(), format!("Bad packet length {len}."));
+        let (code, _) = server_disconnect(&mut s).expect("a DISCONNECT");
+        assert_eq!(code, msg::disconnect::PROTOCOL_ERROR);
+    }
+    // Just inside the limits (and block-aligned): the rest is awaited.
+    for len in [12u32, MAX_PACKET as u32 - 4] {
+        let mut head = len.to_be_bytes().to_vec();
+        head.extend_from_slice(&[4, msg::IGNORE, 0, 0]);
+        let (_, r) = server_after_version(&head);
+        r.unwrap_or_else(|e| panic!("{len}: {e}"));
+    }
+}
+
+#[test]
+fn a_packet_length_that_is_not_block_aligned_is_refused() {
+    // 4 + 13 = 17 bytes: not a multiple of the `none` cipher's 8.
+    let pkt = raw_plain_packet(&[msg::IGNORE, 0, 0, 0, 3, 1, 2, 3], 4);
+    assert_eq!(pkt.len(), 17);
+    let (mut s, r) = server_after_version(&pkt);
+    let e = r.unwrap_err();
+    // The cipher layer's "Packet corrupt" (see OpeningKey::open).
+    assert!(matches!(e, Error::Mac), "{e:?}");
+    assert!(server_disconnect(&mut s).is_some());
+    assert!(s.poll_event().is_none());
+}
+
+#[test]
+fn a_packet_length_that_is_not_block_aligned_is_refused_from_the_length_field_alone() {
+    // OpenSSH (packet.c, ssh_packet_read_poll2) checks `need % block_size` right after
+    // the first block and, for the `none` cipher, disconnects ("Packet corrupt") without
+    // waiting for the body: a peer cannot make it buffer up to 256 KiB first.
+    for len in [13u32, MAX_PACKET as u32 - 3] {
+        let mut head = len.to_be_bytes().to_vec();
+        head.extend_from_slice(&[4, msg::IGNORE, 0, 0]);
+        let (_, r) = server_after_version(&head);
+        assert!(r.is_err(), "{len}: waits for the body");
+    }
 }
