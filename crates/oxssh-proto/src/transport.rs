@@ -786,7 +786,7 @@ impl Transport {
                 let o = &self.opening;
                 let cbc_reads_on = o.cipher().is_cbc() && !o.mac().is_some_and(Mac::is_etm);
                 let covered = l + if o.length_in_alignment() { 4 } else { 0 };
-                if !cbc_reads_on && covered % o.block_size() != 0 {
+                if !cbc_reads_on && !covered.is_multiple_of(o.block_size()) {
                     return Err(Error::Mac);
                 }
                 self.in_len = Some(l);
