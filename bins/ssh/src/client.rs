@@ -256,7 +256,8 @@ pub async fn run(o: Options, command: Option<String>) -> Result<u8, Failure> {
     // Hostbased authentication hands ssh-keysign the TCP socket and names this end.
     let socket = match &stream {
         Stream::Tcp(s) => Some((s.as_raw_fd(), s.local_addr().ok().map(|a| a.ip()))),
-        Stream::Proxy { .. } => None,
+        // As OpenSSH: the descriptor ssh reads the connection from.
+        Stream::Proxy { out, .. } => Some((out.as_raw_fd(), None)),
     };
     let t = Transport::new(Role::Client, cfg, Vec::new())?;
     let mut conn = Conn::new(stream, t);
@@ -758,8 +759,8 @@ fn sig_alg_for(key: &PublicKey, server_sig_algs: Option<&str>, accepted: &str) -
         .copied()
 }
 
-/// The connection socket and its local address, for hostbased authentication (None
-/// over a ProxyCommand).
+/// The descriptor the connection is read from and, for a TCP socket, its local
+/// address: what hostbased authentication hands ssh-keysign and names this end by.
 pub type Socket = Option<(RawFd, Option<IpAddr>)>;
 
 /// A server's text (a keyboard-interactive name or instruction) on stderr as OpenSSH
@@ -973,7 +974,7 @@ where
                         "userauth_hostbased: trying hostkey {key_name} {fp} using sigalg {}",
                         alg.name()
                     );
-                    let Some((sock, Some(local))) = socket else {
+                    let Some((sock, local)) = socket else {
                         tracing::error!("userauth_hostbased: cannot get local ipaddr/name");
                         break;
                     };

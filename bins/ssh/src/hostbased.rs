@@ -109,12 +109,18 @@ impl HostKeys {
 }
 
 /// The client host name sent in the request, without its trailing dot: the name a
-/// reverse lookup gives the connection's local address, else the address itself
-/// (OpenSSH's `get_local_name`). ssh-keysign computes the same from the socket and
-/// refuses to sign anything else.
-pub fn local_name(local: IpAddr) -> String {
-    let ip = local.to_canonical();
-    oxssh_sys::reverse_name(ip).unwrap_or_else(|| ip.to_string())
+/// reverse lookup gives the connection's local address, else (no such name, or no
+/// socket: a ProxyCommand's pipe) this machine's host name — OpenSSH's
+/// `get_local_name`. ssh-keysign computes the same from the descriptor it is handed
+/// and refuses to sign anything else.
+pub fn local_name(local: Option<IpAddr>) -> String {
+    local
+        .and_then(|ip| oxssh_sys::reverse_name(ip.to_canonical()))
+        .unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "UNKNOWN".into())
+        })
 }
 
 /// Have ssh-keysign sign `data` with the host key it names, handing it the connection

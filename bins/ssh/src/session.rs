@@ -365,6 +365,8 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
     // Bytes read from stdin that the peer's window has not taken yet.
     let mut held: Vec<u8> = Vec::new();
     let mut exit: Option<u8> = None;
+    // The session channel closed while X11 connections were still open.
+    let mut session_closed = false;
     let mut request_answered = false;
     // ServerAliveInterval: with nothing from the server for that long, send a
     // keepalive@openssh.com request; more than ServerAliveCountMax unanswered ends it.
@@ -481,7 +483,14 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                     let _ = stdout.flush().await;
                     let _ = stderr.flush().await;
                     let _ = conn.flush().await;
-                    return Ok(exit.unwrap_or(255));
+                    // As OpenSSH: X11 connections still open keep ssh (and the
+                    // programs on the server using them) going until they end.
+                    if x11.is_empty() {
+                        return Ok(exit.unwrap_or(255));
+                    }
+                    session_closed = true;
+                    stdin_open = false;
+                    held.clear();
                 }
                 ChannelEvent::GlobalRequest {
                     name,
@@ -498,7 +507,12 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
             let n = chans.send_data(&mut conn.t, id, None, &held)?;
             held.drain(..n);
         }
-        if !stdin_open && held.is_empty() {
+        if session_closed {
+            if x11.is_empty() {
+                let _ = conn.flush().await;
+                return Ok(exit.unwrap_or(255));
+            }
+        } else if !stdin_open && held.is_empty() {
             chans.send_eof(&mut conn.t, id)?;
         }
         conn.flush().await?;

@@ -36,7 +36,12 @@ const TIMEOUT_SLACK: u64 = 60;
 /// and two 16-bit-length fields, padded).
 const MAX_SETUP: usize = 12 + 2 * (65535 + 3);
 /// How much one socket read may take.
-const CHUNK: usize = 32 * 1024;
+const CHUNK: usize = 16 * 1024;
+/// The window and largest packet we give an `x11` channel (OpenSSH's
+/// CHAN_X11_WINDOW_DEFAULT and CHAN_X11_PACKET_DEFAULT): what a server can make us
+/// hold for one X connection whose X server is not reading.
+const X11_WINDOW: u32 = 64 * 1024;
+const X11_PACKET: u32 = 16 * 1024;
 
 /// What `x11-req` promised: the cookie the server got and the one it stands for.
 struct Spoof {
@@ -169,9 +174,14 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 
 /// One `x11` channel's local side.
 struct XChan {
+    /// Tells this channel's socket reports from those of an earlier channel that had
+    /// the same (reused) id.
+    generation: u64,
     /// The connection setup gathered so far; None once it passed.
     setup: Option<Vec<u8>>,
-    to_socket: mpsc::UnboundedSender<Option<Vec<u8>>>,
+    /// Data for the socket, and whether its writing should give window back (not for
+    /// the setup, whose window was given back as it arrived).
+    to_socket: mpsc::UnboundedSender<Option<(Vec<u8>, bool)>>,
     /// Socket data the peer's window has not taken yet, and the reader to wake then.
     held: Vec<u8>,
     ack: Option<oneshot::Sender<()>>,
@@ -192,9 +202,12 @@ impl Drop for XChan {
 pub struct Msg(Inner);
 
 enum Inner {
-    Read(ChannelId, Option<Vec<u8>>, oneshot::Sender<()>),
-    Wrote(ChannelId, usize),
+    Read(Tag, Option<Vec<u8>>, oneshot::Sender<()>),
+    Wrote(Tag, usize),
 }
+
+/// A channel id and the generation of the channel that had it.
+type Tag = (ChannelId, u64);
 
 /// The connection's X11 forwarding: the spoofed cookie and the open `x11` channels.
 pub struct X11 {
@@ -202,6 +215,7 @@ pub struct X11 {
     info: bool,
     spoof: Option<Spoof>,
     chans: HashMap<ChannelId, XChan>,
+    next_generation: u64,
     tx: mpsc::UnboundedSender<Msg>,
     rx: mpsc::UnboundedReceiver<Msg>,
 }
@@ -213,6 +227,7 @@ impl X11 {
             info: o.log_level >= oxssh_config::LogLevel::Info,
             spoof: None,
             chans: HashMap::new(),
+            next_generation: 0,
             tx,
             rx,
         }
@@ -296,16 +311,19 @@ impl X11 {
             );
         };
         tracing::debug!("confirm {kind}");
-        chans.accept(t, id)?;
+        chans.accept_with_window(t, id, X11_WINDOW, X11_PACKET)?;
         let (reader, writer) = tokio::io::split(sock);
         let (wtx, wrx) = mpsc::unbounded_channel();
+        self.next_generation += 1;
+        let tag = (id, self.next_generation);
         let tasks = vec![
-            tokio::spawn(read_socket(reader, id, self.tx.clone())).abort_handle(),
-            tokio::spawn(write_socket(writer, wrx, id, self.tx.clone())).abort_handle(),
+            tokio::spawn(read_socket(reader, tag, self.tx.clone())).abort_handle(),
+            tokio::spawn(write_socket(writer, wrx, tag, self.tx.clone())).abort_handle(),
         ];
         self.chans.insert(
             id,
             XChan {
+                generation: tag.1,
                 setup: Some(Vec::new()),
                 to_socket: wtx,
                 held: Vec::new(),
@@ -354,7 +372,7 @@ impl X11 {
         };
         let n = data.len();
         let Some(setup) = c.setup.as_mut() else {
-            let _ = c.to_socket.send(Some(data));
+            let _ = c.to_socket.send(Some((data, true)));
             return Ok(());
         };
         setup.extend_from_slice(&data);
@@ -368,7 +386,7 @@ impl X11 {
             None if setup.len() <= MAX_SETUP => Ok(()),
             Some(true) => {
                 if let Some(setup) = c.setup.take() {
-                    let _ = c.to_socket.send(Some(setup));
+                    let _ = c.to_socket.send(Some((setup, false)));
                 }
                 Ok(())
             }
@@ -396,20 +414,31 @@ impl X11 {
         self.chans.remove(&id);
     }
 
+    /// No X11 connection is open.
+    pub fn is_empty(&self) -> bool {
+        self.chans.is_empty()
+    }
+
     /// The next report from a socket task (never ends: we hold a sender).
     pub async fn recv(&mut self) -> Option<Msg> {
         self.rx.recv().await
     }
 
     pub fn handle(&mut self, chans: &mut Connection, t: &mut Transport, m: Msg) -> ProtoResult<()> {
+        let ours = |chans: &HashMap<ChannelId, XChan>, (id, generation): Tag| {
+            chans.get(&id).is_some_and(|c| c.generation == generation)
+        };
         match m.0 {
-            Inner::Wrote(id, n) => {
-                if self.chans.contains_key(&id) && chans.is_open(id) {
-                    chans.consumed(t, id, n)?;
+            Inner::Wrote(tag, n) => {
+                if ours(&self.chans, tag) && chans.is_open(tag.0) {
+                    chans.consumed(t, tag.0, n)?;
                 }
             }
-            Inner::Read(id, data, ack) => {
-                let Some(c) = self.chans.get_mut(&id) else {
+            Inner::Read(tag, data, ack) => {
+                if !ours(&self.chans, tag) {
+                    return Ok(());
+                }
+                let Some(c) = self.chans.get_mut(&tag.0) else {
                     return Ok(());
                 };
                 match data {
@@ -562,11 +591,7 @@ fn connect_display(display: &str) -> Option<Socket> {
     None
 }
 
-async fn read_socket(
-    mut r: tokio::io::ReadHalf<Socket>,
-    id: ChannelId,
-    tx: mpsc::UnboundedSender<Msg>,
-) {
+async fn read_socket(mut r: tokio::io::ReadHalf<Socket>, id: Tag, tx: mpsc::UnboundedSender<Msg>) {
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = r.read(&mut buf).await.unwrap_or(0);
@@ -584,15 +609,17 @@ async fn read_socket(
 
 async fn write_socket(
     mut w: tokio::io::WriteHalf<Socket>,
-    mut rx: mpsc::UnboundedReceiver<Option<Vec<u8>>>,
-    id: ChannelId,
+    mut rx: mpsc::UnboundedReceiver<Option<(Vec<u8>, bool)>>,
+    id: Tag,
     tx: mpsc::UnboundedSender<Msg>,
 ) {
-    while let Some(Some(data)) = rx.recv().await {
+    while let Some(Some((data, credit))) = rx.recv().await {
         if w.write_all(&data).await.is_err() {
             return;
         }
-        let _ = tx.send(Msg(Inner::Wrote(id, data.len())));
+        if credit {
+            let _ = tx.send(Msg(Inner::Wrote(id, data.len())));
+        }
     }
     let _ = w.shutdown().await;
 }

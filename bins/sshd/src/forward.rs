@@ -630,10 +630,14 @@ impl Forwarder {
         if self.listeners.len() >= MAX_LISTENERS || offset > 65535 - X11_BASE_PORT - MAX_DISPLAYS {
             return None;
         }
-        let addrs: [IpAddr; 2] = if localhost {
-            [Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()]
+        // The wildcard: `[::]` alone takes IPv4 connections too (binding `0.0.0.0`
+        // beside it would collide on Linux); `0.0.0.0` serves when there is no IPv6.
+        let addrs: &[IpAddr] = if localhost {
+            &[Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()]
+        } else if self.family == AddressFamily::Inet {
+            &[Ipv4Addr::UNSPECIFIED.into()]
         } else {
-            [Ipv4Addr::UNSPECIFIED.into(), Ipv6Addr::UNSPECIFIED.into()]
+            &[Ipv6Addr::UNSPECIFIED.into()]
         };
         for display in offset..offset + MAX_DISPLAYS {
             let port = (X11_BASE_PORT + display) as u16;
@@ -643,8 +647,19 @@ impl Forwarder {
                 match bind_tcp(SocketAddr::new(*ip, port)) {
                     Ok(l) => bound.push(l),
                     // No IPv6 on this host: the IPv4 socket serves alone.
-                    // (EAFNOSUPPORT, EADDRNOTAVAIL)
-                    Err(e) if ip.is_ipv6() && matches!(e.raw_os_error(), Some(97 | 99)) => {}
+                    // No IPv6 on this host (EAFNOSUPPORT, EADDRNOTAVAIL): the IPv4
+                    // socket serves alone.
+                    Err(e) if ip.is_ipv6() && matches!(e.raw_os_error(), Some(97 | 99)) => {
+                        if ip.is_unspecified() && self.family != AddressFamily::Inet6 {
+                            match bind_tcp(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port)) {
+                                Ok(l) => bound.push(l),
+                                Err(_) => {
+                                    failed = true;
+                                    break;
+                                }
+                            }
+                        }
+                    }
                     Err(e) => {
                         tracing::trace!(
                             "x11_create_display_inet: bind port {port}: {}",
@@ -671,6 +686,13 @@ impl Forwarder {
         }
         tracing::error!("Failed to allocate internet-domain X11 display socket.");
         None
+    }
+
+    /// Close the sockets of X11 display `display` (its session is gone, as OpenSSH's
+    /// session_close_x11 does).
+    pub fn x11_close(&mut self, display: u32) {
+        self.listeners
+            .retain(|l| !matches!(l.kind, ListenKind::X11 { display: d, .. } if d == display));
     }
 
     /// The forwarded agent's socket, for SSH_AUTH_SOCK.
@@ -1306,9 +1328,7 @@ impl Forwarder {
                 tracing::debug!("X11 connection requested.");
                 if single {
                     // Every socket of this display goes: it served its one client.
-                    self.listeners.retain(
-                        |l| !matches!(l.kind, ListenKind::X11 { display: d, .. } if d == display),
-                    );
+                    self.x11_close(display);
                 }
                 ChannelOpen::X11 {
                     originator: originator.0,

@@ -126,6 +126,8 @@ struct Session {
 
 /// A session's forwarded X11 display (OpenSSH's `session_setup_x11fwd`).
 struct X11 {
+    /// The display number (its TCP port less 6000).
+    number: u32,
     /// DISPLAY for the session: `localhost:N.S` (X11UseLocalhost), else `host:N.S`.
     display: String,
     /// The name xauth files the cookie under: `unix:N.S` for a localhost display.
@@ -213,6 +215,7 @@ fn x11_request(
         (d.clone(), d)
     };
     s.x11 = Some(X11 {
+        number: n,
         display,
         auth_display,
         proto: proto.to_owned(),
@@ -441,6 +444,9 @@ pub async fn run(
                 ChannelEvent::Closed { id } => {
                     if let Some(mut s) = sessions.remove(&id) {
                         s.closed = true;
+                        if let Some(x) = &s.x11 {
+                            fwd.x11_close(x.number);
+                        }
                     }
                 }
                 // Answers to our keepalive probes.

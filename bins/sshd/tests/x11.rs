@@ -21,15 +21,17 @@ use oxssh_testkit::{Cmd, Key, Output, Sshd, SshdBuilder, TempHome, require_opens
 /// connects to the display's TCP port, sends the X11 connection setup with that
 /// cookie, and prints what comes back.
 const X_CLIENT: &str = r#"
-import os, socket, struct, subprocess, sys
+import os, socket, struct, subprocess, sys, time
 d = os.environ["DISPLAY"]
 print("DISPLAY=" + d)
 n = int(d.split(":")[1].split(".")[0])
-entries = subprocess.run(["xauth", "list", "unix:%d" % n], capture_output=True, text=True).stdout.split()
+lines = subprocess.run(["xauth", "list"], capture_output=True, text=True).stdout.splitlines()
+entries = [l.split() for l in lines if l.split()[0].endswith(":%d" % n)][0]
 name, cookie = entries[1].encode(), bytes.fromhex(entries[2])
 print("cookie=" + cookie.hex())
 pad = lambda b: b + b"\0" * (-len(b) % 4)
 s = socket.create_connection(("127.0.0.1", 6000 + n))
+time.sleep(float(os.environ.get("X_DELAY", "0")))
 s.sendall(b"l\0" + struct.pack("<HHHH", 11, 0, len(name), len(cookie)) + b"\0\0" + pad(name) + pad(cookie))
 sys.stdout.write(s.recv(100).decode())
 "#;
@@ -135,7 +137,8 @@ fn check_forwarded(out: &Output, got: &Setup, offset: u32) {
         .find_map(|l| l.strip_prefix("DISPLAY="))
         .unwrap_or_else(|| panic!("{out}"));
     let n: u32 = display
-        .strip_prefix("localhost:")
+        .rsplit_once(':')
+        .map(|(_, d)| d)
         .and_then(|d| d.strip_suffix(".0"))
         .and_then(|d| d.parse().ok())
         .unwrap_or_else(|| panic!("DISPLAY {display}"));
@@ -274,5 +277,46 @@ fn our_ssh_x11_failures_are_reported_as_openssh_ssh_does() {
             "{what}: {ours}\n{theirs}"
         );
         assert!(!ours.stderr_str().is_empty(), "{what}: {ours}");
+    }
+}
+
+/// X11UseLocalhost no: the display listens on the wildcard address (IPv4 included)
+/// and DISPLAY names this host.
+#[test]
+fn x11_display_on_the_wildcard_address_with_x11uselocalhost_no() {
+    let Some(ssh) = prerequisites() else {
+        return;
+    };
+    let (ours, _x) = start(Sshd::ours(), &["X11Forwarding yes", "X11UseLocalhost no"]);
+    let (out, got) = forward_once(&ssh, &ours);
+    check_forwarded(&out, &got, 20);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert!(
+        out.stdout_str()
+            .contains(&format!("DISPLAY={}:", host.trim())),
+        "{out}"
+    );
+}
+
+/// An X connection still open when the session ends keeps ssh running until it ends,
+/// as OpenSSH's ssh does: a program the command left in the background goes on
+/// using its display.
+#[test]
+fn ssh_stays_while_x11_connections_outlive_the_session() {
+    let Some(theirs_ssh) = prerequisites() else {
+        return;
+    };
+    let (sshd, _x) = start(Sshd::ours(), &["X11Forwarding yes"]);
+    let client = format!(
+        "X_DELAY=1.5 python3 -c '{X_CLIENT}' >/dev/null 2>&1 </dev/null & sleep 0.5; echo left"
+    );
+    for ssh in [oxssh_testkit::ours("ssh"), theirs_ssh] {
+        let (display, seen) = fake_x_server();
+        let out = ssh_y(&ssh, &sshd, &display, &client);
+        assert_eq!(out.stdout_str(), "left\n", "{out}");
+        let got = seen
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| panic!("the X connection died with the session\n{out}"));
+        assert_eq!(got.0, b"MIT-MAGIC-COOKIE-1");
     }
 }

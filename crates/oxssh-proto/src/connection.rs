@@ -230,18 +230,35 @@ impl Connection {
 
     /// Accept a channel the peer asked to open.
     pub fn accept(&mut self, t: &mut Transport, id: ChannelId) -> Result<(), Error> {
+        self.accept_with_window(t, id, DEFAULT_WINDOW, DEFAULT_MAX_PACKET)
+    }
+
+    /// [`accept`](Self::accept) with a window and maximum packet of our choosing (at
+    /// most the defaults): a channel whose data we only relay, such as an X11
+    /// connection (OpenSSH gives those 64 KiB and 16 KiB), holds that much at most.
+    pub fn accept_with_window(
+        &mut self,
+        t: &mut Transport,
+        id: ChannelId,
+        window: u32,
+        max_packet: u32,
+    ) -> Result<(), Error> {
+        let window = window.min(DEFAULT_WINDOW);
+        let max_packet = max_packet.min(DEFAULT_MAX_PACKET);
         let ch = self.get(id)?;
         if ch.state != State::PeerOpening {
             return Err(Error::Protocol("channel not awaiting an answer".into()));
         }
         ch.state = State::Open;
+        ch.local_window = window;
+        ch.local_window_max = window;
         let remote = ch.remote_id;
         let mut m = Vec::with_capacity(17);
         m.put_u8(msg::CHANNEL_OPEN_CONFIRMATION);
         m.put_u32(remote);
         m.put_u32(id);
-        m.put_u32(DEFAULT_WINDOW);
-        m.put_u32(DEFAULT_MAX_PACKET);
+        m.put_u32(window);
+        m.put_u32(max_packet);
         t.send(&m)
     }
 
