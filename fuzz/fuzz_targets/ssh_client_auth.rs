@@ -13,7 +13,7 @@
 use std::sync::{Once, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use oxssh_config::{BasicContext, ClientConfig, ClientOptions, LocalUser, MemFs, Profile};
+use oxssh_config::ClientConfig;
 use oxssh_fuzz::Input;
 use oxssh_proto::transport::{Config, Role, Transport};
 
@@ -25,22 +25,7 @@ fn options() -> ClientConfig {
          PasswordAuthentication yes\nKbdInteractiveAuthentication yes\n\
          NumberOfPasswordPrompts 3\nLogLevel QUIET\n"
     );
-    let mut fs = MemFs::new();
-    fs.add("/fuzz/ssh_config", text.as_bytes());
-    let ctx = BasicContext::new(
-        LocalUser {
-            name: "fuzz".into(),
-            uid: 1000,
-            home: "/nonexistent".into(),
-        },
-        "fuzzhost",
-    );
-    let opts = ClientOptions {
-        config_file: Some("/fuzz/ssh_config".into()),
-        ..ClientOptions::new("example.com")
-    };
-    ClientConfig::load_with_profile(&opts, &ctx, &fs, &Profile::openssh_9_2_debian())
-        .unwrap_or_else(|e| panic!("the fixed config must load: {e:?}"))
+    oxssh_fuzz::ssh_options(&text)
 }
 
 fn cfg(peer: &str) -> Config {

@@ -131,3 +131,26 @@ fn abort_with(msg: &str) -> ! {
     eprintln!("oxssh-fuzz: {msg}");
     std::process::abort()
 }
+
+/// ssh's options for `ssh example.com` with `text` as its only ssh_config (in memory),
+/// as the fixed user "fuzz": what the targets that drive ssh's state machines run
+/// with.
+pub fn ssh_options(text: &str) -> oxssh_config::ClientConfig {
+    use oxssh_config::{BasicContext, ClientConfig, ClientOptions, LocalUser, MemFs, Profile};
+    let mut fs = MemFs::new();
+    fs.add("/fuzz/ssh_config", text.as_bytes());
+    let ctx = BasicContext::new(
+        LocalUser {
+            name: "fuzz".into(),
+            uid: 1000,
+            home: "/nonexistent".into(),
+        },
+        "fuzzhost",
+    );
+    let opts = ClientOptions {
+        config_file: Some("/fuzz/ssh_config".into()),
+        ..ClientOptions::new("example.com")
+    };
+    ClientConfig::load_with_profile(&opts, &ctx, &fs, &Profile::openssh_9_2_debian())
+        .unwrap_or_else(|e| abort_with(&format!("the fixed ssh_config must load: {e:?}")))
+}
