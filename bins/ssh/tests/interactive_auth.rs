@@ -388,6 +388,15 @@ async fn serve_password_change(
     }
 }
 
+/// What the user types at a password change: the old password, then the new one.
+fn change_answers() -> Vec<(String, String)> {
+    answers(&[
+        ("old password", "0ld-pw"),
+        ("new password", "n3w-pw"),
+        ("password", "0ld-pw"),
+    ])
+}
+
 /// A client home trusting the fake server's key, and ssh's arguments for a password
 /// login to it.
 fn password_change_client(port: u16) -> (TempHome, Vec<OsString>) {
@@ -431,14 +440,7 @@ fn server_text_is_printed_with_control_characters_escaped_as_openssh() {
         "Expired\x1b[31m\x7f now.",
     );
     let (home, args) = password_change_client(port);
-    let answer = || {
-        answers(&[
-            ("old password", "0ld-pw"),
-            ("new password", "n3w-pw"),
-            ("password", "0ld-pw"),
-        ])
-    };
-    let Some([theirs, ours]) = run_both(&home, &args, "true", answer) else {
+    let Some([theirs, ours]) = run_both(&home, &args, "true", change_answers) else {
         return;
     };
     theirs.out.assert_success();
@@ -457,14 +459,7 @@ fn server_text_is_printed_with_control_characters_escaped_as_openssh() {
 fn a_password_change_request_asks_old_and_new_passwords_as_openssh() {
     let (port, server) = password_changing_server(2);
     let (home, args) = password_change_client(port);
-    let answer = || {
-        answers(&[
-            ("old password", "0ld-pw"),
-            ("new password", "n3w-pw"),
-            ("password", "0ld-pw"),
-        ])
-    };
-    let Some([theirs, ours]) = run_both(&home, &args, "echo hi", answer) else {
+    let Some([theirs, ours]) = run_both(&home, &args, "echo hi", change_answers) else {
         return;
     };
     // The reference first: the server's reason on stderr, the old password asked

@@ -23,16 +23,10 @@ const HOST_PUB: &str = "/etc/ssh/ssh_host_ed25519_key.pub";
 /// Everything the set-up needs, or None after a skip line (a panic under CI=true).
 fn prerequisites() -> Option<(PathBuf, TestUser)> {
     let ssh = require_openssh("ssh")?;
-    for p in [KEYSIGN, HOST_PUB, "/usr/bin/unshare"] {
-        if !Path::new(p).exists() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{p} is missing (apt-get install -y openssh-client openssh-server util-linux)"
-            );
-            eprintln!("skipping: {p} is missing");
-            return None;
-        }
-    }
+    oxssh_testkit::require_files(
+        &[KEYSIGN, HOST_PUB, "/usr/bin/unshare"],
+        "openssh-client openssh-server util-linux",
+    )?;
     let user = TestUser::create("unused-Pw-2")?;
     Some((ssh, user))
 }

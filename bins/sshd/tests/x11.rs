@@ -73,16 +73,7 @@ fn fake_x_server() -> (String, mpsc::Receiver<Setup>) {
 
 fn prerequisites() -> Option<std::path::PathBuf> {
     let ssh = require_openssh("ssh")?;
-    for p in ["/usr/bin/xauth", "/usr/bin/python3"] {
-        if !Path::new(p).exists() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{p} is missing (apt-get install -y xauth python3)"
-            );
-            eprintln!("skipping: {p} is missing");
-            return None;
-        }
-    }
+    oxssh_testkit::require_files(&["/usr/bin/xauth", "/usr/bin/python3"], "xauth python3")?;
     Some(ssh)
 }
 

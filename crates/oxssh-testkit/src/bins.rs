@@ -116,6 +116,20 @@ pub fn require_openssh(tool: &str) -> Option<PathBuf> {
     }
 }
 
+/// `Some(())` when every file in `paths` exists; otherwise `None` after printing
+/// `skipping: <path> is missing`, or, in CI, a panic naming the packages that provide
+/// them (`install`).
+pub fn require_files(paths: &[&str], install: &str) -> Option<()> {
+    for p in paths {
+        if !std::path::Path::new(p).exists() {
+            assert!(!is_ci(), "{p} is missing (apt-get install -y {install})");
+            eprintln!("skipping: {p} is missing");
+            return None;
+        }
+    }
+    Some(())
+}
+
 /// `let ssh = require_openssh!("ssh");` — the tool's `PathBuf`, or an early `return`
 /// from the (unit-returning) test when [`require_openssh()`] says to skip.
 #[macro_export]

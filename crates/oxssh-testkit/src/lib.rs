@@ -47,7 +47,8 @@ mod sshd;
 
 pub use agent::OpenSshAgent;
 pub use bins::{
-    OPENSSH_INSTALL, Peer, is_ci, openssh, ours, peer_rule, require_openssh, workspace_root,
+    OPENSSH_INSTALL, Peer, is_ci, openssh, ours, peer_rule, require_files, require_openssh,
+    workspace_root,
 };
 pub use home::{TempHome, current_user};
 pub use keys::{HostKey, Key, KeyType, fixtures_dir, fresh_host_keys};
