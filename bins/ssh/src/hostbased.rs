@@ -217,8 +217,7 @@ mod tests {
     /// socket it was handed, then answers as `reply` says.
     fn helper(dir: &Path, reply: &str) -> std::path::PathBuf {
         let p = dir.join("keysign");
-        std::fs::write(&p, format!("#!/bin/sh\n{reply}\n")).unwrap();
-        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        oxssh_testkit::write_script(&p, reply);
         p
     }
 

@@ -36,7 +36,6 @@
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -89,8 +88,7 @@ impl Askpass {
         }
         script.push_str("  *) exit 1 ;;\nesac\n");
         let path = scratch.path().join("askpass");
-        fs::write(&path, script).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        oxssh_testkit::write_executable(&path, script);
         Askpass { scratch }
     }
 

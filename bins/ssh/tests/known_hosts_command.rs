@@ -5,8 +5,6 @@
 // Test helpers fail the test loudly on a broken fixture.
 #![allow(clippy::unwrap_used)]
 
-use std::os::unix::fs::PermissionsExt;
-
 use oxssh_testkit::{Cmd, KeyType, Output, Sshd, TempHome, current_user, ours, require_openssh};
 
 fn sshd() -> Option<Sshd> {
@@ -19,8 +17,7 @@ fn sshd() -> Option<Sshd> {
 /// Connect with only KnownHostsCommand as a host key source; `body` is the script.
 fn connect(sshd: &Sshd, home: &TempHome, body: &str) -> Output {
     let script = home.path().join("khc");
-    std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    oxssh_testkit::write_script(&script, body);
     let args = sshd
         .client(home)
         .trust_host_key(false)

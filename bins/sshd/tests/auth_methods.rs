@@ -432,9 +432,7 @@ impl KeysCommand {
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
         let path = dir.join(format!("oxssh-keycmd-{}-{n}", std::process::id()));
-        std::fs::write(&path, script).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        oxssh_testkit::write_executable(&path, script);
         KeysCommand(path)
     }
 }

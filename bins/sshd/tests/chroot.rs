@@ -46,7 +46,7 @@ impl Jail {
 fn copy_in(root: &Path, file: &Path) {
     let dest = root.join(file.strip_prefix("/").unwrap());
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    std::fs::copy(file, &dest).unwrap();
+    oxssh_testkit::copy_executable(file, &dest);
 }
 
 impl Drop for Jail {

@@ -10,7 +10,6 @@
 // Test helpers fail the test loudly on a broken fixture.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use oxssh_testkit::pam::{Oath, OathMode, PamService, TestUser};
@@ -29,8 +28,7 @@ fn askpass(dir: &Path, rules: &[(&str, String)]) -> (PathBuf, PathBuf) {
     }
     body.push_str("  *) echo ;;\nesac\n");
     let path = dir.join("askpass");
-    std::fs::write(&path, body).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    oxssh_testkit::write_executable(&path, body);
     (path, prompts)
 }
 

@@ -440,16 +440,24 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("got");
         let script = dir.join("check.sh");
-        std::fs::write(
-            &script,
-            format!(
-                "#!/bin/sh\nread -r pw\nprintf '%s' \"$pw\" > {}\n[ \"$pw\" = sesame ]\n",
-                out.display()
-            ),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Written by a child process: a descriptor open for writing in this process
+        // could be inherited by another test thread's fork and make the exec fail
+        // with "Text file busy".
+        let body = format!(
+            "#!/bin/sh\nread -r pw\nprintf '%s' \"$pw\" > {}\n[ \"$pw\" = sesame ]\n",
+            out.display()
+        );
+        let wrote = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!(
+                "printf '%s' \"$1\" > {0} && chmod 755 {0}",
+                script.display()
+            ))
+            .arg("sh")
+            .arg(body)
+            .status()
+            .unwrap();
+        assert!(wrote.success());
         let stack = format!(
             "auth required pam_exec.so expose_authtok quiet {}\n",
             script.display()

@@ -39,6 +39,7 @@
 
 mod agent;
 mod bins;
+mod exe;
 mod home;
 mod keys;
 pub mod pam;
@@ -50,6 +51,7 @@ pub use bins::{
     OPENSSH_INSTALL, Peer, is_ci, openssh, ours, peer_rule, require_files, require_openssh,
     workspace_root,
 };
+pub use exe::{copy_executable, write_executable, write_script};
 pub use home::{TempHome, current_user};
 pub use keys::{HostKey, Key, KeyType, fixtures_dir, fresh_host_keys};
 pub use run::{Cmd, DEFAULT_TIMEOUT, Output, Status, sh_quote};

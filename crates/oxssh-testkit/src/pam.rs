@@ -338,10 +338,7 @@ impl PamService {
         let sshd = require_openssh("sshd")?;
         let copy = self.dir.path().join(&self.name);
         if !copy.exists() {
-            fs::copy(&sshd, &copy).unwrap_or_else(|e| {
-                panic!("copying {} to {}: {e}", sshd.display(), copy.display())
-            });
-            crate::home::set_mode(&copy, 0o755);
+            crate::copy_executable(&sshd, &copy);
         }
         Some(Sshd::builder(copy).config("UsePAM yes"))
     }
@@ -354,10 +351,7 @@ impl PamService {
         fs::create_dir_all(&dir).expect("creating the copy's dir");
         let copy = dir.join(&self.name);
         if !copy.exists() {
-            fs::copy(&ours, &copy).unwrap_or_else(|e| {
-                panic!("copying {} to {}: {e}", ours.display(), copy.display())
-            });
-            crate::home::set_mode(&copy, 0o755);
+            crate::copy_executable(&ours, &copy);
         }
         Sshd::builder(copy).config("UsePAM yes")
     }
