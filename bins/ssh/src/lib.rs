@@ -10,4 +10,5 @@ mod identity;
 mod khcommand;
 pub mod options;
 mod session;
+mod tun;
 mod x11;

@@ -10,6 +10,7 @@ use oxssh_proto::wire::{Put, Reader};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::client::{Failure, Target, connection_error};
+use crate::tun::Tunnel;
 use oxssh_config::{ClientConfig as Options, RequestTty, SessionType};
 
 fn want_tty(o: &Options, command: &str, stdin_tty: bool) -> bool {
@@ -106,10 +107,16 @@ async fn expect_event<S: AsyncRead + AsyncWrite + Unpin>(
     chans: &mut Connection,
     t: &Target,
     g: &mut Globals,
+    tunnel: &mut Tunnel,
 ) -> Result<ChannelEvent, Failure> {
     let mut nov = oxssh_net::no_host_keys;
     loop {
         match chans.poll_event() {
+            Some(ev) if crate::tun::channel_of(&ev).is_some_and(|id| tunnel.owns(id)) => {
+                tunnel.event(chans, &mut conn.t, ev)?;
+                conn.flush().await?;
+                continue;
+            }
             Some(ChannelEvent::GlobalRequest {
                 name,
                 want_reply,
@@ -143,18 +150,16 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<u8, Failure> {
     let mut chans = Connection::new();
     let mut g = Globals::new(o, t);
+    // Forwarding first, as OpenSSH's ssh_init_forwarding: the tunnel is channel 0.
+    let (mut tunnel, _ifname) = Tunnel::request(o, &mut chans, &mut conn.t)?;
+    conn.flush().await?;
     if o.session_type == SessionType::None {
-        // -N: keep the connection (for forwarding, once it exists) until it ends.
-        loop {
-            match expect_event(&mut conn, &mut chans, t, &mut g).await {
-                Ok(_) => {}
-                Err(_) => return Ok(255),
-            }
-        }
+        // -N: keep the connection for forwarding until it ends.
+        return idle(&mut conn, &mut chans, &mut g, &mut tunnel).await;
     }
     let id = chans.open(&mut conn.t, "session", &[])?;
     conn.flush().await?;
-    match expect_event(&mut conn, &mut chans, t, &mut g).await? {
+    match expect_event(&mut conn, &mut chans, t, &mut g, &mut tunnel).await? {
         ChannelEvent::Opened { .. } => {}
         ChannelEvent::OpenFailed {
             description,
@@ -162,7 +167,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             ..
         } => {
             return Err(Failure::Message(format!(
-                "channel 0: open failed: {}: {description}",
+                "channel {id}: open failed: {}: {description}",
                 open_failure_text(reason)
             )));
         }
@@ -187,9 +192,9 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             oxssh_sys::tty::window_size(std::io::stdin().as_raw_fd()).unwrap_or((80, 24, 0, 0));
         chans.request(&mut conn.t, id, "pty-req", true, &pty_request(&term, size))?;
         conn.flush().await?;
-        match expect_event(&mut conn, &mut chans, t, &mut g).await? {
+        match expect_event(&mut conn, &mut chans, t, &mut g, &mut tunnel).await? {
             ChannelEvent::RequestResult { success: true, .. } => {}
-            _ => oxssh_cli::log::eprint("PTY allocation request failed on channel 0"),
+            _ => oxssh_cli::log::eprint(&format!("PTY allocation request failed on channel {id}")),
         }
         if stdin_tty {
             raw_guard = oxssh_sys::tty::raw_mode(std::io::stdin().as_raw_fd()).ok();
@@ -206,11 +211,11 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     if let Some(body) = x11.request(o) {
         chans.request(&mut conn.t, id, "x11-req", true, &body)?;
         conn.flush().await?;
-        match expect_event(&mut conn, &mut chans, t, &mut g).await? {
+        match expect_event(&mut conn, &mut chans, t, &mut g, &mut tunnel).await? {
             ChannelEvent::RequestResult { success: true, .. } => {
-                tracing::debug!("X11 forwarding request accepted on channel 0");
+                tracing::debug!("X11 forwarding request accepted on channel {id}");
             }
-            _ => oxssh_cli::log::eprint("X11 forwarding request failed on channel 0"),
+            _ => oxssh_cli::log::eprint(&format!("X11 forwarding request failed on channel {id}")),
         }
     }
     send_env(&mut conn, &mut chans, id, o)?;
@@ -235,7 +240,16 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         None
     };
     let code = pump(
-        &mut conn, &mut chans, id, o, t, what, escape, &mut g, &mut x11,
+        &mut conn,
+        &mut chans,
+        id,
+        o,
+        t,
+        what,
+        escape,
+        &mut g,
+        &mut x11,
+        &mut tunnel,
     )
     .await;
     drop(raw_guard);
@@ -259,7 +273,7 @@ fn send_env<S: AsyncRead + AsyncWrite + Unpin>(
         if sent.iter().any(|s| s == name) {
             return Ok(());
         }
-        tracing::debug!("channel 0: setting env {name} = \"{value}\"");
+        tracing::debug!("channel {id}: setting env {name} = \"{value}\"");
         let mut d = Vec::new();
         d.put_str(name);
         d.put_str(value);
@@ -287,13 +301,73 @@ fn send_env<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(())
 }
 
-fn open_failure_text(reason: u32) -> &'static str {
+pub(crate) fn open_failure_text(reason: u32) -> &'static str {
     match reason {
         1 => "administratively prohibited",
         2 => "connect failed",
         3 => "unknown channel type",
         4 => "resource shortage",
         _ => "unknown reason",
+    }
+}
+
+/// `-N`: no session, only forwarding, until the connection ends (exit 255, as
+/// OpenSSH's ssh when the server goes away) or the forwarding fails fatally.
+async fn idle<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    chans: &mut Connection,
+    g: &mut Globals,
+    tunnel: &mut Tunnel,
+) -> Result<u8, Failure> {
+    let nov = oxssh_net::no_host_keys;
+    loop {
+        while let Some(ev) = conn.t.poll_event() {
+            match ev {
+                oxssh_proto::transport::Event::Packet(p)
+                    if p.first().is_some_and(|&t| (80..=100).contains(&t)) =>
+                {
+                    chans.handle_owned(&mut conn.t, p)?;
+                }
+                oxssh_proto::transport::Event::HostKey { key_blob, alg } => {
+                    let ok = nov(&key_blob, alg);
+                    conn.t.host_key_verdict(ok, std::time::Instant::now())?;
+                }
+                _ => {}
+            }
+        }
+        while let Some(ev) = chans.poll_event() {
+            match ev {
+                ev if crate::tun::channel_of(&ev).is_some_and(|x| tunnel.owns(x)) => {
+                    tunnel.event(chans, &mut conn.t, ev)?;
+                }
+                ChannelEvent::OpenRequest { id, .. } => chans.reject(
+                    &mut conn.t,
+                    id,
+                    oxssh_proto::connection::open_failure::ADMINISTRATIVELY_PROHIBITED,
+                    "open failed",
+                )?,
+                ChannelEvent::GlobalRequest {
+                    name,
+                    want_reply,
+                    data,
+                } => g.request(conn, chans, &name, want_reply, &data)?,
+                ChannelEvent::GlobalResult { success, data } => g.result(conn, success, &data),
+                _ => {}
+            }
+        }
+        conn.flush().await?;
+        let rekey_at = conn.t.next_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            r = conn.read_some() => {
+                if r.is_err() {
+                    return Ok(255);
+                }
+            }
+            Some(m) = tunnel.recv() => tunnel.handle(chans, &mut conn.t, m)?,
+            () = sleep_until(rekey_at), if rekey_at.is_some() => {
+                conn.t.handle_timeout(std::time::Instant::now())?;
+            }
+        }
     }
 }
 
@@ -327,6 +401,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
     mut escape: Option<crate::escape::Escape>,
     g: &mut Globals,
     x11: &mut crate::x11::X11,
+    tunnel: &mut Tunnel,
 ) -> Result<u8, Failure> {
     let mut typed: Vec<u8> = Vec::new();
     let mut actions = Vec::new();
@@ -398,6 +473,9 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
         // Deliver channel events.
         while let Some(ev) = chans.poll_event() {
             match ev {
+                ev if crate::tun::channel_of(&ev).is_some_and(|x| tunnel.owns(x)) => {
+                    tunnel.event(chans, &mut conn.t, ev)?;
+                }
                 // The server's channels: X11 connections (anything else is refused).
                 ChannelEvent::OpenRequest { id: x, kind, data } => {
                     x11.open_request(chans, &mut conn.t, x, &kind, &data)?;
@@ -440,7 +518,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                     request_answered = true;
                     if !success {
                         return Err(Failure::Message(format!(
-                            "{what} request failed on channel 0"
+                            "{what} request failed on channel {id}"
                         )));
                     }
                 }
@@ -456,7 +534,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                             let s = r.u32().unwrap_or(255);
                             exit = Some((s & 0xff) as u8);
                             tracing::debug!(
-                                "client_input_channel_req: channel 0 rtype exit-status reply 0"
+                                "client_input_channel_req: channel {id} rtype exit-status reply 0"
                             );
                         }
                         "exit-signal" => {
@@ -467,7 +545,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                         // (what is still held is dropped) and say EOF, as OpenSSH's
                         // chan_rcvd_eow does.
                         "eow@openssh.com" => {
-                            tracing::trace!("channel 0: rcvd eow");
+                            tracing::trace!("channel {id}: rcvd eow");
                             stdin_open = false;
                             held.clear();
                         }
@@ -483,9 +561,9 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                     let _ = stdout.flush().await;
                     let _ = stderr.flush().await;
                     let _ = conn.flush().await;
-                    // As OpenSSH: X11 connections still open keep ssh (and the
-                    // programs on the server using them) going until they end.
-                    if x11.is_empty() {
+                    // As OpenSSH: X11 connections and the tunnel, while open, keep
+                    // ssh (and the programs on the server using them) going.
+                    if x11.is_empty() && !tunnel.is_open() {
                         return Ok(exit.unwrap_or(255));
                     }
                     session_closed = true;
@@ -508,7 +586,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
             held.drain(..n);
         }
         if session_closed {
-            if x11.is_empty() {
+            if x11.is_empty() && !tunnel.is_open() {
                 let _ = conn.flush().await;
                 return Ok(exit.unwrap_or(255));
             }
@@ -533,6 +611,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
             Some(m) = x11.recv() => x11.handle(chans, &mut conn.t, m)?,
+            Some(m) = tunnel.recv() => tunnel.handle(chans, &mut conn.t, m)?,
             () = sleep_until(rekey_at), if rekey_at.is_some() => {
                 // RekeyLimit's time limit.
                 conn.t.handle_timeout(std::time::Instant::now())?;

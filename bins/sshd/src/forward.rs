@@ -38,8 +38,15 @@
 //! X11DisplayOffset; loopback only with X11UseLocalhost) whose connections become `x11`
 //! channels; a single-connection request closes them after the first.
 //!
-//! Not here: `tun@openssh.com`, and service names in
-//! permitopen/PermitOpen ports (numbers and `*` only). ChannelTimeout sees these
+//! Tunnel forwarding (`tun@openssh.com`, ssh -w; PermitTunnel, the key options
+//! `tunnel="n"` and `restrict`): the tunnel device is opened as the user (so a user
+//! other than root needs a persistent device made for them, `ip tuntap add … user`),
+//! and each packet is one CHANNEL_DATA message, never split or merged: a packet the
+//! peer's window cannot take yet waits (the device's own queue holds the rest), one
+//! larger than the peer's largest packet is dropped. Sessions get the interfaces'
+//! names in SSH_TUNNEL.
+//!
+//! Not here: service names in permitopen/PermitOpen ports (numbers and `*` only). ChannelTimeout sees these
 //! channels through the session loop ([`Forwarder::kind_of`], [`Msg::data_channel`]).
 
 use std::collections::HashMap;
@@ -47,12 +54,15 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::fs::MetadataExt;
 
-use oxssh_config::{AddressFamily, AllowForwarding, GatewayPorts};
-use oxssh_proto::connection::{ChannelEvent, ChannelId, Connection, open_failure};
+use std::sync::Arc;
+
+use oxssh_config::{AddressFamily, AllowForwarding, GatewayPorts, PermitTunnel};
+use oxssh_proto::connection::{ChannelEvent, ChannelId, Connection, Datagram, open_failure};
 use oxssh_proto::forward::{ChannelOpen, GlobalRequest, tcpip_forward_reply};
 use oxssh_proto::msg;
 use oxssh_proto::transport::Transport;
 use oxssh_proto::wire::Put;
+use oxssh_sys::tun::{Mode, Tun};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream, UnixListener, UnixSocket, UnixStream};
 use tokio::sync::{mpsc, oneshot};
@@ -156,6 +166,8 @@ struct Chan {
     state: ChanState,
     /// The channel type, as ChannelTimeout names it.
     kind: &'static str,
+    /// A tunnel: each message is one packet, sent whole or not at all.
+    datagram: bool,
     /// Data for the socket; `None` is the peer's EOF.
     writer: Option<mpsc::UnboundedSender<Option<Vec<u8>>>>,
     /// Socket data waiting for the peer's window, and whom to tell when it is gone.
@@ -181,6 +193,7 @@ impl Chan {
             key,
             state,
             kind,
+            datagram: false,
             writer: None,
             held: Vec::new(),
             read_done: false,
@@ -288,6 +301,11 @@ struct Policy {
     streamlocal_remote: bool,
     open: PermSet,
     listen: PermSet,
+    /// Tunnel modes PermitTunnel allows (none with DisableForwarding or `restrict`).
+    tun_point_to_point: bool,
+    tun_ethernet: bool,
+    /// The key's `tunnel="n"`: the only unit it may use.
+    tun_unit: Option<u32>,
 }
 
 fn allows(a: AllowForwarding, local: bool) -> bool {
@@ -386,7 +404,13 @@ impl Policy {
         } else {
             Some(Vec::new())
         };
+        let tun_ok = !cfg.disable_forwarding && !opts.is_some_and(|o| o.restricted);
+        let tun = cfg.permit_tunnel;
         Policy {
+            tun_point_to_point: tun_ok
+                && matches!(tun, PermitTunnel::Yes | PermitTunnel::PointToPoint),
+            tun_ethernet: tun_ok && matches!(tun, PermitTunnel::Yes | PermitTunnel::Ethernet),
+            tun_unit: opts.and_then(|o| o.tunnel),
             tcp_local,
             tcp_remote,
             streamlocal_local: permitted && allows(cfg.allow_streamlocal_forwarding, true),
@@ -518,6 +542,8 @@ pub struct Forwarder {
     agent_ok: bool,
     /// The forwarded agent's socket, once a session asked for it.
     agent: Option<String>,
+    /// The tunnel interfaces opened on this connection, for SSH_TUNNEL.
+    tun_names: Vec<String>,
     uid: u32,
     family: AddressFamily,
     gateway_ports: GatewayPorts,
@@ -555,6 +581,7 @@ impl Forwarder {
                     .as_ref()
                     .is_some_and(|o| o.no_agent_forwarding),
             agent: None,
+            tun_names: Vec::new(),
             uid: user.pw.uid,
             family: cfg.address_family,
             gateway_ports: cfg.gateway_ports,
@@ -700,6 +727,12 @@ impl Forwarder {
         self.agent.as_deref()
     }
 
+    /// The tunnel interfaces opened so far, comma-separated, for SSH_TUNNEL (as
+    /// OpenSSH, a closed tunnel's name stays).
+    pub fn tun_names(&self) -> Option<String> {
+        (!self.tun_names.is_empty()).then(|| self.tun_names.join(","))
+    }
+
     /// The type of a forwarding channel of ours ("direct-tcpip", "forwarded-tcpip", …).
     pub fn kind_of(&self, id: ChannelId) -> Option<&'static str> {
         self.chans.get(&id).map(|c| c.kind)
@@ -720,7 +753,9 @@ impl Forwarder {
     ) -> ProtoResult<Option<ChannelEvent>> {
         match ev {
             ChannelEvent::OpenRequest { id, kind, data }
-                if kind == "direct-tcpip" || kind == "direct-streamlocal@openssh.com" =>
+                if kind == "direct-tcpip"
+                    || kind == "direct-streamlocal@openssh.com"
+                    || kind == "tun@openssh.com" =>
             {
                 self.open_request(chans, t, id, &kind, &data)?;
             }
@@ -900,6 +935,18 @@ impl Forwarder {
             return Ok(());
         }
         while let Some((data, ack)) = c.held.first_mut() {
+            if c.datagram {
+                match chans.send_datagram(t, id, data)? {
+                    Datagram::Wait => return Ok(()),
+                    Datagram::Sent => {}
+                    Datagram::TooBig => tracing::debug!("channel {id}: datagram too big"),
+                }
+                if let Some(a) = ack.take() {
+                    let _ = a.send(());
+                }
+                c.held.remove(0);
+                continue;
+            }
             let n = chans.send_data(t, id, None, data)?;
             data.drain(..n);
             if !data.is_empty() {
@@ -1040,9 +1087,65 @@ impl Forwarder {
                     }
                 }
             }
+            ChannelOpen::Tun { mode, unit } => {
+                let Some(mode) = Mode::from_wire(mode) else {
+                    t.send_debug("Unsupported tunnel device mode.")?;
+                    return refuse(chans, t, open_failure::CONNECT_FAILED);
+                };
+                let permitted = match mode {
+                    Mode::PointToPoint => self.policy.tun_point_to_point,
+                    Mode::Ethernet => self.policy.tun_ethernet,
+                };
+                if !permitted {
+                    t.send_debug("Server has rejected tunnel device forwarding")?;
+                    return refuse(chans, t, open_failure::CONNECT_FAILED);
+                }
+                match self.open_tun(mode, unit) {
+                    Some(tun) => {
+                        tracing::debug!("Tunnel forwarding using interface {}", tun.name());
+                        self.tun_names.push(tun.name().to_owned());
+                        chans.accept(t, id)?;
+                        tracing::debug!("server_input_channel_open: confirm {kind}");
+                        let key = self.key();
+                        let mut c = Chan::new(key, ChanState::Open, "tun-connection");
+                        c.datagram = true;
+                        start_tun_pumps(&mut c, Arc::new(tun), id, key, &self.tx);
+                        self.chans.insert(id, c);
+                    }
+                    None => {
+                        t.send_debug("Failed to open the tunnel device.")?;
+                        return refuse(chans, t, open_failure::CONNECT_FAILED);
+                    }
+                }
+            }
             _ => return refuse(chans, t, open_failure::CONNECT_FAILED),
         }
         Ok(())
+    }
+
+    /// The tunnel device for `tun@openssh.com`, with the key's `tunnel="n"` applied
+    /// (OpenSSH's server_request_tun and tun_open); None when it cannot be had.
+    fn open_tun(&self, mode: Mode, unit: u32) -> Option<Tun> {
+        if unit > oxssh_sys::tun::UNIT_ANY {
+            tracing::debug!("server_request_tun: invalid tun");
+            return None;
+        }
+        let unit = match self.policy.tun_unit {
+            Some(forced) if unit != oxssh_sys::tun::UNIT_ANY && forced != unit => return None,
+            Some(forced) => forced,
+            None => unit,
+        };
+        match Tun::open(unit, mode) {
+            Ok(tun) => Some(tun),
+            Err((what, e)) => {
+                tracing::debug!(
+                    "sys_tun_open: {what} (mode {}): {}",
+                    mode.wire(),
+                    strerror(&e)
+                );
+                None
+            }
+        }
     }
 
     /// Answer a forwarding global request: (success, reply data).
@@ -1433,6 +1536,51 @@ fn start_pumps(c: &mut Chan, sock: Sock, id: ChannelId, key: u64, tx: &mpsc::Unb
     c.tasks.push(writer.abort_handle());
 }
 
+/// The tasks of a tunnel channel: one packet from the device in flight at a time
+/// (acknowledged once the channel sent or dropped it), and each channel message
+/// written to the device as one packet, reported consumed once written.
+fn start_tun_pumps(
+    c: &mut Chan,
+    tun: Arc<Tun>,
+    id: ChannelId,
+    key: u64,
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
+    let t = tx.clone();
+    let dev = tun.clone();
+    let reader = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        while dev.recv(&mut buf).await.is_ok() {
+            let (ack, wait) = oneshot::channel();
+            let data = buf.clone();
+            if t.send(Msg(Inner::Output { id, key, data, ack })).is_err() || wait.await.is_err() {
+                return;
+            }
+        }
+        let _ = t.send(Msg(Inner::OutputDone { id, key }));
+    });
+    let (wtx, mut wrx) = mpsc::unbounded_channel::<Option<Vec<u8>>>();
+    let t = tx.clone();
+    let writer = tokio::spawn(async move {
+        let mut failed = false;
+        while let Some(Some(data)) = wrx.recv().await {
+            if !failed && tun.send(&data).await.is_err() {
+                failed = true;
+                let _ = t.send(Msg(Inner::WriteDone { id, key }));
+            }
+            let n = data.len();
+            let _ = t.send(Msg(Inner::Consumed { id, key, n }));
+        }
+        // The peer's EOF (or the channel's end): nothing to shut down on a device.
+        if !failed {
+            let _ = t.send(Msg(Inner::WriteDone { id, key }));
+        }
+    });
+    c.writer = Some(wtx);
+    c.tasks.push(reader.abort_handle());
+    c.tasks.push(writer.abort_handle());
+}
+
 /// connect_to for `direct-tcpip`: resolve, then try each address in turn.
 async fn connect_tcp(
     host: &str,
@@ -1639,6 +1787,9 @@ mod tests {
                 admin: open_admin,
             },
             listen: PermSet::default(),
+            tun_point_to_point: false,
+            tun_ethernet: false,
+            tun_unit: None,
         }
     }
 

@@ -120,6 +120,8 @@ struct Session {
     auth_info: Option<PathBuf>,
     /// The forwarded agent's socket, for SSH_AUTH_SOCK.
     auth_sock: Option<String>,
+    /// The connection's tunnel interfaces so far, for SSH_TUNNEL.
+    tunnel: Option<String>,
     /// X11 forwarding, once `x11-req` set it up.
     x11: Option<X11>,
 }
@@ -399,6 +401,7 @@ pub async fn run(
                         }
                         Some(s) => {
                             s.auth_sock = fwd.agent_path().map(str::to_owned);
+                            s.tunnel = fwd.tun_names();
                             handle_request(s, id, &name, &data, cfg, peer, user, &tx)
                         }
                         None => false,
@@ -945,6 +948,9 @@ fn spawn(
     }
     if let Some(sock) = &s.auth_sock {
         cmd.env("SSH_AUTH_SOCK", sock);
+    }
+    if let Some(names) = &s.tunnel {
+        cmd.env("SSH_TUNNEL", names);
     }
     if let Some(x) = &s.x11 {
         cmd.env("DISPLAY", &x.display);

@@ -25,6 +25,10 @@ pub struct Options {
     pub cert_authority: bool,
     pub no_touch_required: bool,
     pub verify_required: bool,
+    /// `tunnel="n"`: the only tunnel unit this key may use (0x7fffffff for `any`).
+    pub tunnel: Option<u32>,
+    /// `restrict` was given: among other things, no tunnel forwarding.
+    pub restricted: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -56,6 +60,18 @@ fn split_options(line: &str) -> (&str, &str) {
         escaped = false;
     }
     (line, "")
+}
+
+/// A tunnel unit as OpenSSH's a2tun reads it: a number up to 0x7ffffffd, or `any`.
+fn parse_tunnel(v: &str) -> Result<u32, String> {
+    const ANY: u32 = 0x7fff_ffff;
+    if v.eq_ignore_ascii_case("any") {
+        return Ok(ANY);
+    }
+    v.parse::<u32>()
+        .ok()
+        .filter(|&n| n <= ANY - 2)
+        .ok_or_else(|| "invalid tun device".to_owned())
 }
 
 /// Parse a comma-separated option list.
@@ -104,6 +120,7 @@ pub fn parse_options(s: &str) -> Result<Options, String> {
             ("permitlisten", Some(v)) => o.permitlisten.push(v),
             ("principals", Some(v)) => o.principals = Some(v),
             ("expiry-time", Some(v)) => o.expiry_time = Some(v),
+            ("tunnel", Some(v)) => o.tunnel = Some(parse_tunnel(&v)?),
             ("no-pty", None) => o.no_pty = true,
             ("pty", None) => o.no_pty = false,
             ("no-port-forwarding", None) => o.no_port_forwarding = true,
@@ -118,6 +135,7 @@ pub fn parse_options(s: &str) -> Result<Options, String> {
             ("no-touch-required", None) => o.no_touch_required = true,
             ("verify-required", None) => o.verify_required = true,
             ("restrict", None) => {
+                o.restricted = true;
                 o.no_pty = true;
                 o.no_port_forwarding = true;
                 o.no_agent_forwarding = true;
@@ -199,5 +217,24 @@ mod tests {
         assert!(!o.no_pty && o.no_port_forwarding && o.no_user_rc);
         assert_eq!(bad.len(), 1);
         assert_eq!(bad[0].0, 3);
+    }
+
+    #[test]
+    fn tunnel_takes_a_unit_or_any_and_restrict_is_remembered() {
+        let o = |s: &str| parse_options(s);
+        assert_eq!(o("tunnel=\"3\"").unwrap().tunnel, Some(3));
+        assert_eq!(o("tunnel=\"ANY\"").unwrap().tunnel, Some(0x7fff_ffff));
+        assert_eq!(
+            o("tunnel=\"2147483645\"").unwrap().tunnel,
+            Some(0x7fff_fffd)
+        );
+        for bad in ["2147483646", "-1", "tun0", ""] {
+            assert_eq!(
+                o(&format!("tunnel=\"{bad}\"")).unwrap_err(),
+                "invalid tun device"
+            );
+        }
+        assert!(o("restrict").unwrap().restricted);
+        assert!(!o("no-pty").unwrap().restricted);
     }
 }

@@ -133,6 +133,18 @@ pub enum ChannelEvent {
     },
 }
 
+/// What [`Connection::send_datagram`] did with a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Datagram {
+    Sent,
+    /// The peer's window is too small for it now: try again after
+    /// [`ChannelEvent::WindowAdjusted`].
+    Wait,
+    /// It can never be sent: larger than the peer's (or our) largest packet, or the
+    /// channel no longer sends. Drop it.
+    TooBig,
+}
+
 /// The channel table of one connection.
 #[derive(Debug, Default)]
 pub struct Connection {
@@ -346,6 +358,30 @@ impl Connection {
             }
         }
         Ok(n)
+    }
+
+    /// Send `data` as exactly one CHANNEL_DATA message, or not at all: a datagram of
+    /// a tunnel channel (`tun@openssh.com`), which must not be split or merged.
+    pub fn send_datagram(
+        &mut self,
+        t: &mut Transport,
+        id: ChannelId,
+        data: &[u8],
+    ) -> Result<Datagram, Error> {
+        let ch = self.get(id)?;
+        if ch.state != State::Open || ch.eof_sent {
+            return Ok(Datagram::TooBig);
+        }
+        let max_packet = ch.remote_max_packet.min(SEND_MAX_PACKET) as usize;
+        if data.len() > max_packet {
+            return Ok(Datagram::TooBig);
+        }
+        if data.len() > ch.remote_window as usize {
+            return Ok(Datagram::Wait);
+        }
+        let n = self.send_data(t, id, None, data)?;
+        debug_assert_eq!(n, data.len());
+        Ok(Datagram::Sent)
     }
 
     /// [`send_data`](Self::send_data) with data that `read` appends straight into each

@@ -478,6 +478,18 @@ impl Transport {
         self.write_packet(&p)
     }
 
+    /// SSH_MSG_DEBUG, not to be shown unless the user asked for debug output (OpenSSH's
+    /// ssh_packet_send_debug: a reason the peer may log, e.g. why a channel was
+    /// refused).
+    pub fn send_debug(&mut self, message: &str) -> Result<(), Error> {
+        let mut p = Vec::with_capacity(16 + message.len());
+        p.put_u8(msg::DEBUG);
+        p.put_u8(0);
+        p.put_str(message);
+        p.put_str("");
+        self.send(&p)
+    }
+
     /// Time-based duties: start a rekey when RekeyLimit's interval has passed.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
         if let Some(due) = self.next_timeout() {

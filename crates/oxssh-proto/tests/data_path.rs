@@ -253,3 +253,53 @@ fn data_appended_into_packets_arrives_intact_across_a_rekey() {
     // The re-exchange happened in the middle of it.
     assert_eq!(rekeys, 1, "no rekey");
 }
+
+#[test]
+fn datagrams_go_whole_in_one_message_or_wait_for_the_window_or_are_dropped() {
+    use oxssh_proto::connection::Datagram;
+    let now = Instant::now();
+    let (mut c, mut s) = handshake(now);
+    let (mut cc, mut sc) = (Connection::new(), Connection::new());
+    // The server grants a 3000-byte window and 1500-byte packets.
+    let id = cc
+        .open(&mut c, "tun@openssh.com", &[0, 0, 0, 1, 0, 0, 0, 0])
+        .unwrap();
+    deliver(&mut c, &mut s, 4096, now, &mut Vec::new());
+    pump_owned(&mut s, &mut sc);
+    let Some(ChannelEvent::OpenRequest { id: sid, .. }) = sc.poll_event() else {
+        panic!("no open request");
+    };
+    sc.accept_with_window(&mut s, sid, 3000, 1500).unwrap();
+    deliver(&mut s, &mut c, 4096, now, &mut Vec::new());
+    pump_owned(&mut c, &mut cc);
+    assert!(matches!(cc.poll_event(), Some(ChannelEvent::Opened { .. })));
+
+    let a = vec![1u8; 1400];
+    let b = vec![2u8; 1500];
+    let big = vec![3u8; 1501];
+    assert_eq!(
+        cc.send_datagram(&mut c, id, &big).unwrap(),
+        Datagram::TooBig
+    );
+    assert_eq!(cc.send_datagram(&mut c, id, &a).unwrap(), Datagram::Sent);
+    assert_eq!(cc.send_datagram(&mut c, id, &b).unwrap(), Datagram::Sent);
+    // 100 bytes of window left: a datagram that fits a packet waits for more.
+    assert_eq!(cc.send_datagram(&mut c, id, &a).unwrap(), Datagram::Wait);
+    assert_eq!(cc.send_capacity(id), 100);
+    deliver(&mut c, &mut s, 999, now, &mut Vec::new());
+    pump_owned(&mut s, &mut sc);
+    let mut got = Vec::new();
+    while let Some(ev) = sc.poll_event() {
+        let ChannelEvent::Data { data, .. } = ev else {
+            panic!("unexpected {ev:?}");
+        };
+        sc.consumed(&mut s, sid, data.len()).unwrap();
+        got.push(data);
+    }
+    // One message per datagram, never split or merged.
+    assert_eq!(got, vec![a.clone(), b]);
+    deliver(&mut s, &mut c, 4096, now, &mut Vec::new());
+    pump_owned(&mut c, &mut cc);
+    while cc.poll_event().is_some() {}
+    assert_eq!(cc.send_datagram(&mut c, id, &a).unwrap(), Datagram::Sent);
+}

@@ -11,6 +11,7 @@ pub mod privsep;
 pub mod pty;
 pub mod stdio;
 pub mod tty;
+pub mod tun;
 pub mod utmp;
 
 use std::ffi::{CStr, OsString};

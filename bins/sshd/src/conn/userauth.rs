@@ -246,6 +246,9 @@ pub(super) fn merge_options(
     if m.permitlisten.is_empty() {
         m.permitlisten = p.permitlisten.clone();
     }
+    // As OpenSSH's sshauthopt_merge: the key line's tunnel= first; `restrict` is not
+    // carried into the merged set.
+    m.tunnel = p.tunnel.or(m.tunnel);
     Some(m)
 }
 
