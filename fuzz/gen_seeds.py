@@ -241,6 +241,34 @@ def client_auth_seeds(ed_blob):
          + frame16(u8(51) + name_list(["hostbased"]) + u8(0)))
 
 
+def server_auth_seeds(ed_blob):
+    """sshd_userauth: the client's payloads, each u16-framed, in order."""
+    c = "sshd_userauth"
+    service = frame16(u8(5) + string("ssh-userauth"))
+
+    def req(user, method, rest=b""):
+        return frame16(u8(50) + string(user) + string("ssh-connection") + string(method) + rest)
+
+    seed(c, "none_then_password", service + req("root", "none")
+         + req("root", "password", u8(0) + string("wrong"))
+         + req("root", "password", u8(1) + string("old") + string("new")))
+    seed(c, "pk_query_then_bad_signature", service
+         + req("root", "publickey", u8(0) + string("ssh-ed25519") + string(ed_blob))
+         + req("root", "publickey", u8(1) + string("ssh-ed25519") + string(ed_blob)
+               + string(string("ssh-ed25519") + string(b"\0" * 64))))
+    seed(c, "hostbound_query", service
+         + req("root", "publickey-hostbound-v00@openssh.com",
+               u8(0) + string("ssh-ed25519") + string(ed_blob) + string(ed_blob)))
+    seed(c, "kbdint_answers", service
+         + req("nosuchuser", "keyboard-interactive", string("") + string(""))
+         + frame16(u8(61) + u32(1) + string("answer"))
+         + req("nosuchuser", "keyboard-interactive", string("") + string("pam,bsdauth")))
+    seed(c, "hostbased_then_user_change", service
+         + req("root", "hostbased", string("ssh-ed25519") + string(ed_blob) + string("client.example.")
+               + string("root") + string(string("ssh-ed25519") + string(b"\0" * 64)))
+         + req("other", "none"))
+
+
 def wire_seeds():
     w = "proto_wire"
     seed(w, "string_namelist", u8(4) + string("hello") + u8(6) + name_list(["a", "b,c"]) + u8(9))
@@ -457,6 +485,7 @@ def main():
     kexinit_seeds()
     auth_seeds(ed_blob)
     client_auth_seeds(ed_blob)
+    server_auth_seeds(ed_blob)
     wire_seeds()
     connection_seeds()
     compress_seeds()

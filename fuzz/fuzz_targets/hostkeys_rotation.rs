@@ -45,8 +45,12 @@ fuzz_target!(|data: &[u8]| {
     let announced = input.chunk();
     let proofs = input.chunk();
     let version = input.rest();
-    let kex_alg = [SigAlg::Ed25519, SigAlg::EcdsaP256, SigAlg::RsaSha512, SigAlg::Ed25519Cert]
-        [usize::from(flags >> 1) % 4];
+    let kex_alg = [
+        SigAlg::Ed25519,
+        SigAlg::EcdsaP256,
+        SigAlg::RsaSha512,
+        SigAlg::Ed25519Cert,
+    ][usize::from(flags >> 1) % 4];
 
     // ssh's side.
     let o = if flags & 1 == 1 {
@@ -54,7 +58,12 @@ fuzz_target!(|data: &[u8]| {
     } else {
         PLAIN.get_or_init(|| options(false))
     };
-    let line = format!("example.com {}", oxssh_fuzz::public_keys()[0].to_openssh().unwrap_or_default());
+    let line = format!(
+        "example.com {}",
+        oxssh_fuzz::public_keys()[0]
+            .to_openssh()
+            .unwrap_or_default()
+    );
     if std::fs::write(known_hosts(), line).is_err() {
         return;
     }

@@ -6,9 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oxssh_proto::forward::{
-    ChannelOpen, ChannelRequest, GlobalRequest, parse_tcpip_forward_reply,
-};
+use oxssh_proto::forward::{ChannelOpen, ChannelRequest, GlobalRequest, parse_tcpip_forward_reply};
 
 const OPENS: &[&str] = &[
     "session",

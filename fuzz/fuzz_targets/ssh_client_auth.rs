@@ -17,7 +17,10 @@ use oxssh_config::ClientConfig;
 use oxssh_fuzz::Input;
 use oxssh_proto::transport::{Config, Role, Transport};
 
-const KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/keys/id_ed25519");
+const KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/fixtures/keys/id_ed25519"
+);
 
 fn options() -> ClientConfig {
     let text = format!(
@@ -59,49 +62,51 @@ fuzz_target!(|data: &[u8]| {
             .build()
             .unwrap_or_else(|e| panic!("a runtime: {e}"));
     }
-    RT.with(|rt| rt.block_on(async {
-        let (a, b) = tokio::io::duplex(1 << 20);
-        let (Ok(ct), Ok(st)) = (
-            Transport::new(Role::Client, cfg("server"), Vec::new()),
-            Transport::new(
-                Role::Server,
-                cfg("client"),
-                vec![oxssh_fuzz::ed25519_private()],
-            ),
-        ) else {
-            return;
-        };
-        let mut client = oxssh_net::Conn::new(a, ct);
-        let mut server = oxssh_net::Conn::new(b, st);
-        let mut accept = |_: &[u8], _| true;
-        let mut none = oxssh_net::no_host_keys;
-        let (c, s) = tokio::join!(client.handshake(&mut accept), server.handshake(&mut none));
-        if c.is_err() || s.is_err() {
-            return;
-        }
-        let target = oxssh_ssh::client::Target {
-            host: "example.com".into(),
-            port: 22,
-            user: "fuzz".into(),
-        };
-        let hostile = async move {
-            let mut input = Input::new(data);
-            while !input.is_empty() {
-                let payload = input.chunk();
-                if payload.is_empty() {
-                    continue;
-                }
-                if server.send(payload).await.is_err() {
-                    break;
-                }
+    RT.with(|rt| {
+        rt.block_on(async {
+            let (a, b) = tokio::io::duplex(1 << 20);
+            let (Ok(ct), Ok(st)) = (
+                Transport::new(Role::Client, cfg("server"), Vec::new()),
+                Transport::new(
+                    Role::Server,
+                    cfg("client"),
+                    vec![oxssh_fuzz::ed25519_private()],
+                ),
+            ) else {
+                return;
+            };
+            let mut client = oxssh_net::Conn::new(a, ct);
+            let mut server = oxssh_net::Conn::new(b, st);
+            let mut accept = |_: &[u8], _| true;
+            let mut none = oxssh_net::no_host_keys;
+            let (c, s) = tokio::join!(client.handshake(&mut accept), server.handshake(&mut none));
+            if c.is_err() || s.is_err() {
+                return;
             }
-            // Hang up: the client's next read ends.
-        };
-        let victim = async move {
-            let r = oxssh_ssh::client::authenticate(&mut client, &o, &target, None).await;
-            drop(client);
-            r
-        };
-        let _ = tokio::join!(hostile, victim);
-    }));
+            let target = oxssh_ssh::client::Target {
+                host: "example.com".into(),
+                port: 22,
+                user: "fuzz".into(),
+            };
+            let hostile = async move {
+                let mut input = Input::new(data);
+                while !input.is_empty() {
+                    let payload = input.chunk();
+                    if payload.is_empty() {
+                        continue;
+                    }
+                    if server.send(payload).await.is_err() {
+                        break;
+                    }
+                }
+                // Hang up: the client's next read ends.
+            };
+            let victim = async move {
+                let r = oxssh_ssh::client::authenticate(&mut client, &o, &target, None).await;
+                drop(client);
+                r
+            };
+            let _ = tokio::join!(hostile, victim);
+        })
+    });
 });

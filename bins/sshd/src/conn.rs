@@ -25,9 +25,11 @@ mod hostbased;
 pub(crate) mod hostkeys;
 mod keys_command;
 mod methods;
-pub(crate) mod monitor;
+pub mod monitor;
 pub(crate) mod pam;
 mod userauth;
+
+pub use userauth::authenticate;
 
 /// Whether reads still ask for immediate ACKs (TCP_QUICKACK). The stalls it prevents
 /// are those of a request/response exchange (key exchange, authentication, opening a
@@ -282,7 +284,7 @@ fn stdin_stream() -> (Stream, Peer) {
 }
 
 /// A line sshd logs while loading its host keys and certificates, at OpenSSH's level.
-pub(crate) enum LoadNote {
+pub enum LoadNote {
     Error(String),
     Debug(String),
 }
@@ -304,7 +306,7 @@ fn load_host_keys(cfg: &ServerConfig) -> Vec<HostKey> {
 /// certificate goes with the first host key whose public key it certifies; one that
 /// cannot be loaded, is not a certificate or certifies none of the keys is reported
 /// and left out. (OpenSSH also does this for `sshd -t` and `-T`, printing the errors.)
-pub(crate) fn read_host_keys(cfg: &ServerConfig) -> (Vec<HostKey>, Vec<LoadNote>) {
+pub fn read_host_keys(cfg: &ServerConfig) -> (Vec<HostKey>, Vec<LoadNote>) {
     let mut notes = Vec::new();
     // (index of the HostKey line, key): OpenSSH's debug line numbers keys that way.
     let mut keys = Vec::new();

@@ -11,13 +11,7 @@
 //! reports authentication and failure back (`startup.rs`); under systemd it reports
 //! readiness and reloads (`notify.rs`).
 
-mod config;
-mod conn;
-mod forward;
-mod notify;
-mod session;
-mod srclimit;
-mod startup;
+use oxssh_sshd::{config, conn, notify, srclimit, startup};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

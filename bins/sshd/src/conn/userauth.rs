@@ -23,9 +23,10 @@ use oxssh_proto::auth::{self, Method};
 use oxssh_proto::hostkey::{self, SigAlg};
 use oxssh_proto::msg;
 use ssh_key::{HashAlg, PublicKey};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::methods::Lists;
-use super::{Peer, Stream, User, describe, key_label, key_options_allow, password_ok};
+use super::{Peer, User, describe, key_label, key_options_allow, password_ok};
 use crate::config::{ConnSpec, PermitRootLogin, ServerConfig};
 
 /// OpenSSH disconnects after this many requests whatever MaxAuthTries says.
@@ -327,8 +328,8 @@ async fn key_allowed(
     find_key(&text, command, pw, key, peer)
 }
 
-pub(super) async fn authenticate(
-    conn: &mut Conn<Stream>,
+pub async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
     base: &ServerConfig,
     peer: &Peer,
 ) -> Result<User, String> {
@@ -623,8 +624,8 @@ struct PubkeyRequest<'r> {
 }
 
 /// userauth_pubkey.
-async fn pubkey(
-    conn: &mut Conn<Stream>,
+async fn pubkey<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
     c: &mut Ctx<'_>,
     q: PubkeyRequest<'_>,
 ) -> Result<Attempt, String> {
@@ -860,8 +861,8 @@ fn hostbased(c: &mut Ctx<'_>, q: HostbasedRequest<'_>) -> Attempt {
 /// userauth_kbdint / auth2_challenge: pick the first device the client asks for (all,
 /// if it names none) that exists and AuthenticationMethods allows, and send its
 /// prompts.
-async fn kbdint(
-    conn: &mut Conn<Stream>,
+async fn kbdint<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
     c: &mut Ctx<'_>,
     submethods: &str,
 ) -> Result<Attempt, String> {
@@ -922,8 +923,8 @@ fn kbd_result(ok: bool, submethod: &'static str) -> Attempt {
 /// (informational messages go before it, one per line) or its verdict, and send the
 /// INFO_REQUEST — with no prompts once PAM has decided, so the client's empty answer
 /// completes (or, after messages were shown, fails) the method.
-async fn kbd_query(
-    conn: &mut Conn<Stream>,
+async fn kbd_query<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
     c: &mut Ctx<'_>,
     device: &'static str,
 ) -> Result<Attempt, String> {
@@ -986,8 +987,8 @@ async fn kbd_query(
 }
 
 /// sshpam_respond: the client's answer to a PAM round.
-async fn kbd_respond(
-    conn: &mut Conn<Stream>,
+async fn kbd_respond<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
     c: &mut Ctx<'_>,
     device: &'static str,
     answers: &[zeroize::Zeroizing<Vec<u8>>],
@@ -1064,8 +1065,8 @@ async fn pam_password(c: &mut Ctx<'_>, password: &[u8]) -> bool {
 }
 
 /// userauth_finish: root policy, AuthenticationMethods, the log line, and the answer.
-async fn finish(
-    conn: &mut Conn<Stream>,
+async fn finish<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
     c: &mut Ctx<'_>,
     method: &str,
     att: Attempt,
@@ -1190,7 +1191,11 @@ async fn finish(
 
 /// ssh_packet_disconnect during authentication: DISCONNECT (protocol error) with the
 /// reason, and OpenSSH's log line as the error to return.
-async fn fatal(conn: &mut Conn<Stream>, c: &Ctx<'_>, why: &str) -> String {
+async fn fatal<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    c: &Ctx<'_>,
+    why: &str,
+) -> String {
     let _ = conn.t.send_disconnect(msg::disconnect::PROTOCOL_ERROR, why);
     let _ = conn.flush().await;
     format!(
@@ -1202,7 +1207,10 @@ async fn fatal(conn: &mut Conn<Stream>, c: &Ctx<'_>, why: &str) -> String {
 }
 
 /// auth_maxtries_exceeded.
-async fn maxtries_exceeded(conn: &mut Conn<Stream>, c: &Ctx<'_>) -> String {
+async fn maxtries_exceeded<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    c: &Ctx<'_>,
+) -> String {
     tracing::error!(
         "maximum authentication attempts exceeded for {}{} from {} port {} ssh2 [preauth]",
         if c.pw.is_some() { "" } else { "invalid user " },
