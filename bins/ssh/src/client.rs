@@ -287,17 +287,17 @@ pub async fn run(o: Options, command: Option<String>) -> Result<u8, Failure> {
         );
     }
     authenticate(&mut conn, &o, &target, socket).await?;
-    local_command(&o);
     session::run(conn, &o, command, &target).await
 }
 
-/// LocalCommand (with PermitLocalCommand yes): `%` tokens expanded, run with the
-/// user's shell once the connection is authenticated; ssh waits for it.
-fn local_command(o: &Options) {
+/// LocalCommand (with PermitLocalCommand yes): `%` tokens expanded (`%T` is the local
+/// tunnel interface, or `NONE`), run with the user's shell once the connection is
+/// authenticated and forwarding is set up; ssh waits for it.
+pub(crate) fn local_command(o: &Options, tunnel: Option<&str>) {
     let (true, Some(cmd)) = (o.permit_local_command, &o.local_command) else {
         return;
     };
-    let cmd = match o.expand(cmd, &[], None, false) {
+    let cmd = match o.expand(cmd, &[('T', tunnel.unwrap_or("NONE"))], None, false) {
         Ok(c) => c,
         Err(e) => {
             oxssh_cli::log::eprint(&e.to_string());

@@ -151,8 +151,9 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     let mut chans = Connection::new();
     let mut g = Globals::new(o, t);
     // Forwarding first, as OpenSSH's ssh_init_forwarding: the tunnel is channel 0.
-    let (mut tunnel, _ifname) = Tunnel::request(o, &mut chans, &mut conn.t)?;
+    let (mut tunnel, ifname) = Tunnel::request(o, &mut chans, &mut conn.t)?;
     conn.flush().await?;
+    crate::client::local_command(o, ifname.as_deref());
     if o.session_type == SessionType::None {
         // -N: keep the connection for forwarding until it ends.
         return idle(&mut conn, &mut chans, &mut g, &mut tunnel).await;
