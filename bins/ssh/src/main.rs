@@ -170,6 +170,17 @@ fn run(inv: options::Invocation) -> u8 {
         &oxssh_cli::profile::oxssh(),
     ) {
         Ok(c) => c,
+        // A bad command-line argument OpenSSH reports with a plain fprintf: a bare
+        // "\n" even when stderr is a terminal in raw mode.
+        Err(e @ oxssh_config::Error::Usage { .. }) => {
+            let mut lines = e.stderr_lines();
+            let last = lines.pop().unwrap_or_default();
+            if !lines.is_empty() {
+                oxssh_cli::log::eprint(&lines.join("\n"));
+            }
+            eprintln!("{last}");
+            return 255;
+        }
         Err(e) => {
             oxssh_cli::log::eprint(&e.stderr_lines().join("\n"));
             return 255;

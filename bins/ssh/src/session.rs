@@ -156,7 +156,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     crate::client::local_command(o, ifname.as_deref());
     if o.session_type == SessionType::None {
         // -N: keep the connection for forwarding until it ends.
-        return idle(&mut conn, &mut chans, &mut g, &mut tunnel).await;
+        return idle(&mut conn, &mut chans, o, t, &mut g, &mut tunnel).await;
     }
     let id = chans.open(&mut conn.t, "session", &[])?;
     conn.flush().await?;
@@ -312,28 +312,56 @@ pub(crate) fn open_failure_text(reason: u32) -> &'static str {
     }
 }
 
+/// Hand what the transport has taken in (on a read, or while a flush waited) to the
+/// channel layer; true when there was anything (the server is alive).
+fn take_transport_events<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    chans: &mut Connection,
+) -> Result<bool, Failure> {
+    let nov = oxssh_net::no_host_keys;
+    let mut any = false;
+    while let Some(ev) = conn.t.poll_event() {
+        any = true;
+        match ev {
+            oxssh_proto::transport::Event::Packet(p)
+                if p.first().is_some_and(|&t| (80..=100).contains(&t)) =>
+            {
+                chans.handle_owned(&mut conn.t, p)?;
+            }
+            oxssh_proto::transport::Event::HostKey { key_blob, alg } => {
+                let ok = nov(&key_blob, alg);
+                conn.t.host_key_verdict(ok, std::time::Instant::now())?;
+            }
+            oxssh_proto::transport::Event::Debug { message, .. } => {
+                tracing::debug!("Remote: {message}");
+            }
+            _ => {}
+        }
+    }
+    Ok(any)
+}
+
 /// `-N`: no session, only forwarding, until the connection ends (exit 255, as
-/// OpenSSH's ssh when the server goes away) or the forwarding fails fatally.
+/// OpenSSH's ssh when the server goes away), a signal, or a fatal forwarding failure.
+/// ServerAliveInterval applies, as in a session.
 async fn idle<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     chans: &mut Connection,
+    o: &Options,
+    t: &Target,
     g: &mut Globals,
     tunnel: &mut Tunnel,
 ) -> Result<u8, Failure> {
-    let nov = oxssh_net::no_host_keys;
+    let mut signals = Quit::new();
+    let alive = (o.server_alive_interval > 0)
+        .then(|| std::time::Duration::from_secs(o.server_alive_interval as u64));
+    let mut alive_deadline = alive.map(|i| tokio::time::Instant::now() + i);
+    let mut alive_misses: i32 = 0;
     loop {
-        while let Some(ev) = conn.t.poll_event() {
-            match ev {
-                oxssh_proto::transport::Event::Packet(p)
-                    if p.first().is_some_and(|&t| (80..=100).contains(&t)) =>
-                {
-                    chans.handle_owned(&mut conn.t, p)?;
-                }
-                oxssh_proto::transport::Event::HostKey { key_blob, alg } => {
-                    let ok = nov(&key_blob, alg);
-                    conn.t.host_key_verdict(ok, std::time::Instant::now())?;
-                }
-                _ => {}
+        if take_transport_events(conn, chans)? {
+            if let Some(i) = alive {
+                alive_misses = 0;
+                alive_deadline = Some(tokio::time::Instant::now() + i);
             }
         }
         while let Some(ev) = chans.poll_event() {
@@ -360,16 +388,87 @@ async fn idle<S: AsyncRead + AsyncWrite + Unpin>(
         let rekey_at = conn.t.next_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             r = conn.read_some() => {
-                if r.is_err() {
-                    return Ok(255);
+                if let Err(e) = r {
+                    return Err(Failure::Message(match e {
+                        oxssh_net::Error::Closed => format!("Connection to {} closed by remote host.", t.host),
+                        e => connection_error(&e, t),
+                    }));
                 }
             }
             Some(m) = tunnel.recv() => tunnel.handle(chans, &mut conn.t, m)?,
             () = sleep_until(rekey_at), if rekey_at.is_some() => {
                 conn.t.handle_timeout(std::time::Instant::now())?;
             }
+            () = sleep_until(alive_deadline), if alive_deadline.is_some() => {
+                alive_misses += 1;
+                if alive_misses > o.server_alive_count_max {
+                    return Err(Failure::Message(format!(
+                        "Timeout, server {} not responding.",
+                        t.host
+                    )));
+                }
+                g.keepalive(conn, chans)?;
+                alive_deadline = alive.map(|i| tokio::time::Instant::now() + i);
+            }
+            sig = signals.recv() => return Ok(quit(conn, sig, true).await),
         }
     }
+}
+
+/// The signals that end ssh as OpenSSH's client loop takes them: SIGHUP, SIGINT,
+/// SIGQUIT and SIGTERM, each unless it was ignored when ssh started (nohup, a
+/// background job). ssh then says "disconnected by user" to the server, puts the
+/// terminal back and exits 255 (0 for SIGTERM without a session, `-N`), where the
+/// default action would kill it outright and leave the terminal raw.
+struct Quit(Vec<(i32, tokio::signal::unix::Signal)>);
+
+impl Quit {
+    fn new() -> Quit {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut v = Vec::new();
+        for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM] {
+            if oxssh_sys::signal_ignored(sig) {
+                continue;
+            }
+            if let Ok(s) = signal(SignalKind::from_raw(sig)) {
+                v.push((sig, s));
+            }
+        }
+        Quit(v)
+    }
+
+    /// The next of these signals (never, with none to watch).
+    async fn recv(&mut self) -> i32 {
+        std::future::poll_fn(|cx| {
+            for (sig, s) in &mut self.0 {
+                if let std::task::Poll::Ready(Some(())) = s.poll_recv(cx) {
+                    return std::task::Poll::Ready(*sig);
+                }
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
+}
+
+/// End the connection on a signal, as OpenSSH's client loop does: DISCONNECT
+/// "disconnected by user", then the exit status.
+async fn quit<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    sig: i32,
+    no_session: bool,
+) -> u8 {
+    let _ = conn.t.send_disconnect(
+        oxssh_proto::msg::disconnect::BY_APPLICATION,
+        "disconnected by user",
+    );
+    let _ = conn.flush().await;
+    if no_session && sig == libc::SIGTERM {
+        return 0;
+    }
+    // VERBOSE in OpenSSH, which our log levels fold into INFO: shown from -v.
+    tracing::debug!("Killed by signal {sig}.");
+    255
 }
 
 /// Readiness of the stdin read straight into packets; never, without one.
@@ -450,25 +549,13 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
         .then(|| std::time::Duration::from_secs(o.server_alive_interval as u64));
     let mut alive_deadline = alive.map(|i| tokio::time::Instant::now() + i);
     let mut alive_misses: i32 = 0;
+    let mut signals = Quit::new();
     loop {
         // Packets the transport has taken in (on a read, or while a flush waited).
-        let nov = oxssh_net::no_host_keys;
-        while let Some(ev) = conn.t.poll_event() {
+        if take_transport_events(conn, chans)? {
             if let Some(i) = alive {
                 alive_misses = 0;
                 alive_deadline = Some(tokio::time::Instant::now() + i);
-            }
-            match ev {
-                oxssh_proto::transport::Event::Packet(p)
-                    if p.first().is_some_and(|&t| (80..=100).contains(&t)) =>
-                {
-                    chans.handle_owned(&mut conn.t, p)?;
-                }
-                oxssh_proto::transport::Event::HostKey { key_blob, alg } => {
-                    let ok = nov(&key_blob, alg);
-                    conn.t.host_key_verdict(ok, std::time::Instant::now())?;
-                }
-                _ => {}
             }
         }
         // Deliver channel events.
@@ -613,6 +700,11 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Some(m) = x11.recv() => x11.handle(chans, &mut conn.t, m)?,
             Some(m) = tunnel.recv() => tunnel.handle(chans, &mut conn.t, m)?,
+            sig = signals.recv() => {
+                let _ = stdout.flush().await;
+                let _ = stderr.flush().await;
+                return Ok(quit(conn, sig, false).await);
+            }
             () = sleep_until(rekey_at), if rekey_at.is_some() => {
                 // RekeyLimit's time limit.
                 conn.t.handle_timeout(std::time::Instant::now())?;

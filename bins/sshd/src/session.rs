@@ -329,6 +329,12 @@ pub async fn run(
             let now = tokio::time::Instant::now();
             match &ev {
                 ChannelEvent::OpenRequest { id, kind, .. } if kind != "session" => {
+                    // A tunnel is `tun-connection` to ChannelTimeout (sshd_config(5)).
+                    let kind = if kind == "tun@openssh.com" {
+                        "tun-connection"
+                    } else {
+                        kind
+                    };
                     clocks.opened(*id, kind, now);
                 }
                 ChannelEvent::Opened { id } => {

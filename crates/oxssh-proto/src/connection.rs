@@ -372,8 +372,10 @@ impl Connection {
         if ch.state != State::Open || ch.eof_sent {
             return Ok(Datagram::TooBig);
         }
+        // OpenSSH's receiver counts a datagram's string length (4 bytes) against its
+        // largest packet, and drops one that does not fit.
         let max_packet = ch.remote_max_packet.min(SEND_MAX_PACKET) as usize;
-        if data.len() > max_packet {
+        if data.len() + 4 > max_packet {
             return Ok(Datagram::TooBig);
         }
         if data.len() > ch.remote_window as usize {

@@ -275,17 +275,18 @@ fn datagrams_go_whole_in_one_message_or_wait_for_the_window_or_are_dropped() {
     assert!(matches!(cc.poll_event(), Some(ChannelEvent::Opened { .. })));
 
     let a = vec![1u8; 1400];
-    let b = vec![2u8; 1500];
-    let big = vec![3u8; 1501];
+    let b = vec![2u8; 1496];
+    // With its 4-byte length, more than the largest packet.
+    let big = vec![3u8; 1497];
     assert_eq!(
         cc.send_datagram(&mut c, id, &big).unwrap(),
         Datagram::TooBig
     );
     assert_eq!(cc.send_datagram(&mut c, id, &a).unwrap(), Datagram::Sent);
     assert_eq!(cc.send_datagram(&mut c, id, &b).unwrap(), Datagram::Sent);
-    // 100 bytes of window left: a datagram that fits a packet waits for more.
+    // 104 bytes of window left: a datagram that fits a packet waits for more.
     assert_eq!(cc.send_datagram(&mut c, id, &a).unwrap(), Datagram::Wait);
-    assert_eq!(cc.send_capacity(id), 100);
+    assert_eq!(cc.send_capacity(id), 104);
     deliver(&mut c, &mut s, 999, now, &mut Vec::new());
     pump_owned(&mut s, &mut sc);
     let mut got = Vec::new();

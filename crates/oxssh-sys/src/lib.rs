@@ -406,6 +406,19 @@ pub fn kill(pid: u32, signal: i32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Whether `signal` is ignored (SIG_IGN) in this process, as a parent may have left it
+/// (`nohup`, a shell's background job): a program that takes over its handler would
+/// undo the caller's choice.
+pub fn signal_ignored(signal: i32) -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one into `old`,
+    // a zeroed struct we own.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
 /// Make a child started from `cmd` run as `uid`/`gid` with the supplementary groups of
 /// `user` (initgroups), and fail the spawn if any step fails — so nothing of a user's
 /// ever runs with our privileges. A no-op when we already are that uid.

@@ -181,7 +181,17 @@ impl Tun {
             match guard.try_io(|f| f.get_ref().write(packet)) {
                 Ok(Ok(_)) => return Ok(()),
                 Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Ok(Err(e)) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(()),
+                // A packet the kernel refuses (EINVAL), or cannot take now: the
+                // interface is still down (EIO), out of buffers (ENOBUFS, ENOMEM).
+                // Dropped, as a network would; the tunnel goes on.
+                Ok(Err(e))
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EINVAL | libc::EIO | libc::ENOBUFS | libc::ENOMEM)
+                    ) =>
+                {
+                    return Ok(());
+                }
                 Ok(Err(e)) => return Err(e),
                 Err(_would_block) => {}
             }

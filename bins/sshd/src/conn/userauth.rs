@@ -247,9 +247,11 @@ pub(super) fn merge_options(
     if m.permitlisten.is_empty() {
         m.permitlisten = p.permitlisten.clone();
     }
-    // As OpenSSH's sshauthopt_merge: the key line's tunnel= first; `restrict` is not
-    // carried into the merged set.
+    // As OpenSSH's sshauthopt_merge: the key line's tunnel= first. `restrict` stays in
+    // force (OpenSSH's merge drops it, which lets a certificate login or a second key
+    // undo it for tunnels; we fail closed).
     m.tunnel = p.tunnel.or(m.tunnel);
+    m.restricted |= p.restricted;
     Some(m)
 }
 

@@ -371,7 +371,11 @@ pub(crate) fn apply(r: &mut Reader<'_>, o: &mut Raw, arg: &CliArg) -> Result<(),
             }
             let (l, rem) = misc::a2tun(t);
             if l == misc::SSH_TUNID_ERR {
-                return Err(fail(format!("Bad tun device '{t}'"), &mut r.log));
+                // OpenSSH prints this one with fprintf, not as a log line.
+                return Err(Error::Usage {
+                    message: format!("Bad tun device '{t}'"),
+                    log: std::mem::take(&mut r.log),
+                });
             }
             o.tun_device = Some((l, rem));
         }
