@@ -24,16 +24,22 @@ fn want_tty(o: &Options, command: &str, stdin_tty: bool) -> bool {
     }
 }
 
-fn pty_request(term: &str, size: (u32, u32, u32, u32)) -> Vec<u8> {
+/// `pty-req`: TERM, the window size and the encoded modes of our terminal (its
+/// interrupt, erase, … characters and flags, as OpenSSH sends them; just the end of
+/// the list when stdin is not a terminal).
+fn pty_request(term: &str, size: (u32, u32, u32, u32), modes: &[u8]) -> Vec<u8> {
     let mut d = Vec::new();
     d.put_str(term);
+    put_size(&mut d, size);
+    d.put_string(modes);
+    d
+}
+
+fn put_size(d: &mut Vec<u8>, size: (u32, u32, u32, u32)) {
     d.put_u32(size.0);
     d.put_u32(size.1);
     d.put_u32(size.2);
     d.put_u32(size.3);
-    // Encoded terminal modes (RFC 4254 §8): leave the server's defaults, TTY_OP_END.
-    d.put_string(&[0]);
-    d
 }
 
 /// Global requests from the server and the answers to ours, for the whole connection.
@@ -191,7 +197,14 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         let term = std::env::var("TERM").unwrap_or_else(|_| "vt100".into());
         let size =
             oxssh_sys::tty::window_size(std::io::stdin().as_raw_fd()).unwrap_or((80, 24, 0, 0));
-        chans.request(&mut conn.t, id, "pty-req", true, &pty_request(&term, size))?;
+        let modes = oxssh_sys::pty::encode_modes(std::io::stdin().as_fd());
+        chans.request(
+            &mut conn.t,
+            id,
+            "pty-req",
+            true,
+            &pty_request(&term, size, &modes),
+        )?;
         conn.flush().await?;
         match expect_event(&mut conn, &mut chans, t, &mut g, &mut tunnel).await? {
             ChannelEvent::RequestResult { success: true, .. } => {}
@@ -240,6 +253,12 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     } else {
         None
     };
+    // With a terminal, SIGWINCH: its new size goes to the server (window-change).
+    let winch = if tty && stdin_tty {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok()
+    } else {
+        None
+    };
     let code = pump(
         &mut conn,
         &mut chans,
@@ -251,6 +270,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         &mut g,
         &mut x11,
         &mut tunnel,
+        winch,
     )
     .await;
     drop(raw_guard);
@@ -502,6 +522,7 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
     g: &mut Globals,
     x11: &mut crate::x11::X11,
     tunnel: &mut Tunnel,
+    mut winch: Option<tokio::signal::unix::Signal>,
 ) -> Result<u8, Failure> {
     let mut typed: Vec<u8> = Vec::new();
     let mut actions = Vec::new();
@@ -704,6 +725,13 @@ async fn pump<S: AsyncRead + AsyncWrite + Unpin>(
                 let _ = stdout.flush().await;
                 let _ = stderr.flush().await;
                 return Ok(quit(conn, sig, false).await);
+            }
+            Some(()) = async { match winch.as_mut() { Some(w) => w.recv().await, None => std::future::pending().await } } => {
+                if let Some(size) = oxssh_sys::tty::window_size(std::io::stdin().as_raw_fd()) {
+                    let mut d = Vec::new();
+                    put_size(&mut d, size);
+                    chans.request(&mut conn.t, id, "window-change", false, &d)?;
+                }
             }
             () = sleep_until(rekey_at), if rekey_at.is_some() => {
                 // RekeyLimit's time limit.

@@ -89,6 +89,20 @@ fn window_size_modes_and_window_change_follow_the_client_terminal() {
     let ssh = require_openssh!("ssh");
     let _ = require_openssh!("ssh-keygen");
     let Some(script) = script() else { return };
+    window_size_modes_and_window_change(&ssh, &script);
+}
+
+/// The same with our ssh: it sends its terminal's modes in `pty-req` and its new size
+/// on SIGWINCH, as OpenSSH's does.
+#[test]
+fn our_ssh_sends_the_terminal_modes_and_window_changes() {
+    let _ = require_openssh!("ssh-keygen");
+    let Some(script) = script() else { return };
+    window_size_modes_and_window_change(&oxssh_testkit::ours("ssh"), &script);
+}
+
+#[allow(clippy::unwrap_used)]
+fn window_size_modes_and_window_change(ssh: &std::path::Path, script: &std::path::Path) {
     let sshd = our_sshd();
     let home = TempHome::new();
     let dir = tempfile::tempdir().unwrap();

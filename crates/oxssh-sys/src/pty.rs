@@ -383,6 +383,60 @@ fn baud(b: u32) -> Option<libc::speed_t> {
     })
 }
 
+/// The terminal modes of `fd` encoded for a `pty-req` (RFC 4254 §8), as OpenSSH's
+/// tty_make_modes: the speeds, every control character (255 for a disabled one) and
+/// every flag of the opcode table, then TTY_OP_END. Just TTY_OP_END when `fd` is not a
+/// terminal.
+pub fn encode_modes(fd: BorrowedFd<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    // SAFETY: termios is plain data; tcgetattr fills it in or fails.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: `t` is a valid, writable termios for the duration of the call.
+    if unsafe { libc::tcgetattr(fd.as_raw_fd(), &mut t) } == 0 {
+        let mut put = |op: u8, v: u32| {
+            out.push(op);
+            out.extend_from_slice(&v.to_be_bytes());
+        };
+        // SAFETY: reading the speeds of a valid termios.
+        let (ispeed, ospeed) = unsafe { (libc::cfgetispeed(&t), libc::cfgetospeed(&t)) };
+        if let Some(b) = baud_rate(ispeed) {
+            put(128, b);
+        }
+        if let Some(b) = baud_rate(ospeed) {
+            put(129, b);
+        }
+        let on = |flags: libc::tcflag_t, f: libc::tcflag_t| u32::from(flags & f != 0);
+        for op in 1..160u8 {
+            let v = match mode(op) {
+                Some(Mode::Char(i)) => match t.c_cc.get(i) {
+                    // Linux's _POSIX_VDISABLE is 0; the protocol says 255.
+                    Some(0) => 255,
+                    Some(&c) => u32::from(c),
+                    None => continue,
+                },
+                Some(Mode::Iflag(f)) => on(t.c_iflag, f),
+                Some(Mode::Lflag(f)) => on(t.c_lflag, f),
+                Some(Mode::Oflag(f)) => on(t.c_oflag, f),
+                Some(Mode::Cflag(f)) => on(t.c_cflag, f),
+                Some(Mode::Ispeed | Mode::Ospeed) | None => continue,
+            };
+            put(op, v);
+        }
+    }
+    out.push(0);
+    out
+}
+
+/// The bits per second of a termios speed code ([`baud`] the other way).
+fn baud_rate(s: libc::speed_t) -> Option<u32> {
+    [
+        0, 50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600,
+        115200, 230400, 460800,
+    ]
+    .into_iter()
+    .find(|&b| baud(b) == Some(s))
+}
+
 /// Parse the encoded terminal modes of a `pty-req` into (opcode, value) pairs.
 ///
 /// RFC 4254 §8: opcodes 1 to 159 take a uint32 argument; 0 (TTY_OP_END) ends the list;
@@ -461,6 +515,29 @@ pub fn apply_modes(fd: BorrowedFd<'_>, modes: &[u8]) -> io::Result<()> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
+
+    #[test]
+    fn encoded_modes_carry_the_terminal_settings_and_apply_back() {
+        let a = open().unwrap();
+        let b = open().unwrap();
+        // ECHO off, VINTR = ^B, VERASE = ^H, ospeed 9600 on the first terminal.
+        let mut m = vec![53, 0, 0, 0, 0, 1, 0, 0, 0, 2, 3, 0, 0, 0, 8];
+        m.extend([129, 0, 0, 0x25, 0x80, 0]);
+        apply_modes(a.slave.as_fd(), &m).unwrap();
+        let enc = encode_modes(a.slave.as_fd());
+        let pairs = parse_modes(&enc);
+        assert!(pairs.contains(&(53, 0)), "{pairs:?}");
+        assert!(pairs.contains(&(1, 2)), "{pairs:?}");
+        assert!(pairs.contains(&(3, 8)), "{pairs:?}");
+        assert!(pairs.contains(&(129, 9600)), "{pairs:?}");
+        assert_eq!(enc.last(), Some(&0));
+        // What one terminal says, another takes on.
+        apply_modes(b.slave.as_fd(), &enc).unwrap();
+        assert_eq!(parse_modes(&encode_modes(b.slave.as_fd())), pairs);
+        // Not a terminal: only the end of the list.
+        let f = std::fs::File::open("/dev/null").unwrap();
+        assert_eq!(encode_modes(f.as_fd()), [0]);
+    }
 
     #[test]
     fn modes_parse_stop_at_end_undefined_or_truncated() {
