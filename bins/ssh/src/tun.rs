@@ -260,10 +260,11 @@ fn start_pumps(c: &mut Chan, tun: Arc<Tun>, tx: &mpsc::UnboundedSender<Msg>) {
     let dev = tun.clone();
     let t = tx.clone();
     let reader = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        while dev.recv(&mut buf).await.is_ok() {
+        let mut buf = vec![0u8; oxssh_sys::tun::RECV_BUF];
+        while let Ok(n) = dev.recv(&mut buf).await {
             let (ack, acked) = oneshot::channel();
-            if t.send(Msg(Inner::Read(buf.clone(), ack))).is_err() || acked.await.is_err() {
+            let data = buf.get(..n).unwrap_or_default().to_vec();
+            if t.send(Msg(Inner::Read(data, ack))).is_err() || acked.await.is_err() {
                 return;
             }
         }

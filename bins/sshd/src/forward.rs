@@ -1549,10 +1549,10 @@ fn start_tun_pumps(
     let t = tx.clone();
     let dev = tun.clone();
     let reader = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        while dev.recv(&mut buf).await.is_ok() {
+        let mut buf = vec![0u8; oxssh_sys::tun::RECV_BUF];
+        while let Ok(n) = dev.recv(&mut buf).await {
             let (ack, wait) = oneshot::channel();
-            let data = buf.clone();
+            let data = buf.get(..n).unwrap_or_default().to_vec();
             if t.send(Msg(Inner::Output { id, key, data, ack })).is_err() || wait.await.is_err() {
                 return;
             }

@@ -31,6 +31,8 @@ pub const WIRE_AF_INET: u32 = 2;
 pub const WIRE_AF_INET6: u32 = 24;
 /// The most one read takes from the device: a tunnel's MTU can be at most 65535.
 pub const MAX_PACKET: usize = 65536;
+/// The buffer [`Tun::recv`] wants: the largest packet and its family field.
+pub const RECV_BUF: usize = MAX_PACKET + 4;
 /// The smallest IPv4 header: a layer 3 packet must be longer (OpenSSH's check).
 const IP_HEADER: usize = 20;
 
@@ -137,28 +139,30 @@ impl Tun {
         self.mode
     }
 
-    /// The next packet from the device, in its wire form, into `out` (cleared first).
-    pub async fn recv(&self, out: &mut Vec<u8>) -> io::Result<()> {
+    /// The next packet from the device, in its wire form, at the start of `buf`;
+    /// returns its length. `buf` should hold [`RECV_BUF`] bytes (a longer packet is cut
+    /// short, as the kernel cuts any read).
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         let head = match self.mode {
             Mode::PointToPoint => 4,
             Mode::Ethernet => 0,
         };
         loop {
-            out.clear();
-            out.resize(head + MAX_PACKET, 0);
             let mut guard = self.io.readable().await?;
-            let body = out.get_mut(head..).unwrap_or_default();
+            let body = buf.get_mut(head..).unwrap_or_default();
             match guard.try_io(|f| f.get_ref().read(body)) {
+                // A device never reads empty; a buffer too small to read into does.
+                Ok(Ok(0)) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(Ok(n)) => {
-                    out.truncate(head + n);
-                    if let Some(af) = wire_family(self.mode, out.get(head..).unwrap_or_default()) {
-                        if let Some(h) = out.get_mut(..4) {
+                    let packet = buf.get(head..head + n).unwrap_or_default();
+                    if let Some(af) = wire_family(self.mode, packet) {
+                        if let Some(h) = buf.get_mut(..4) {
                             h.copy_from_slice(&af.to_be_bytes());
                         }
-                        return Ok(());
+                        return Ok(head + n);
                     }
                     if self.mode == Mode::Ethernet && n > 0 {
-                        return Ok(());
+                        return Ok(n);
                     }
                     // Not a packet we can frame: dropped.
                 }
