@@ -1237,4 +1237,20 @@ mod tests {
         let c = authorized_keys::parse_options("command=\"y\"").unwrap();
         assert!(merge_options(Some(&a), c).is_none());
     }
+
+    /// A `cert-authority,restrict,tunnel="2"` line and the options of the certificate
+    /// it admits: the tunnel stays forbidden and the line's unit stays forced.
+    #[test]
+    fn restrict_and_the_tunnel_unit_survive_the_merge_with_certificate_options() {
+        let line = authorized_keys::parse_options("cert-authority,restrict,tunnel=\"2\"").unwrap();
+        let from_cert = authorized_keys::Options {
+            tunnel: Some(5),
+            ..authorized_keys::Options::default()
+        };
+        let m = merge_options(Some(&line), from_cert).unwrap();
+        assert!(m.restricted);
+        assert_eq!(m.tunnel, Some(2));
+        let m = merge_options(None, authorized_keys::Options::default()).unwrap();
+        assert!(!m.restricted);
+    }
 }
