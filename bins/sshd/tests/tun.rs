@@ -696,8 +696,9 @@ impl Drop for Client {
     }
 }
 
-/// Make the namespaces and the server, run ssh as `run` says, and report what was seen.
-fn connect(tools: &Tools, pair: Pair, run: &Run) -> Seen {
+/// The namespaces and the server made, and ssh started in the client namespace, as
+/// `run` says (the home and the server must outlive the client).
+fn launch(tools: &Tools, pair: Pair, run: &Run) -> (Lab, Sshd, TempHome, Client) {
     let lab = Lab::new(tools);
     for (side, name) in run.occupied {
         lab.occupy(*side, name);
@@ -739,14 +740,19 @@ fn connect(tools: &Tools, pair: Pair, run: &Run) -> Seen {
         .unwrap_or_else(|e| panic!("cannot start ssh: {e}"));
     let (stdout, out_reader) = drain(child.stdout.take());
     let (stderr, err_reader) = drain(child.stderr.take());
-    let mut client = Client {
+    let client = Client {
         child,
         stdout,
         stderr,
         readers: vec![out_reader, err_reader],
         status: None,
     };
+    (lab, sshd, home, client)
+}
 
+/// Make the namespaces and the server, run ssh as `run` says, and report what was seen.
+fn connect(tools: &Tools, pair: Pair, run: &Run) -> Seen {
+    let (lab, sshd, _home, mut client) = launch(tools, pair, run);
     let mut seen = Seen {
         status: Status::Exited(-1),
         stdout: String::new(),
@@ -1206,4 +1212,58 @@ fn tunnel_failures_on_either_side_and_bad_device_arguments() {
             ]
         );
     });
+}
+
+/// ChannelTimeout `tun-connection` (sshd_config(5)'s name for a tunnel) closes an idle
+/// tunnel: our sshd's device goes with its channel, and sshd says why. Ours only:
+/// OpenSSH's sshd names the channel `tun`, so the documented pattern does not match
+/// there.
+#[test]
+fn channel_timeout_tun_connection_closes_an_idle_tunnel() {
+    let Some(tools) = tools() else { return };
+    let pair = Pair {
+        ssh: Impl::Ours,
+        sshd: Impl::Ours,
+    };
+    let run = Run {
+        sshd_config: &["PermitTunnel yes", "ChannelTimeout tun-connection=2s"],
+        key_options: None,
+        ssh_config: &[],
+        flags: &["-w", "0:0"],
+        report: false,
+        occupied: &[],
+        tunnel: Some((["tun0", "tun0"], None)),
+    };
+    let (lab, sshd, _home, mut client) = launch(&tools, pair, &run);
+    let both = |lab: &Lab| {
+        lab.links(Side::Client).iter().any(|l| l == "tun0")
+            && lab.links(Side::Server).iter().any(|l| l == "tun0")
+    };
+    assert!(
+        client.wait_for(DEVICES, |_| both(&lab)),
+        "the tunnel never came up: {:?}",
+        client.finish()
+    );
+    // Idle for the timeout: the server's end goes, and with it the client's.
+    let gone = client.wait_for(DEVICES, |_| {
+        !lab.links(Side::Server).iter().any(|l| l == "tun0")
+            && !lab.links(Side::Client).iter().any(|l| l == "tun0")
+    });
+    // -N: ssh stays for the connection, as OpenSSH's does.
+    let still_running = !client.exited();
+    client.terminate();
+    let (status, _, stderr) = client.finish();
+    assert!(
+        gone,
+        "the idle tunnel was not closed; ssh: {status:?} {stderr}"
+    );
+    assert!(
+        still_running,
+        "ssh left with the tunnel: {status:?} {stderr}"
+    );
+    let log = sshd.log();
+    assert!(
+        log.contains("closing after 2 seconds of inactivity"),
+        "sshd's log:\n{log}"
+    );
 }
