@@ -38,6 +38,9 @@ const MAX_UNPROCESSED: usize = 4 * 1024 * 1024;
 const MAX_REPLY_BACKLOG: usize = 64 * 1024 * 1024;
 /// RFC 4253 §4.2: the identification line is at most 255 bytes including CR LF.
 const MAX_VERSION_LINE: usize = 255;
+/// The longest line a server may send before its identification, CR LF not counted
+/// (OpenSSH's SSH_MAX_BANNER_LEN).
+const MAX_PRE_BANNER_LINE: usize = 8192;
 /// How many lines a server may send before its identification string.
 const MAX_PRE_BANNER_LINES: usize = 1024;
 
@@ -730,8 +733,16 @@ impl Transport {
     fn read_version_line(&mut self) -> Result<bool, Error> {
         loop {
             let avail = self.inbuf.get(self.in_pos..self.in_end).unwrap_or_default();
+            // Lines a server sends before its identification may be long; the
+            // identification itself may not (RFC 4253 §4.2).
+            let pre_banner = |line: &[u8]| self.role == Role::Client && !line.starts_with(b"SSH-");
             let Some(nl) = avail.iter().position(|&b| b == b'\n') else {
-                if avail.len() > MAX_VERSION_LINE {
+                let limit = if pre_banner(avail) {
+                    MAX_PRE_BANNER_LINE + 2
+                } else {
+                    MAX_VERSION_LINE
+                };
+                if avail.len() > limit {
                     return Err(Error::Version(
                         "banner line too long or no newline in identification".into(),
                     ));
@@ -741,7 +752,12 @@ impl Transport {
             let line = avail.get(..nl).unwrap_or_default();
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             self.in_pos += nl + 1;
-            if nl + 1 > MAX_VERSION_LINE {
+            let too_long = if pre_banner(line) {
+                line.len() > MAX_PRE_BANNER_LINE
+            } else {
+                nl + 1 > MAX_VERSION_LINE
+            };
+            if too_long {
                 return Err(Error::Version("banner line too long".into()));
             }
             if line.starts_with(b"SSH-") {

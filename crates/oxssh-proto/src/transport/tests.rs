@@ -1211,6 +1211,30 @@ fn a_server_identification_longer_than_255_bytes_is_refused() {
     );
 }
 
+/// Lines before a server's identification may be up to 8192 bytes, as OpenSSH's
+/// client allows (SSH_MAX_BANNER_LEN); the identification itself stays within 255.
+#[test]
+fn long_lines_before_the_server_identification_are_accepted_up_to_8192_bytes() {
+    let now = Instant::now();
+    let mut buf = Vec::new();
+    let mut c = Transport::new(Role::Client, Config::new("s"), Vec::new()).unwrap();
+    c.take_output(&mut buf);
+    let motd = format!("{}\r\n{}\n", "m".repeat(8192), "n".repeat(3000));
+    c.handle_input(motd.as_bytes(), now).unwrap();
+    c.handle_input(b"SSH-2.0-long_banner_ok\r\n", now).unwrap();
+    assert_eq!(c.peer_version(), Some("SSH-2.0-long_banner_ok"));
+
+    let mut c = Transport::new(Role::Client, Config::new("s"), Vec::new()).unwrap();
+    let e = c
+        .handle_input(format!("{}\r\n", "m".repeat(8193)).as_bytes(), now)
+        .unwrap_err();
+    assert_eq!(e.to_string(), "banner line too long");
+    // Without a newline, the client stops waiting past the limit too.
+    let mut c = Transport::new(Role::Client, Config::new("s"), Vec::new()).unwrap();
+    c.handle_input(&[b'm'; 8000], now).unwrap();
+    assert!(c.handle_input(&[b'm'; 500], now).is_err());
+}
+
 #[test]
 fn a_server_announcing_protocol_1_99_is_accepted() {
     // SSH-1.99 is a server that speaks 2.0 too (RFC 4253 §5.1).
