@@ -71,6 +71,7 @@ fuzz_target!(|data: &[u8]| {
         host: "example.com".into(),
         port: 22,
         user: "fuzz".into(),
+        remote: "192.0.2.1 port 22".into(),
     };
     let mut updater = oxssh_ssh::hostkeys::Updater::new(o, &t);
     if let Ok(Some(_request)) = updater.on_hostkeys(announced, Some(kex_alg)) {

@@ -87,6 +87,7 @@ fuzz_target!(|data: &[u8]| {
                 host: "example.com".into(),
                 port: 22,
                 user: "fuzz".into(),
+                remote: "192.0.2.1 port 22".into(),
             };
             let hostile = async move {
                 let mut input = Input::new(data);

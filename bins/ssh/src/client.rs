@@ -41,6 +41,9 @@ pub struct Target {
     pub host: String,
     pub port: u16,
     pub user: String,
+    /// The other end as OpenSSH's messages name it (ssh_remote_ipaddr and port): the
+    /// address connected to, or `UNKNOWN port 65535` through a ProxyCommand.
+    pub remote: String,
 }
 
 /// The algorithm lists the configuration resolved (OpenSSH's +,-,^ syntax applied by
@@ -227,17 +230,22 @@ pub(crate) fn io_text(e: &std::io::Error) -> String {
 pub async fn run(o: Options, command: Option<String>) -> Result<u8, Failure> {
     let host = o.hostname.clone();
     let port = o.port;
-    let target = Target {
+    let mut target = Target {
         host: host.clone(),
         port,
         user: o.user.clone(),
+        remote: "UNKNOWN port 65535".to_owned(),
     };
     let stream = match o.proxy_command.as_deref() {
         Some(pc) if pc != "none" => proxy_command(pc, &host, port, &target.user)?,
         _ => Stream::Tcp(connect(&o, &host, port).await?),
     };
-    let peer = format!("{host} port {port}");
-    let mut cfg = Config::new(peer);
+    if let Stream::Tcp(s) = &stream {
+        if let Ok(a) = s.peer_addr() {
+            target.remote = format!("{} port {}", a.ip(), a.port());
+        }
+    }
+    let mut cfg = Config::new(target.remote.clone());
     cfg.algorithms = algorithms(&o);
     if o.rekey_limit.bytes > 0 {
         cfg.rekey_bytes = o.rekey_limit.bytes as u64;
@@ -320,11 +328,11 @@ pub(crate) fn local_command(o: &Options, tunnel: Option<&str>) {
 
 pub fn connection_error(e: &oxssh_net::Error, t: &Target) -> String {
     match e {
-        oxssh_net::Error::Closed => format!("Connection closed by {} port {}", t.host, t.port),
+        oxssh_net::Error::Closed => format!("Connection closed by {}", t.remote),
         oxssh_net::Error::Proto(oxssh_proto::Error::Disconnected { code, description }) => {
             format!(
-                "Received disconnect from {} port {}:{code}: {description}\nDisconnected from {} port {}",
-                t.host, t.port, t.host, t.port
+                "Received disconnect from {}:{code}: {description}\nDisconnected from {}",
+                t.remote, t.remote
             )
         }
         // As OpenSSH: the transport's own message, then ssh_dispatch_run_fatal's line.
@@ -338,8 +346,8 @@ pub fn connection_error(e: &oxssh_net::Error, t: &Target) -> String {
                 _ => "Connection corrupted",
             };
             format!(
-                "{e}\nssh_dispatch_run_fatal: Connection to {} port {}: {why}",
-                t.host, t.port
+                "{e}\nssh_dispatch_run_fatal: Connection to {}: {why}",
+                t.remote
             )
         }
         e => format!("ssh: {e}"),

@@ -68,6 +68,7 @@ impl Client {
             host: "127.0.0.1".into(),
             port: sshd.port(),
             user: current_user(),
+            remote: format!("127.0.0.1 port {}", sshd.port()),
         };
         let r = oxssh_ssh::client::authenticate(&mut conn, &o, &target, None).await;
         assert!(r.is_ok(), "login failed\n{}", sshd.log());
