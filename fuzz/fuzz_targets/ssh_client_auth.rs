@@ -15,7 +15,6 @@ use std::sync::{Once, OnceLock};
 use libfuzzer_sys::fuzz_target;
 use oxssh_config::ClientConfig;
 use oxssh_fuzz::Input;
-use oxssh_proto::transport::{Config, Role, Transport};
 
 const KEY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -29,14 +28,6 @@ fn options() -> ClientConfig {
          NumberOfPasswordPrompts 3\nLogLevel QUIET\n"
     );
     oxssh_fuzz::ssh_options(&text)
-}
-
-fn cfg(peer: &str) -> Config {
-    let mut c = Config::new(peer);
-    c.algorithms.kex = vec!["curve25519-sha256".into()];
-    c.algorithms.host_key = vec!["ssh-ed25519".into()];
-    c.algorithms.cipher = vec!["chacha20-poly1305@openssh.com".into()];
-    c
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -64,25 +55,9 @@ fuzz_target!(|data: &[u8]| {
     }
     RT.with(|rt| {
         rt.block_on(async {
-            let (a, b) = tokio::io::duplex(1 << 20);
-            let (Ok(ct), Ok(st)) = (
-                Transport::new(Role::Client, cfg("server"), Vec::new()),
-                Transport::new(
-                    Role::Server,
-                    cfg("client"),
-                    vec![oxssh_fuzz::ed25519_private()],
-                ),
-            ) else {
+            let Some((mut client, mut server)) = oxssh_fuzz::handshaked_pair().await else {
                 return;
             };
-            let mut client = oxssh_net::Conn::new(a, ct);
-            let mut server = oxssh_net::Conn::new(b, st);
-            let mut accept = |_: &[u8], _| true;
-            let mut none = oxssh_net::no_host_keys;
-            let (c, s) = tokio::join!(client.handshake(&mut accept), server.handshake(&mut none));
-            if c.is_err() || s.is_err() {
-                return;
-            }
             let target = oxssh_ssh::client::Target {
                 host: "example.com".into(),
                 port: 22,

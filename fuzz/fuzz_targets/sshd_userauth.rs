@@ -18,7 +18,6 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use oxssh_fuzz::Input;
-use oxssh_proto::transport::{Config, Role, Transport};
 
 const PUB: &str = include_str!("../../tests/fixtures/keys/id_ed25519.pub");
 
@@ -48,14 +47,6 @@ fn server_config() -> oxssh_config::ServerConfig {
     }
 }
 
-fn cfg(peer: &str) -> Config {
-    let mut c = Config::new(peer);
-    c.algorithms.kex = vec!["curve25519-sha256".into()];
-    c.algorithms.host_key = vec!["ssh-ed25519".into()];
-    c.algorithms.cipher = vec!["chacha20-poly1305@openssh.com".into()];
-    c
-}
-
 fuzz_target!(|data: &[u8]| {
     static CONFIG: OnceLock<oxssh_config::ServerConfig> = OnceLock::new();
     let base = CONFIG.get_or_init(server_config);
@@ -67,25 +58,9 @@ fuzz_target!(|data: &[u8]| {
     }
     RT.with(|rt| {
         rt.block_on(async {
-            let (a, b) = tokio::io::duplex(1 << 20);
-            let (Ok(ct), Ok(st)) = (
-                Transport::new(Role::Client, cfg("server"), Vec::new()),
-                Transport::new(
-                    Role::Server,
-                    cfg("client"),
-                    vec![oxssh_fuzz::ed25519_private()],
-                ),
-            ) else {
+            let Some((mut client, mut server)) = oxssh_fuzz::handshaked_pair().await else {
                 return;
             };
-            let mut client = oxssh_net::Conn::new(a, ct);
-            let mut server = oxssh_net::Conn::new(b, st);
-            let mut accept = |_: &[u8], _| true;
-            let mut none = oxssh_net::no_host_keys;
-            let (c, s) = tokio::join!(client.handshake(&mut accept), server.handshake(&mut none));
-            if c.is_err() || s.is_err() {
-                return;
-            }
             let peer = oxssh_sshd::conn::Peer {
                 remote: Some(([127, 0, 0, 1], 40000).into()),
                 local: Some(([127, 0, 0, 1], 22).into()),

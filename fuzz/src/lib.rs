@@ -154,3 +154,30 @@ pub fn ssh_options(text: &str) -> oxssh_config::ClientConfig {
     ClientConfig::load_with_profile(&opts, &ctx, &fs, &Profile::openssh_9_2_debian())
         .unwrap_or_else(|e| abort_with(&format!("the fixed ssh_config must load: {e:?}")))
 }
+
+/// A client and a server connection over an in-memory pipe, after a real
+/// curve25519-sha256 / ssh-ed25519 / chacha20-poly1305 handshake (the fixture Ed25519
+/// host key, accepted by the client): where the targets that play one side of a
+/// protocol against the other's state machine start. None if the handshake failed.
+pub async fn handshaked_pair() -> Option<(
+    oxssh_net::Conn<tokio::io::DuplexStream>,
+    oxssh_net::Conn<tokio::io::DuplexStream>,
+)> {
+    use oxssh_proto::transport::{Config, Role, Transport};
+    let cfg = |peer: &str| {
+        let mut c = Config::new(peer);
+        c.algorithms.kex = vec!["curve25519-sha256".into()];
+        c.algorithms.host_key = vec!["ssh-ed25519".into()];
+        c.algorithms.cipher = vec!["chacha20-poly1305@openssh.com".into()];
+        c
+    };
+    let (a, b) = tokio::io::duplex(1 << 20);
+    let ct = Transport::new(Role::Client, cfg("server"), Vec::new()).ok()?;
+    let st = Transport::new(Role::Server, cfg("client"), vec![ed25519_private()]).ok()?;
+    let mut client = oxssh_net::Conn::new(a, ct);
+    let mut server = oxssh_net::Conn::new(b, st);
+    let mut accept = |_: &[u8], _| true;
+    let mut none = oxssh_net::no_host_keys;
+    let (c, s) = tokio::join!(client.handshake(&mut accept), server.handshake(&mut none));
+    (c.is_ok() && s.is_ok()).then_some((client, server))
+}
