@@ -14,7 +14,6 @@ use std::sync::{Once, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 use oxssh_config::ClientConfig;
-use oxssh_fuzz::Input;
 
 const KEY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -47,42 +46,22 @@ fuzz_target!(|data: &[u8]| {
     });
     static OPTIONS: OnceLock<ClientConfig> = OnceLock::new();
     let o = OPTIONS.get_or_init(options).clone();
-    thread_local! {
-        static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("a runtime: {e}"));
-    }
-    RT.with(|rt| {
-        rt.block_on(async {
-            let Some((mut client, mut server)) = oxssh_fuzz::handshaked_pair().await else {
-                return;
-            };
-            let target = oxssh_ssh::client::Target {
-                host: "example.com".into(),
-                port: 22,
-                user: "fuzz".into(),
-                remote: "192.0.2.1 port 22".into(),
-            };
-            let hostile = async move {
-                let mut input = Input::new(data);
-                while !input.is_empty() {
-                    let payload = input.chunk();
-                    if payload.is_empty() {
-                        continue;
-                    }
-                    if server.send(payload).await.is_err() {
-                        break;
-                    }
-                }
-                // Hang up: the client's next read ends.
-            };
-            let victim = async move {
-                let r = oxssh_ssh::client::authenticate(&mut client, &o, &target, None).await;
-                drop(client);
-                r
-            };
-            let _ = tokio::join!(hostile, victim);
-        })
+    oxssh_fuzz::block_on(async {
+        let Some((mut client, server)) = oxssh_fuzz::handshaked_pair().await else {
+            return;
+        };
+        let target = oxssh_ssh::client::Target {
+            host: "example.com".into(),
+            port: 22,
+            user: "fuzz".into(),
+            remote: "192.0.2.1 port 22".into(),
+        };
+        let hostile = oxssh_fuzz::send_chunks(server, data);
+        let victim = async move {
+            let r = oxssh_ssh::client::authenticate(&mut client, &o, &target, None).await;
+            drop(client);
+            r
+        };
+        let _ = tokio::join!(hostile, victim);
     });
 });

@@ -17,7 +17,6 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use oxssh_fuzz::Input;
 
 const PUB: &str = include_str!("../../tests/fixtures/keys/id_ed25519.pub");
 
@@ -50,40 +49,20 @@ fn server_config() -> oxssh_config::ServerConfig {
 fuzz_target!(|data: &[u8]| {
     static CONFIG: OnceLock<oxssh_config::ServerConfig> = OnceLock::new();
     let base = CONFIG.get_or_init(server_config);
-    thread_local! {
-        static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("a runtime: {e}"));
-    }
-    RT.with(|rt| {
-        rt.block_on(async {
-            let Some((mut client, mut server)) = oxssh_fuzz::handshaked_pair().await else {
-                return;
-            };
-            let peer = oxssh_sshd::conn::Peer {
-                remote: Some(([127, 0, 0, 1], 40000).into()),
-                local: Some(([127, 0, 0, 1], 22).into()),
-            };
-            let hostile = async move {
-                let mut input = Input::new(data);
-                while !input.is_empty() {
-                    let payload = input.chunk();
-                    if payload.is_empty() {
-                        continue;
-                    }
-                    if client.send(payload).await.is_err() {
-                        break;
-                    }
-                }
-                // Hang up: the server's next read ends.
-            };
-            let victim = async move {
-                let r = oxssh_sshd::conn::authenticate(&mut server, base, &peer).await;
-                drop(server);
-                r.is_ok()
-            };
-            let _ = tokio::join!(hostile, victim);
-        })
+    oxssh_fuzz::block_on(async {
+        let Some((client, mut server)) = oxssh_fuzz::handshaked_pair().await else {
+            return;
+        };
+        let peer = oxssh_sshd::conn::Peer {
+            remote: Some(([127, 0, 0, 1], 40000).into()),
+            local: Some(([127, 0, 0, 1], 22).into()),
+        };
+        let hostile = oxssh_fuzz::send_chunks(client, data);
+        let victim = async move {
+            let r = oxssh_sshd::conn::authenticate(&mut server, base, &peer).await;
+            drop(server);
+            r.is_ok()
+        };
+        let _ = tokio::join!(hostile, victim);
     });
 });

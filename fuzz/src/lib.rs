@@ -181,3 +181,31 @@ pub async fn handshaked_pair() -> Option<(
     let (c, s) = tokio::join!(client.handshake(&mut accept), server.handshake(&mut none));
     (c.is_ok() && s.is_ok()).then_some((client, server))
 }
+
+/// Run `f` to completion on this thread's current-thread runtime (made once per
+/// thread), as the targets that drive async state machines do for every input.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    thread_local! {
+        static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| abort_with(&format!("a runtime: {e}")));
+    }
+    RT.with(|rt| rt.block_on(f))
+}
+
+/// The hostile side of the auth targets: send every u16-framed chunk of `data` as one
+/// encrypted payload (empty ones skipped) until the input ends or the peer is gone,
+/// then hang up by dropping the connection.
+pub async fn send_chunks(mut conn: oxssh_net::Conn<tokio::io::DuplexStream>, data: &[u8]) {
+    let mut input = Input::new(data);
+    while !input.is_empty() {
+        let payload = input.chunk();
+        if payload.is_empty() {
+            continue;
+        }
+        if conn.send(payload).await.is_err() {
+            break;
+        }
+    }
+}
